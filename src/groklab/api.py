@@ -1,0 +1,27 @@
+"""Python API mirroring the CLI: ``run(config) -> Results``, ``sweep(grid) -> Results``."""
+from __future__ import annotations
+
+from .config import Detection, make_config
+from .store import Results
+from .sweep import DEFAULT_BATCH_SIZE, execute, expand_grid
+
+
+def run(config=None, *, problem: str = "sparse-recovery", out=None, detection: Detection | None = None,
+        save_iterates: bool = False, device: str = "cpu", quiet: bool = True, **fields) -> Results:
+    """Run one experiment.  Pass a config object, or its fields as keywords
+    (``groklab.run(lr=0.1, l1=1e-5)``).  With ``out`` the results are stored (and reused)."""
+    if config is None:
+        config = make_config(problem, **fields)
+    elif fields:
+        raise TypeError("give either a config or keyword fields, not both")
+    return execute([config], out=out, detection=detection, save_iterates=save_iterates,
+                   device=device, quiet=quiet)
+
+
+def sweep(grid: dict, *, problem: str = "sparse-recovery", out=None,
+          detection: Detection | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+          save_iterates: bool = False, device: str = "cpu", quiet: bool = True) -> Results:
+    """Run the Cartesian product of every list in ``grid`` (scalars stay fixed), batched."""
+    configs = expand_grid(problem, grid)
+    return execute(configs, out=out, detection=detection, batch_size=batch_size,
+                   save_iterates=save_iterates, device=device, quiet=quiet)

@@ -1,0 +1,170 @@
+"""Experiment configurations: one frozen dataclass per experiment family.
+
+Every field carries its help text in ``metadata["help"]``; the CLI turns fields into kebab-case
+flags (``init_scale`` -> ``--init-scale``).  A config validates itself on creation and raises
+:class:`ConfigError` naming the offending option, the value and what is allowed, so the CLI can
+print one line and exit with status 2.  Fields marked ``data=True`` define the data set: runs that
+agree on all of them share X, y and a* and are advanced with one GEMM per step.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+class ConfigError(ValueError):
+    """Bad user input. ``str(err)`` is a one-line message naming the option."""
+
+    def __init__(self, option: str, message: str):
+        self.option = option
+        super().__init__(f"--{option.replace('_', '-')}: {message}")
+
+
+def _f(default, help: str, *, data: bool = False, choices: tuple | None = None, run_id: bool = True):
+    meta = {"help": help, "data": data, "choices": choices, "run_id": run_id}
+    return field(default=default, metadata=meta)
+
+
+def _check_choice(name: str, value, choices):
+    if value not in choices:
+        raise ConfigError(name, f"{value!r} is not one of {', '.join(map(str, choices))}")
+
+
+def _check_int(name: str, value, lo: int, hi: float = math.inf):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(name, f"{value!r} is not an integer")
+    if not (lo <= value <= hi):
+        rng = f">= {lo}" if hi == math.inf else f"in [{lo}, {int(hi)}]"
+        raise ConfigError(name, f"{value} is out of range: must be an integer {rng}")
+
+
+def _check_float(name: str, value, lo: float = 0.0, hi: float = math.inf, *, lo_open=False,
+                 allow_inf=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise ConfigError(name, f"{value!r} is not a number")
+    if math.isinf(value) and not allow_inf:
+        raise ConfigError(name, f"{value} is not finite")
+    ok_lo = value > lo if lo_open else value >= lo
+    if not ok_lo or value > hi:
+        left = "(" if lo_open else "["
+        right = "inf)" if hi == math.inf else f"{hi}]"
+        raise ConfigError(name, f"{value} is out of range: must be in {left}{lo}, {right}")
+
+
+@dataclass(frozen=True)
+class Detection:
+    """How t1 (memorization) and t2 (generalization) are read off the logged curves.
+
+    Not part of the run id: changing these re-reads stored curves, it never re-simulates.
+    """
+
+    train_threshold: float = _f(1e-3, "t1 = first logged step with train error <= this")
+    test_threshold: float = _f(1e-3, "t2 = first logged step with test error <= this")
+    plateau_tol: float = _f(0.05, "plateau rule: relative band around the final plateau value")
+    plateau_window: int = _f(2, "plateau rule: consecutive logs that must sit inside the band")
+    plateau_tail: int = _f(3, "plateau rule: the plateau value is the mean of this many last logs")
+    plateau_max: float = _f(
+        0.05, "plateau rule fires only if the plateau error is <= this (a high plateau is no "
+        "memorization/generalization)")
+
+    def __post_init__(self):
+        for name in ("train_threshold", "test_threshold", "plateau_max"):
+            _check_float(name, getattr(self, name), 0.0, 1e9, lo_open=True)
+        _check_float("plateau_tol", self.plateau_tol, 0.0, 1.0, lo_open=True)
+        _check_int("plateau_window", self.plateau_window, 1, 10_000)
+        _check_int("plateau_tail", self.plateau_tail, 1, 10_000)
+
+
+@dataclass(frozen=True)
+class SparseRecoveryConfig:
+    """Sparse recovery / compressed sensing (SPEC §1): y* = X a* + xi, X = M Phi."""
+
+    problem: ClassVar[str] = "sparse-recovery"
+
+    dim: int = _f(100, "dimension n of the code a*", data=True)
+    sparsity: int = _f(5, "number s of non-zeros of a*", data=True)
+    measurements: int = _f(30, "number N of measurements (rows of M)", data=True)
+    basis: str = _f("identity", "sparsifying basis Phi", data=True,
+                    choices=("identity", "orthonormal", "gaussian"))
+    tau: float = _f(0.0, "data selection: fraction of rows of M that are columns of Phi", data=True)
+    snr: float = _f(math.inf, "signal-to-noise ratio E|a*|^2 / E|xi|^2 (inf = noiseless)", data=True)
+    measurement_variance: str = _f(
+        "1/N", "variance of the Gaussian entries of M: 1/N (authors' figures) or 1/n (paper text)",
+        data=True, choices=("1/N", "1/n"))
+    seed: int = _f(1, "seed of the data (a*, M, Phi, noise) and of a random init", data=True)
+    method: str = _f("subgradient", "optimizer", choices=("subgradient", "projected", "ista"))
+    lr: float = _f(0.1, "step size alpha; must be < 2/lambda_max(X^T X + l2)")
+    l1: float = _f(1e-5, "l1 penalty strength beta1")
+    l2: float = _f(0.0, "l2 penalty strength beta2 (on |a|^2 / 2)")
+    init: str = _f("constant", "initialization: init_scale * ones, init_scale * N(0, 1/n), or the "
+                   "least-squares fit", choices=("constant", "random", "least-squares"))
+    init_scale: float = _f(1e-6, "initialization scale zeta")
+    steps: int = _f(100_000, "number of (sub)gradient steps")
+    log_every: int = _f(1000, "log every this many steps after the dense phase")
+    log_dense_until: int = _f(1000, "log every step below this step")
+    log_spacing: str = _f("linear", "spacing of logs after the dense phase: linear (every "
+                          "log_every) or log (log_every points per decade)", choices=("linear", "log"))
+
+    def __post_init__(self):
+        _check_int("dim", self.dim, 1, 100_000)
+        _check_int("sparsity", self.sparsity, 1, 100_000)
+        if self.sparsity > self.dim:
+            raise ConfigError("sparsity", f"{self.sparsity} is larger than --dim {self.dim}")
+        _check_int("measurements", self.measurements, 1, 1_000_000)
+        _check_int("seed", self.seed, 0, 2**63 - 1)
+        _check_int("steps", self.steps, 1, 10**12)
+        _check_int("log_every", self.log_every, 1, 10**12)
+        _check_int("log_dense_until", self.log_dense_until, 0, 10**12)
+        for name in ("basis", "measurement_variance", "method", "init", "log_spacing"):
+            _check_choice(name, getattr(self, name), fields_dict(type(self))[name].metadata["choices"])
+        _check_float("tau", self.tau, 0.0, 1.0)
+        _check_float("snr", self.snr, 0.0, math.inf, lo_open=True, allow_inf=True)
+        _check_float("lr", self.lr, 0.0, 1e6, lo_open=True)
+        _check_float("l1", self.l1, 0.0, 1e6)
+        _check_float("l2", self.l2, 0.0, 1e6)
+        _check_float("init_scale", self.init_scale, 0.0, 1e12)
+
+    # ---- keys -----------------------------------------------------------------------------
+    def data_key(self) -> tuple:
+        """Runs with equal data keys share X, y, a*."""
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata["data"])
+
+    def run_id(self) -> str:
+        return run_id(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def fields_dict(cls) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(cls)}
+
+
+def run_id(cfg) -> str:
+    """Stable hash of the problem and every config field that changes the numbers."""
+    payload = {"problem": cfg.problem}
+    for f in dataclasses.fields(cfg):
+        if f.metadata.get("run_id", True):
+            v = getattr(cfg, f.name)
+            payload[f.name] = repr(float(v)) if isinstance(v, float) else v
+    blob = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
+PROBLEMS: dict[str, type] = {SparseRecoveryConfig.problem: SparseRecoveryConfig}
+
+
+def make_config(problem: str, **values) -> Any:
+    """Build and validate a config; unknown fields raise ConfigError."""
+    if problem not in PROBLEMS:
+        raise ConfigError("problem", f"{problem!r} is not one of {', '.join(PROBLEMS)}")
+    cls = PROBLEMS[problem]
+    names = fields_dict(cls)
+    for k in values:
+        if k not in names:
+            raise ConfigError(k, f"unknown option for {problem}")
+    return cls(**values)

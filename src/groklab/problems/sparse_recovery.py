@@ -1,0 +1,112 @@
+"""Sparse recovery data (SPEC §1, PAPER-NOTES §2.1 and §2.4).
+
+a* in R^n has s non-zeros at uniform positions, values N(0, 1)/sqrt(n); the basis Phi is the
+identity, an orthonormal Q factor, or a Gaussian matrix; M in R^{N x n} has N(0, v) entries
+(v = 1/N as in the authors' figures, or 1/n as in the paper's text), except that its first
+floor(tau N) rows are columns of Phi (data selection, maximal coherence), rescaled to the norm a
+Gaussian row has on average.  X = M Phi, y* = X a* + xi with E|a*|^2 / E|xi|^2 = SNR.
+
+Everything is drawn from one torch.Generator seeded by ``seed`` in a fixed order, so the data
+depend only on the data fields of the config (not on which runs share a batch).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+DTYPE = torch.float64
+
+
+@dataclass
+class SparseData:
+    X: Tensor  # (N, n) design M Phi
+    y: Tensor  # (N,) targets
+    a_star: Tensor  # (n,) ground-truth sparse code
+    M: Tensor  # (N, n) measurement matrix
+    Phi: Tensor  # (n, n) basis
+    support: Tensor  # (s,) long, positions of the non-zeros of a*
+    coherence: float  # mu(M, Phi)
+    lambda_max: float  # largest eigenvalue of X^T X
+
+    @property
+    def n(self) -> int:
+        return self.X.shape[1]
+
+
+def coherence(M: Tensor, Phi: Tensor) -> float:
+    """mu(M, Phi) = max_ij |<m_i/|m_i|, phi_j/|phi_j|>| (rows m_i of M, columns phi_j of Phi)."""
+    Mn = M / M.norm(dim=1, keepdim=True).clamp_min(1e-300)
+    Pn = Phi / Phi.norm(dim=0, keepdim=True).clamp_min(1e-300)
+    return float((Mn @ Pn).abs().max())
+
+
+def make_basis(kind: str, n: int, gen: torch.Generator) -> Tensor:
+    if kind == "identity":
+        return torch.eye(n, dtype=DTYPE)
+    G = torch.randn(n, n, generator=gen, dtype=DTYPE)
+    if kind == "gaussian":
+        return G / math.sqrt(n)
+    if kind == "orthonormal":
+        Q, R = torch.linalg.qr(G)
+        # fix the sign ambiguity of QR so the basis is a deterministic function of the seed
+        return Q * torch.sign(torch.diagonal(R)).unsqueeze(0)
+    raise ValueError(f"unknown basis {kind!r}")
+
+
+def make_data(cfg) -> SparseData:
+    n, s, N = cfg.dim, cfg.sparsity, cfg.measurements
+    gen = torch.Generator().manual_seed(int(cfg.seed))
+    # Fixed draw order: support, values, M, coherent rows, noise, basis.  The basis comes last so
+    # that identity / other bases give the same a*, M and noise for the same seed.
+    support = torch.randperm(n, generator=gen)[:s].sort().values
+    a_star = torch.zeros(n, dtype=DTYPE)
+    a_star[support] = torch.randn(s, generator=gen, dtype=DTYPE) / math.sqrt(n)
+    var = 1.0 / N if cfg.measurement_variance == "1/N" else 1.0 / n
+    M = torch.randn(N, n, generator=gen, dtype=DTYPE) * math.sqrt(var)
+    n_coherent = min(int(math.floor(cfg.tau * N + 1e-9)), N)
+    cols = torch.randperm(n, generator=gen)
+    if n_coherent > n:  # more coherent rows than columns: reuse columns (with replacement)
+        extra = torch.randint(0, n, (n_coherent - n,), generator=gen)
+        cols = torch.cat([cols, extra])
+    xi = torch.randn(N, generator=gen, dtype=DTYPE)
+    Phi = make_basis(cfg.basis, n, gen)
+    if n_coherent:
+        # rows are columns of Phi scaled to the mean norm of a Gaussian row, sqrt(n var)
+        rows = Phi[:, cols[:n_coherent]].T
+        rows = rows / rows.norm(dim=1, keepdim=True) * math.sqrt(n * var)
+        M[:n_coherent] = rows
+    X = M @ Phi
+    y = X @ a_star
+    if math.isfinite(cfg.snr):
+        # SNR = E|a*|^2 / E|xi|^2 with E|a*|^2 = s/n and E|xi|^2 = N sigma^2
+        sigma = math.sqrt((s / n) / (N * cfg.snr))
+        y = y + sigma * xi
+    lam = float(torch.linalg.eigvalsh(X.T @ X)[-1])
+    return SparseData(X=X, y=y, a_star=a_star, M=M, Phi=Phi, support=support,
+                      coherence=coherence(M, Phi), lambda_max=lam)
+
+
+def least_squares(X: Tensor, y: Tensor) -> Tensor:
+    """Minimum-norm least-squares fit a_hat = X^+ y (the memorizing solution)."""
+    return torch.linalg.pinv(X) @ y
+
+
+def lr_bound(data: SparseData, l2: float) -> float:
+    """Gradient descent on |Xa - y|^2/2 + l2 |a|^2/2 is stable iff lr < 2/(lambda_max + l2)."""
+    return 2.0 / (data.lambda_max + l2)
+
+
+def initial_point(cfg, data: SparseData) -> Tensor:
+    n = cfg.dim
+    if cfg.init == "constant":
+        return torch.full((n,), float(cfg.init_scale), dtype=DTYPE)
+    if cfg.init == "random":
+        # independent of the data stream: seeded by (seed, a fixed salt)
+        gen = torch.Generator().manual_seed(int(cfg.seed) * 1_000_003 + 17)
+        return torch.randn(n, generator=gen, dtype=DTYPE) * (cfg.init_scale / math.sqrt(n))
+    if cfg.init == "least-squares":
+        return least_squares(data.X, data.y)
+    raise ValueError(cfg.init)

@@ -1,0 +1,236 @@
+"""Grids, batching and execution.
+
+A sweep is a list of configs.  Runs are grouped so that each group is one tensor program:
+same problem shape, method, step count and logging schedule; inside a group, runs with equal
+data keys share their data (GEMM form) and different data sets are stacked along a batch
+dimension (batched matmul).  Groups are cut into batches of at most ``batch_size`` runs.
+Finished runs (by run id) are skipped, so a rerun of an interrupted sweep does only what is left.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections import OrderedDict, defaultdict
+from dataclasses import asdict, fields
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .config import ConfigError, Detection, make_config
+from .detect import detect
+from .engines.linear import METRICS, run_sparse_batch
+from .problems.sparse_recovery import initial_point, lr_bound, make_data
+from .store import Results, Store
+from .theory import predicted_delta_t, predicted_t1, sparse_reference
+
+#: runs per tensor program; 256-1024 keep the (B, n) iterate in cache on 2 cores (benchmarks/)
+DEFAULT_BATCH_SIZE = 512
+
+
+def expand_grid(problem: str, values: dict) -> list:
+    """Cartesian product over every value that is a list; scalars are fixed.  Order: first key
+    varies slowest.  Duplicate configs collapse to one."""
+    keys = list(values)
+    axes = [v if isinstance(v, (list, tuple)) else [v] for v in values.values()]
+    out: OrderedDict = OrderedDict()
+    for combo in itertools.product(*axes):
+        cfg = make_config(problem, **dict(zip(keys, combo)))
+        out.setdefault(cfg.run_id(), cfg)
+    return list(out.values())
+
+
+def _batch_key(cfg) -> tuple:
+    return (cfg.dim, cfg.measurements, cfg.method, cfg.steps, cfg.log_every,
+            cfg.log_dense_until, cfg.log_spacing)
+
+
+def plan_batches(configs: list, batch_size: int = DEFAULT_BATCH_SIZE) -> list[list[list]]:
+    """Return batches, each a D x B nested list (D data sets, B runs on each)."""
+    groups: dict = defaultdict(lambda: defaultdict(list))
+    for cfg in configs:
+        groups[_batch_key(cfg)][cfg.data_key()].append(cfg)
+    batches = []
+    for by_data in groups.values():
+        by_count: dict = defaultdict(list)
+        for runs in by_data.values():
+            by_count[len(runs)].append(runs)
+        for B, rows in by_count.items():
+            if B >= batch_size:
+                for runs in rows:
+                    for i in range(0, B, batch_size):
+                        batches.append([runs[i:i + batch_size]])
+            else:
+                per = max(1, batch_size // B)
+                for i in range(0, len(rows), per):
+                    batches.append(rows[i:i + per])
+    return batches
+
+
+def prepare_data(configs: list) -> dict:
+    """Generate each data set once and check every run's step size against its bound.
+    Raises ConfigError before anything is written."""
+    cache: dict = {}
+    for cfg in configs:
+        key = cfg.data_key()
+        if key not in cache:
+            data = make_data(cfg)
+            cache[key] = (data, sparse_reference(data))
+        data, _ = cache[key]
+        bound = lr_bound(data, cfg.l2)
+        if cfg.lr >= bound:
+            raise ConfigError("lr", f"{cfg.lr:g} is too large for seed {cfg.seed}: gradient descent "
+                              f"needs lr < 2/lambda_max(X^T X + l2) = {bound:.6g}")
+    return cache
+
+
+def _rows(batch, cache, res, det: Detection, save_iterates: bool):
+    """Turn one engine result into runs / curves / iterates DataFrames."""
+    flat = [cfg for row in batch for cfg in row]
+    T, R = len(res.steps), len(flat)
+    run_ids = [cfg.run_id() for cfg in flat]
+    m = res.metrics
+    runs = []
+    for j, cfg in enumerate(flat):
+        data, ref = cache[cfg.data_key()]
+        col = {k: v[:, j] for k, v in m.items()}
+        finite = bool(np.isfinite(res.final[j]).all() and all(np.isfinite(v).all() for v in col.values()))
+        times = detect(res.steps, col["train_error"], col["test_error"], det)
+        a0 = initial_point(cfg, data)
+        pt1 = predicted_t1(a0, ref, cfg.lr, cfg.l1)
+        row = {"run_id": run_ids[j], "problem": cfg.problem, **asdict(cfg), **asdict(det), **times,
+               "final_train_error": float(col["train_error"][-1]),
+               "final_test_error": float(col["test_error"][-1]),
+               "min_test_error": float(np.nanmin(col["test_error"])) if finite else float("nan"),
+               "final_l1_norm": float(col["l1_norm"][-1]),
+               "final_l2_norm": float(col["l2_norm"][-1]),
+               "final_nonzeros": int(col["nonzeros"][-1]) if finite else -1,
+               "final_support_recovered": bool(col["support_recovered"][-1] > 0.5),
+               "final_a": res.final[j].tolist(),
+               "a_star_l1_norm": float(data.a_star.abs().sum()),
+               "ls_test_error": ref["ls_test_error"],
+               "lr_max": lr_bound(data, cfg.l2),
+               "coherence": data.coherence,
+               "pred_t1": pt1,
+               "pred_delta_t": predicted_delta_t(ref["ls_gap_inf"], cfg.lr, cfg.l1),
+               "wall_time_s": res.wall_time_s / R,
+               "batch_runs": R,
+               "status": "done" if finite else "diverged",
+               "groklab_version": __version__}
+        runs.append(row)
+    runs_df = pd.DataFrame(runs)
+    for c in ("t1", "t2", "delta_t"):
+        runs_df[c] = runs_df[c].astype("Int64")
+    for c in ("pred_t1", "pred_delta_t"):
+        runs_df[c] = runs_df[c].astype("float64")
+    curves = {"run_id": np.repeat(run_ids, T), "step": np.tile(res.steps, R)}
+    for name in METRICS:
+        curves[name] = m[name].T.reshape(-1)
+    curves_df = pd.DataFrame(curves)
+    curves_df["nonzeros"] = curves_df["nonzeros"].astype("int32")
+    curves_df["support_recovered"] = curves_df["support_recovered"] > 0.5
+    with np.errstate(divide="ignore", invalid="ignore"):
+        curves_df["grad_ratio"] = curves_df["grad_penalty_norm"] / curves_df["grad_fit_norm"]
+    it_df = None
+    if save_iterates and res.iterates is not None:
+        n = res.iterates.shape[-1]
+        wide = res.iterates.transpose(1, 0, 2).reshape(R * T, n)
+        it_df = pd.DataFrame(wide, columns=[f"a_{i}" for i in range(n)])
+        it_df.insert(0, "step", np.tile(res.steps, R))
+        it_df.insert(0, "run_id", np.repeat(run_ids, T))
+    return runs_df, curves_df, it_df
+
+
+def redetect(runs: pd.DataFrame, curves: pd.DataFrame, det: Detection) -> pd.DataFrame:
+    """Re-read t1/t2 from stored curves with other detection settings (no re-simulation)."""
+    runs = runs.copy()
+    by_id = {rid: g.sort_values("step") for rid, g in curves.groupby("run_id")}
+    for i, rid in enumerate(runs.run_id):
+        g = by_id.get(rid)
+        if g is None:
+            continue
+        times = detect(g.step.to_numpy(), g.train_error.to_numpy(), g.test_error.to_numpy(), det)
+        for k, v in {**times, **asdict(det)}.items():
+            runs.at[runs.index[i], k] = v
+    return runs
+
+
+def execute(configs: list, *, out=None, detection: Detection | None = None,
+            batch_size: int = DEFAULT_BATCH_SIZE, device: str = "cpu", save_iterates: bool = False,
+            quiet: bool = True) -> Results:
+    """Run every config not already finished in ``out``; return all results for these configs."""
+    det = detection or Detection()
+    store = Store(out) if out is not None else None
+    wanted = {cfg.run_id() for cfg in configs}
+    done = store.finished_ids() if store is not None else set()
+    todo = [cfg for cfg in configs if cfg.run_id() not in done]
+    cache = prepare_data(todo)  # validates every lr before anything is written
+    batches = plan_batches(todo, batch_size)
+    if store is not None:
+        _redetect_stale(store, wanted & done, det)
+    mem_runs, mem_curves, mem_its = [], [], []
+    total = sum(cfg.steps * 1 for cfg in todo)
+    bar = None
+    if not quiet and todo:
+        from tqdm import tqdm
+        bar = tqdm(total=total, unit="step", unit_scale=True, desc=f"{len(todo)} runs",
+                   dynamic_ncols=True)
+    t_start = time.perf_counter()
+    try:
+        n_done = 0
+        for batch in batches:
+            datas = [cache[row[0].data_key()][0] for row in batch]
+            res = run_sparse_batch(datas, batch, device=device, save_iterates=save_iterates,
+                                   progress=bar.update if bar is not None else None)
+            runs_df, curves_df, it_df = _rows(batch, cache, res, det, save_iterates)
+            if store is not None:
+                store.write_part(runs_df, curves_df, it_df)
+                store.consolidate(curves=False)
+            else:
+                mem_runs.append(runs_df)
+                mem_curves.append(curves_df)
+                if it_df is not None:
+                    mem_its.append(it_df)
+            n_done += len(runs_df)
+            if bar is not None:
+                bar.set_description(f"{n_done}/{len(todo)} runs")
+    finally:
+        if bar is not None:
+            bar.close()
+        if store is not None:
+            store.consolidate()
+    if not quiet and todo:
+        el = time.perf_counter() - t_start
+        print(f"groklab: {len(todo)} runs in {el:.1f} s ({total / max(el, 1e-9):.3g} run-steps/s); "
+              f"{len(configs) - len(todo)} already finished", flush=True)
+    if store is not None:
+        from .store import load
+        res = load(store.root)
+        keep = res.runs.run_id.isin(wanted)
+        its = res.iterates[res.iterates.run_id.isin(wanted)] if res.iterates is not None else None
+        return Results(runs=res.runs[keep].reset_index(drop=True),
+                       curves=res.curves[res.curves.run_id.isin(wanted)].reset_index(drop=True)
+                       if not res.curves.empty else res.curves,
+                       iterates=its, path=store.root)
+    return Results(runs=pd.concat(mem_runs, ignore_index=True) if mem_runs else pd.DataFrame(),
+                   curves=pd.concat(mem_curves, ignore_index=True) if mem_curves else pd.DataFrame(),
+                   iterates=pd.concat(mem_its, ignore_index=True) if mem_its else None)
+
+
+def _redetect_stale(store: Store, ids: set, det: Detection) -> None:
+    """Finished runs read with other detection settings get t1/t2 re-read from their curves."""
+    if not ids:
+        return
+    runs = store.read_runs()
+    runs = runs[runs.run_id.isin(ids)]
+    names = [f.name for f in fields(Detection)]
+    same = np.ones(len(runs), dtype=bool)
+    for n in names:
+        same &= np.isclose(runs[n].to_numpy(dtype=float), float(getattr(det, n)))
+    stale = runs[~same]
+    if stale.empty:
+        return
+    from .store import load
+    curves = load(store.root).curves
+    store.write_part(redetect(stale, curves[curves.run_id.isin(set(stale.run_id))], det))

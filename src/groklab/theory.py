@@ -1,0 +1,52 @@
+"""The paper's predictions, to overlay on measurements (PAPER-NOTES §1-3).
+
+Sparse recovery (Thm 3.1, eq. (78) and the figure-4 heuristic):
+
+* least-squares fit a_hat = X^+ y: what memorization converges to; its recovery error
+  |a_hat - a*| / |a*| is the test error of a model that memorizes without generalizing.
+* t1 = ceil(-ln(1 + (1 - rho) |a0 - a_hat| / (alpha beta sqrt n)) / ln rho), with
+  rho = max over non-zero eigenvalues lambda_k of X^T X of |1 - alpha lambda_k|  (eq. 78, p = 2).
+* Delta t = |a_hat - a*|_inf / (alpha beta)   (the predictor drawn in figure 4), so
+  t2 ~ t1 + Delta t; no log factor.
+* final error O(alpha beta).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .problems.sparse_recovery import SparseData, least_squares
+
+
+def sparse_reference(data: SparseData) -> dict:
+    """Quantities that depend on the data only (computed once per data set)."""
+    a_hat = least_squares(data.X, data.y)
+    evals = torch.linalg.eigvalsh(data.X.T @ data.X)
+    nz = evals[evals > evals[-1] * 1e-10]
+    return {
+        "a_hat": a_hat,
+        "ls_test_error": float((a_hat - data.a_star).norm() / data.a_star.norm()),
+        "ls_gap_inf": float((a_hat - data.a_star).abs().max()),
+        "eig_min_nonzero": float(nz[0]),
+        "eig_max": float(evals[-1]),
+    }
+
+
+def predicted_delta_t(gap_inf: float, lr: float, beta: float) -> float | None:
+    """Figure-4 heuristic |a_hat - a*|_inf / (alpha beta); None without a penalty."""
+    if beta <= 0:
+        return None
+    return gap_inf / (lr * beta)
+
+
+def predicted_t1(a0: torch.Tensor, ref: dict, lr: float, beta: float) -> float | None:
+    """Eq. (78) with p = 2: the step from which |a_t - a_hat| <= 2 alpha beta sqrt(n)/(1 - rho)."""
+    if beta <= 0:
+        return None
+    rho = max(abs(1 - lr * ref["eig_min_nonzero"]), abs(1 - lr * ref["eig_max"]))
+    if not (0 < rho < 1):
+        return None
+    n = a0.numel()
+    dist = float((a0 - ref["a_hat"]).norm())
+    return float(math.ceil(-math.log1p((1 - rho) * dist / (lr * beta * math.sqrt(n))) / math.log(rho)))
