@@ -64,9 +64,15 @@ class Detection:
 
     train_threshold: float = _f(1e-3, "t1 = first logged step with train error <= this")
     test_threshold: float = _f(1e-3, "t2 = first logged step with test error <= this")
-    plateau_tol: float = _f(0.05, "plateau rule: relative band around the final plateau value")
-    plateau_window: int = _f(2, "plateau rule: consecutive logs that must sit inside the band")
-    plateau_tail: int = _f(3, "plateau rule: the plateau value is the mean of this many last logs")
+    plateau_mode: str = _f(
+        "first", "plateau rule (used when a threshold is never reached): 'first' = first step from "
+        "which the error stays within --plateau-factor of its value until twice that step; "
+        "'final' = authors' rule, first step with --plateau-window consecutive logs within "
+        "--plateau-tol of the final plateau", choices=("first", "final"))
+    plateau_factor: float = _f(2.0, "'first' plateau rule: allowed max/min ratio over [t, 2t]")
+    plateau_tol: float = _f(0.05, "'final' plateau rule: relative band around the final plateau")
+    plateau_window: int = _f(2, "'final' plateau rule: consecutive logs inside the band")
+    plateau_tail: int = _f(3, "'final' plateau rule: the plateau is the mean of this many last logs")
     plateau_max: float = _f(
         0.05, "plateau rule fires only if the plateau error is <= this (a high plateau is no "
         "memorization/generalization)")
@@ -75,6 +81,8 @@ class Detection:
         for name in ("train_threshold", "test_threshold", "plateau_max"):
             _check_float(name, getattr(self, name), 0.0, 1e9, lo_open=True)
         _check_float("plateau_tol", self.plateau_tol, 0.0, 1.0, lo_open=True)
+        _check_float("plateau_factor", self.plateau_factor, 1.0, 1e6, lo_open=True)
+        _check_choice("plateau_mode", self.plateau_mode, ("first", "final"))
         _check_int("plateau_window", self.plateau_window, 1, 10_000)
         _check_int("plateau_tail", self.plateau_tail, 1, 10_000)
 

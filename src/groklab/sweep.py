@@ -227,7 +227,7 @@ def _redetect_stale(store: Store, ids: set, det: Detection) -> None:
     names = [f.name for f in fields(Detection)]
     same = np.ones(len(runs), dtype=bool)
     for n in names:
-        same &= np.isclose(runs[n].to_numpy(dtype=float), float(getattr(det, n)))
+        same &= (runs[n] == getattr(det, n)).to_numpy()
     stale = runs[~same]
     if stale.empty:
         return
