@@ -99,6 +99,9 @@ def _exec_flags(p):
     g.add_argument("--device", default="cpu", help="torch device (cpu, cuda); default cpu")
     g.add_argument("--save-iterates", action="store_true",
                    help="also store every logged iterate in iterates.parquet")
+    g.add_argument("--shard", default=None, metavar="I/K",
+                   help="run only the I-th of K disjoint shards of the grid (0 <= I < K), e.g. one "
+                   "per cluster job writing to the same --out")
     g.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
 
@@ -158,6 +161,16 @@ def _print_runs(runs, fmt="table", columns=None):
             print(df.to_string(index=False))
 
 
+def _parse_shard(text: str) -> tuple[int, int]:
+    try:
+        i, k = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ConfigError("shard", f"{text!r} is not of the form I/K") from None
+    if not (k >= 1 and 0 <= i < k):
+        raise ConfigError("shard", f"{text!r}: need K >= 1 and 0 <= I < K")
+    return i, k
+
+
 def _cmd_run(ns):
     from .sweep import DEFAULT_BATCH_SIZE, execute, expand_grid
     cls = PROBLEMS[ns.problem]
@@ -166,9 +179,10 @@ def _cmd_run(ns):
     configs = expand_grid(ns.problem, values)
     if ns.batch_size is not None and ns.batch_size < 1:
         raise ConfigError("batch_size", f"{ns.batch_size} must be >= 1")
+    shard = _parse_shard(ns.shard) if ns.shard is not None else None
     out = Path(ns.out or f"results/{ns.problem}")
     res = execute(configs, out=out, detection=det, batch_size=ns.batch_size or DEFAULT_BATCH_SIZE,
-                  device=ns.device, save_iterates=ns.save_iterates, quiet=ns.quiet)
+                  device=ns.device, save_iterates=ns.save_iterates, quiet=ns.quiet, shard=shard)
     if not ns.quiet:
         _print_runs(res.runs)
         print(f"results: {out}/runs.parquet, {out}/curves.parquet")

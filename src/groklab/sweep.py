@@ -158,10 +158,18 @@ def redetect(runs: pd.DataFrame, curves: pd.DataFrame, det: Detection) -> pd.Dat
 
 def execute(configs: list, *, out=None, detection: Detection | None = None,
             batch_size: int = DEFAULT_BATCH_SIZE, device: str = "cpu", save_iterates: bool = False,
-            quiet: bool = True) -> Results:
-    """Run every config not already finished in ``out``; return all results for these configs."""
+            quiet: bool = True, shard: tuple[int, int] | None = None) -> Results:
+    """Run every config not already finished in ``out``; return all results for these configs.
+
+    ``shard=(i, k)`` runs only the runs whose id hashes to i modulo k: k processes or cluster jobs
+    (a SLURM array, say) given the same grid and the same ``out`` split it without overlap, each
+    committing its own parts; any later command consolidates them.
+    """
     det = detection or Detection()
     store = Store(out) if out is not None else None
+    if shard is not None:
+        i, k = shard
+        configs = [cfg for cfg in configs if int(cfg.run_id(), 16) % k == i]
     wanted = {cfg.run_id() for cfg in configs}
     done = store.finished_ids() if store is not None else set()
     todo = [cfg for cfg in configs if cfg.run_id() not in done]
