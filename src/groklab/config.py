@@ -96,8 +96,9 @@ class SparseRecoveryConfig:
     dim: int = _f(100, "dimension n of the code a*", data=True)
     sparsity: int = _f(5, "number s of non-zeros of a*", data=True)
     measurements: int = _f(30, "number N of measurements (rows of M)", data=True)
-    basis: str = _f("identity", "sparsifying basis Phi", data=True,
-                    choices=("identity", "orthonormal", "gaussian"))
+    basis: str = _f("identity", "sparsifying basis Phi (fourier: unitary DFT; the complex "
+                    "measurements enter as 2N real rows [Re; Im])", data=True,
+                    choices=("identity", "orthonormal", "gaussian", "fourier"))
     tau: float = _f(0.0, "data selection: fraction of rows of M that are columns of Phi", data=True)
     snr: float = _f(math.inf, "signal-to-noise ratio E|a*|^2 / E|xi|^2 (inf = noiseless)", data=True)
     measurement_variance: str = _f(

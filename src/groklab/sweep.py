@@ -42,7 +42,8 @@ def expand_grid(problem: str, values: dict) -> list:
 
 
 def _batch_key(cfg) -> tuple:
-    return (cfg.dim, cfg.measurements, cfg.method, cfg.steps, cfg.log_every,
+    rows = 2 * cfg.measurements if cfg.basis == "fourier" else cfg.measurements  # rows of X
+    return (cfg.dim, rows, cfg.method, cfg.steps, cfg.log_every,
             cfg.log_dense_until, cfg.log_spacing)
 
 

@@ -6,6 +6,11 @@ identity, an orthonormal Q factor, or a Gaussian matrix; M in R^{N x n} has N(0,
 floor(tau N) rows are columns of Phi (data selection, maximal coherence), rescaled to the norm a
 Gaussian row has on average.  X = M Phi, y* = X a* + xi with E|a*|^2 / E|xi|^2 = SNR.
 
+Fourier basis: Phi is the unitary DFT matrix (complex).  The code a* stays real, so the complex
+measurements X a* are split into real and imaginary parts: the design has 2N real rows
+[Re X; Im X] and the objective |X a - y|^2 is unchanged.  Coherent rows (tau > 0) are conjugated
+columns of Phi, so that the corresponding rows of X are canonical basis vectors.
+
 Everything is drawn from one torch.Generator seeded by ``seed`` in a fixed order, so the data
 depend only on the data fields of the config (not on which runs share a batch).
 """
@@ -22,7 +27,7 @@ DTYPE = torch.float64
 
 @dataclass
 class SparseData:
-    X: Tensor  # (N, n) design M Phi
+    X: Tensor  # (N, n) design M Phi; (2N, n) [Re; Im] for the Fourier basis
     y: Tensor  # (N,) targets
     a_star: Tensor  # (n,) ground-truth sparse code
     M: Tensor  # (N, n) measurement matrix
@@ -40,12 +45,18 @@ def coherence(M: Tensor, Phi: Tensor) -> float:
     """mu(M, Phi) = max_ij |<m_i/|m_i|, phi_j/|phi_j|>| (rows m_i of M, columns phi_j of Phi)."""
     Mn = M / M.norm(dim=1, keepdim=True).clamp_min(1e-300)
     Pn = Phi / Phi.norm(dim=0, keepdim=True).clamp_min(1e-300)
+    if Mn.is_complex() or Pn.is_complex():
+        Mn, Pn = Mn.to(torch.complex128), Pn.to(torch.complex128)
+        return float((Mn.conj() @ Pn).abs().max())  # <m_i, phi_j> with the complex inner product
     return float((Mn @ Pn).abs().max())
 
 
 def make_basis(kind: str, n: int, gen: torch.Generator) -> Tensor:
     if kind == "identity":
         return torch.eye(n, dtype=DTYPE)
+    if kind == "fourier":
+        k = torch.arange(n, dtype=DTYPE)
+        return torch.exp(-2j * math.pi * torch.outer(k, k) / n) / math.sqrt(n)  # unitary DFT
     G = torch.randn(n, n, generator=gen, dtype=DTYPE)
     if kind == "gaussian":
         return G / math.sqrt(n)
@@ -74,16 +85,21 @@ def make_data(cfg) -> SparseData:
     xi = torch.randn(N, generator=gen, dtype=DTYPE)
     Phi = make_basis(cfg.basis, n, gen)
     if n_coherent:
-        # rows are columns of Phi scaled to the mean norm of a Gaussian row, sqrt(n var)
-        rows = Phi[:, cols[:n_coherent]].T
+        # rows are (conjugated) columns of Phi scaled to the mean norm of a Gaussian row sqrt(n var)
+        rows = Phi[:, cols[:n_coherent]].T.conj()
         rows = rows / rows.norm(dim=1, keepdim=True) * math.sqrt(n * var)
+        if rows.is_complex():
+            M = M.to(rows.dtype)
         M[:n_coherent] = rows
-    X = M @ Phi
+    X = M.to(Phi.dtype) @ Phi
+    if X.is_complex():  # real code, complex measurements: stack real and imaginary parts
+        X = torch.cat([X.real, X.imag])
     y = X @ a_star
     if math.isfinite(cfg.snr):
-        # SNR = E|a*|^2 / E|xi|^2 with E|a*|^2 = s/n and E|xi|^2 = N sigma^2
+        # SNR = E|a*|^2 / E|xi|^2 with E|a*|^2 = s/n and E|xi|^2 = N sigma^2 (N real rows)
         sigma = math.sqrt((s / n) / (N * cfg.snr))
-        y = y + sigma * xi
+        xi_full = xi if X.shape[0] == N else torch.cat([xi, torch.randn(N, generator=gen, dtype=DTYPE)])
+        y = y + sigma * xi_full * (1.0 if X.shape[0] == N else math.sqrt(0.5))
     lam = float(torch.linalg.eigvalsh(X.T @ X)[-1])
     return SparseData(X=X, y=y, a_star=a_star, M=M, Phi=Phi, support=support,
                       coherence=coherence(M, Phi), lambda_max=lam)
