@@ -9,7 +9,6 @@ Finished runs (by run id) are skipped, so a rerun of an interrupted sweep does o
 from __future__ import annotations
 
 import itertools
-import math
 import time
 from collections import OrderedDict, defaultdict
 from dataclasses import asdict, fields
@@ -18,12 +17,10 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .config import ConfigError, Detection, make_config
+from .config import Detection, make_config
 from .detect import detect
-from .engines.linear import METRICS, run_sparse_batch
-from .problems.sparse_recovery import initial_point, lr_bound, make_data
+from .problems import family
 from .store import Results, Store
-from .theory import predicted_delta_t, predicted_t1, sparse_reference
 
 #: runs per tensor program; 256-1024 keep the (B, n) iterate in cache on 2 cores (benchmarks/)
 DEFAULT_BATCH_SIZE = 512
@@ -42,9 +39,7 @@ def expand_grid(problem: str, values: dict) -> list:
 
 
 def _batch_key(cfg) -> tuple:
-    rows = 2 * cfg.measurements if cfg.basis == "fourier" else cfg.measurements  # rows of X
-    return (cfg.dim, rows, cfg.method, cfg.steps, cfg.log_every,
-            cfg.log_dense_until, cfg.log_spacing)
+    return (cfg.problem, *family(cfg.problem).batch_key(cfg))
 
 
 def plan_batches(configs: list, batch_size: int = DEFAULT_BATCH_SIZE) -> list[list[list]]:
@@ -70,74 +65,67 @@ def plan_batches(configs: list, batch_size: int = DEFAULT_BATCH_SIZE) -> list[li
 
 
 def prepare_data(configs: list) -> dict:
-    """Generate each data set once and check every run's step size against its bound.
+    """Generate each data set once (with its theory reference) and check every run against it.
     Raises ConfigError before anything is written."""
     cache: dict = {}
     for cfg in configs:
-        key = cfg.data_key()
+        fam = family(cfg.problem)
+        key = (cfg.problem, cfg.data_key())
         if key not in cache:
-            data = make_data(cfg)
-            cache[key] = (data, sparse_reference(data))
-        data, _ = cache[key]
-        bound = lr_bound(data, cfg.l2)
-        if cfg.lr >= bound:
-            raise ConfigError("lr", f"{cfg.lr:g} is too large for seed {cfg.seed}: gradient descent "
-                              f"needs lr < 2/lambda_max(X^T X + l2) = {bound:.6g}")
+            data = fam.make_data(cfg)
+            cache[key] = (data, fam.reference(data))
+        fam.check(cfg, cache[key][0])
     return cache
 
 
 def _rows(batch, cache, res, det: Detection, save_iterates: bool):
     """Turn one engine result into runs / curves / iterates DataFrames."""
     flat = [cfg for row in batch for cfg in row]
+    fam = family(flat[0].problem)
     T, R = len(res.steps), len(flat)
     run_ids = [cfg.run_id() for cfg in flat]
     m = res.metrics
     runs = []
     for j, cfg in enumerate(flat):
-        data, ref = cache[cfg.data_key()]
+        data, ref = cache[(cfg.problem, cfg.data_key())]
         col = {k: v[:, j] for k, v in m.items()}
         finite = bool(np.isfinite(res.final[j]).all() and all(np.isfinite(v).all() for v in col.values()))
-        times = detect(res.steps, col["train_error"], col["test_error"], det)
-        a0 = initial_point(cfg, data)
-        pt1 = predicted_t1(a0, ref, cfg.lr, cfg.l1)
-        row = {"run_id": run_ids[j], "problem": cfg.problem, **asdict(cfg), **asdict(det), **times,
+        row = {"run_id": run_ids[j], "problem": cfg.problem, **asdict(cfg), **asdict(det),
+               **detect(res.steps, col["train_error"], col["test_error"], det),
                "final_train_error": float(col["train_error"][-1]),
                "final_test_error": float(col["test_error"][-1]),
-               "min_test_error": float(np.nanmin(col["test_error"])) if finite else float("nan"),
-               "final_l1_norm": float(col["l1_norm"][-1]),
-               "final_l2_norm": float(col["l2_norm"][-1]),
-               "final_nonzeros": int(col["nonzeros"][-1]) if finite else -1,
-               "final_support_recovered": bool(col["support_recovered"][-1] > 0.5),
-               "final_a": res.final[j].tolist(),
-               "a_star_l1_norm": float(data.a_star.abs().sum()),
-               "ls_test_error": ref["ls_test_error"],
-               "lr_max": lr_bound(data, cfg.l2),
-               "coherence": data.coherence,
-               "pred_t1": pt1,
-               "pred_delta_t": predicted_delta_t(ref["ls_gap_inf"], cfg.lr, cfg.l1),
-               "wall_time_s": res.wall_time_s / R,
-               "batch_runs": R,
-               "status": "done" if finite else "diverged",
-               "groklab_version": __version__}
+               "min_test_error": float(np.nanmin(col["test_error"])) if finite else float("nan")}
+        for name in fam.final_metrics:
+            row[f"final_{name}"] = col[name][-1]
+        row.update(fam.run_columns(cfg, data, ref, res.final[j], col))
+        row.update({"wall_time_s": res.wall_time_s / R, "batch_runs": R,
+                    "status": "done" if finite else "diverged", "groklab_version": __version__})
         runs.append(row)
     runs_df = pd.DataFrame(runs)
     for c in ("t1", "t2", "delta_t"):
         runs_df[c] = runs_df[c].astype("Int64")
     for c in ("pred_t1", "pred_delta_t"):
-        runs_df[c] = runs_df[c].astype("float64")
+        if c in runs_df:
+            runs_df[c] = runs_df[c].astype("float64")
+    for name in fam.final_metrics:
+        dtype = fam.curve_dtypes.get(name)
+        if dtype == "bool":
+            runs_df[f"final_{name}"] = runs_df[f"final_{name}"] > 0.5
+        elif dtype is not None:  # counts: -1 marks a diverged run
+            runs_df[f"final_{name}"] = runs_df[f"final_{name}"].fillna(-1).astype(dtype)
     curves = {"run_id": np.repeat(run_ids, T), "step": np.tile(res.steps, R)}
-    for name in METRICS:
-        curves[name] = m[name].T.reshape(-1)
+    for name, v in m.items():
+        curves[name] = v.T.reshape(-1)
     curves_df = pd.DataFrame(curves)
-    curves_df["nonzeros"] = curves_df["nonzeros"].astype("int32")
-    curves_df["support_recovered"] = curves_df["support_recovered"] > 0.5
-    with np.errstate(divide="ignore", invalid="ignore"):
-        curves_df["grad_ratio"] = curves_df["grad_penalty_norm"] / curves_df["grad_fit_norm"]
+    for name, dtype in fam.curve_dtypes.items():
+        curves_df[name] = curves_df[name] > 0.5 if dtype == "bool" else \
+            curves_df[name].fillna(-1).astype(dtype)
+    fam.derive_curves(curves_df)
     it_df = None
     if save_iterates and res.iterates is not None:
         n = res.iterates.shape[-1]
         wide = res.iterates.transpose(1, 0, 2).reshape(R * T, n)
-        it_df = pd.DataFrame(wide, columns=[f"a_{i}" for i in range(n)])
+        it_df = pd.DataFrame(wide, columns=[f"{fam.iterate_prefix}_{i}" for i in range(n)])
         it_df.insert(0, "step", np.tile(res.steps, R))
         it_df.insert(0, "run_id", np.repeat(run_ids, T))
     return runs_df, curves_df, it_df
@@ -189,9 +177,11 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
     try:
         n_done = 0
         for batch in batches:
-            datas = [cache[row[0].data_key()][0] for row in batch]
-            res = run_sparse_batch(datas, batch, device=device, save_iterates=save_iterates,
-                                   progress=bar.update if bar is not None else None)
+            first = batch[0][0]
+            datas = [cache[(first.problem, row[0].data_key())][0] for row in batch]
+            res = family(first.problem).run_batch(datas, batch, device=device,
+                                                  save_iterates=save_iterates,
+                                                  progress=bar.update if bar is not None else None)
             runs_df, curves_df, it_df = _rows(batch, cache, res, det, save_iterates)
             if store is not None:
                 store.write_part(runs_df, curves_df, it_df)

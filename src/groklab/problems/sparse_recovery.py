@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 import torch
 from torch import Tensor
 
@@ -126,3 +128,57 @@ def initial_point(cfg, data: SparseData) -> Tensor:
     if cfg.init == "least-squares":
         return least_squares(data.X, data.y)
     raise ValueError(cfg.init)
+
+
+# ---- the family: how sparse recovery plugs into sweep / store / detection ------------------------
+from . import Family, register  # noqa: E402
+
+
+class SparseRecovery(Family):
+    name = "sparse-recovery"
+    final_metrics = ("l1_norm", "l2_norm", "nonzeros", "support_recovered")
+    curve_dtypes = {"nonzeros": "int32", "support_recovered": "bool"}
+    iterate_prefix = "a"
+
+    def make_data(self, cfg):
+        return make_data(cfg)
+
+    def reference(self, data):
+        from ..theory import sparse_reference
+        return sparse_reference(data)
+
+    def check(self, cfg, data):
+        from ..config import ConfigError
+        bound = lr_bound(data, cfg.l2)
+        if cfg.lr >= bound:
+            raise ConfigError("lr", f"{cfg.lr:g} is too large for seed {cfg.seed}: gradient descent "
+                              f"needs lr < 2/lambda_max(X^T X + l2) = {bound:.6g}")
+
+    def batch_key(self, cfg):
+        rows = 2 * cfg.measurements if cfg.basis == "fourier" else cfg.measurements  # rows of X
+        return (cfg.dim, rows, cfg.method, cfg.steps, cfg.log_every, cfg.log_dense_until,
+                cfg.log_spacing)
+
+    def run_batch(self, datas, cfgs, *, device, save_iterates, progress=None):
+        from ..engines.linear import run_sparse_batch
+        return run_sparse_batch(datas, cfgs, device=device, save_iterates=save_iterates,
+                                progress=progress)
+
+    def run_columns(self, cfg, data, ref, final, col):
+        from ..theory import predicted_delta_t, predicted_t1
+        return {
+            "final_a": final.tolist(),
+            "a_star_l1_norm": float(data.a_star.abs().sum()),
+            "ls_test_error": ref["ls_test_error"],
+            "lr_max": lr_bound(data, cfg.l2),
+            "coherence": data.coherence,
+            "pred_t1": predicted_t1(initial_point(cfg, data), ref, cfg.lr, cfg.l1),
+            "pred_delta_t": predicted_delta_t(ref["ls_gap_inf"], cfg.lr, cfg.l1),
+        }
+
+    def derive_curves(self, curves):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            curves["grad_ratio"] = curves["grad_penalty_norm"] / curves["grad_fit_norm"]
+
+
+register(SparseRecovery())
