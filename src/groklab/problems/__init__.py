@@ -46,6 +46,8 @@ class Family:
 
 
 FAMILIES: dict[str, Family] = {}
+#: modules that register families when imported (kept lazy: importing groklab stays cheap)
+FAMILY_MODULES = ("sparse_recovery",)
 
 
 def register(fam: Family) -> Family:
@@ -54,6 +56,8 @@ def register(fam: Family) -> Family:
 
 
 def family(name: str) -> Family:
-    if not FAMILIES:
-        from . import sparse_recovery  # noqa: F401  (registers itself)
+    if name not in FAMILIES:
+        import importlib
+        for mod in FAMILY_MODULES:
+            importlib.import_module(f"{__name__}.{mod}")  # each registers itself
     return FAMILIES[name]
