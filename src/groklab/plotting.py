@@ -1,0 +1,391 @@
+"""Plots of a results directory (``groklab plot OUT``) and the drawing helpers the figures share.
+
+:func:`plot_results` picks one of two layouts:
+
+* **curves** (at most 6 runs, or runs whose varying config fields do not form a grid): one panel
+  per run with the relative train (dashed) and test (solid) errors against the step, log-log;
+  t1 and t2 as labelled vertical lines with Delta t annotated; two norms (|a|_1, |a|_2 or
+  |A|_*, |A|_F) on a twin axis.
+  Beyond 12 such runs every curve goes into one panel.
+* **sweep summary** (a grid over >= 2 config fields, or > 6 values of one): t1, t2, Delta t (log
+  scale) and the final test error against the first swept axis, one line per value of the second
+  (further axes: one row of panels per combination).  When ``lr`` and ``l1`` (or ``nuclear``) are
+  swept, a last row plots t2, Delta t and the final error against lr*beta with the predictors
+  t1 + |a_hat - a*|_inf/(alpha beta) and error ~ alpha beta (paper figure 4).
+
+Runs whose t1/t2 was never detected (censored at the horizon, or stuck on a high plateau) are drawn
+as hollow markers at the horizon (the run's ``steps``) and the legend says so; diverged runs are
+red crosses.  Nothing is dropped silently.  Every title states the config fields that are fixed.
+Matplotlib is used through ``Figure`` objects only (no pyplot), so no display is ever needed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.transforms import blended_transform_factory
+
+#: fields that only set the logging schedule: never shown in titles, never a sweep axis
+LOG_FIELDS = ("log_every", "log_dense_until", "log_spacing")
+SHORT = {"dim": "n", "sparsity": "s", "measurements": "N", "measurement_variance": "var(M)"}
+TRAIN_STYLE = dict(ls="--", lw=1.4)
+TEST_STYLE = dict(ls="-", lw=1.8)
+#: norm columns drawn on the twin axis of a curve panel (the first two present)
+NORMS = {"l1_norm": "|a|₁", "l2_norm": "|a|₂", "nuclear_norm": "‖A‖*", "fro_norm": "‖A‖F"}
+#: penalty fields that define beta in the alpha*beta row, with the paper's Delta t predictor
+BETAS = {"l1": "|â − a*|∞ / (αβ)", "nuclear": "‖Â − A*‖₂ / (αβ)"}
+FLOOR = 1e-16  # errors are clipped here on log axes (the projected method's train error is 0)
+
+
+# ---- config bookkeeping -------------------------------------------------------------------------
+def config_fields(runs: pd.DataFrame) -> list[str]:
+    """Config fields present in ``runs`` (in dataclass order), logging fields excluded."""
+    from .config import PROBLEMS
+    problem = runs["problem"].iloc[0] if "problem" in runs and len(runs) else "sparse-recovery"
+    cls = PROBLEMS.get(problem, next(iter(PROBLEMS.values())))
+    return [f.name for f in dataclasses.fields(cls) if f.name in runs and f.name not in LOG_FIELDS]
+
+
+def varying_fields(runs: pd.DataFrame) -> list[str]:
+    return [f for f in config_fields(runs) if runs[f].astype(str).nunique() > 1]
+
+
+def fmt(v) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return str(v)
+    if isinstance(v, (int, np.integer)):
+        round_big = abs(v) >= 10_000 and v % 10 ** int(math.log10(abs(v))) == 0
+        return f"{v:.0e}".replace("e+0", "e") if round_big else str(v)  # 300000 -> 3e5
+    if isinstance(v, (float, np.floating)):
+        return f"{v:g}"
+    return str(v)
+
+
+def label(field: str, v) -> str:
+    return f"{SHORT.get(field, field)}={fmt(v)}"
+
+
+def fixed_text(runs: pd.DataFrame, skip=(), width: int = 120) -> str:
+    """'fixed: n=100, s=5, ...' for every config field that has one value across ``runs``."""
+    vary = set(varying_fields(runs)) | set(skip)
+    parts = [label(f, runs[f].iloc[0]) for f in config_fields(runs) if f not in vary]
+    return "\n".join(textwrap.wrap("fixed: " + ", ".join(parts), width))
+
+
+def is_grid(runs: pd.DataFrame, fields: list[str]) -> bool:
+    if not fields:
+        return False
+    combos = runs[fields].astype(str).drop_duplicates()
+    return len(combos) == int(np.prod([runs[f].astype(str).nunique() for f in fields]))
+
+
+def _time(v) -> float | None:
+    return None if v is None or pd.isna(v) else float(v)
+
+
+# ---- figure helpers ----------------------------------------------------------------------------
+def new_figure(nrows: int, ncols: int, w: float = 4.6, h: float = 3.4):
+    fig = Figure(figsize=(w * ncols, h * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, axes
+
+
+def save(fig: Figure, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def positive_steps(c: pd.DataFrame) -> pd.DataFrame:
+    """Rows with step >= 1 (step 0, the initialization, has no place on a log axis)."""
+    return c[c.step >= 1]
+
+
+def mark_times(ax, t1, t2, horizon=None, rules=("", ""), colors=("C0", "C3"), arrow_y=0.93) -> None:
+    """t1 / t2 as labelled vertical lines, Delta t as an arrow between them (at ``arrow_y`` in axes
+    coordinates); a time never detected is said in a text box."""
+    tr = blended_transform_factory(ax.transData, ax.transAxes)
+    t1, t2 = _time(t1), _time(t2)
+    for t, name, col, rule, y in ((t1, "t1", colors[0], rules[0], 0.03),
+                                  (t2, "t2", colors[1], rules[1], 0.03)):
+        if t is None:
+            where = f" by step {fmt(int(horizon))}" if horizon else ""
+            ax.text(0.98, 0.03 if name == "t1" else 0.12, f"{name}: never{where}", color=col,
+                    transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
+                    bbox=dict(fc="white", ec=col, alpha=0.8, lw=0.6))
+            continue
+        ax.axvline(t, color=col, ls=":", lw=1.2)
+        extra = " (plateau)" if rule == "plateau" else ""
+        ax.text(t, y, f" {name}={fmt(int(t))}{extra}", transform=tr, rotation=90, color=col,
+                ha="right", va="bottom", fontsize=8)
+    if t1 is not None and t2 is not None and t2 > t1:
+        ax.annotate("", xy=(t2, arrow_y), xytext=(max(t1, 1), arrow_y), xycoords=tr, textcoords=tr,
+                    arrowprops=dict(arrowstyle="<->", color="k", lw=0.9))
+        mid = math.sqrt(max(t1, 1) * t2) if ax.get_xscale() == "log" else (t1 + t2) / 2
+        ax.text(mid, arrow_y + 0.02, f"Δt={fmt(int(t2 - t1))}", transform=tr, ha="center",
+                va="bottom", fontsize=8)
+
+
+def error_panel(ax, c: pd.DataFrame, color_train="C0", color_test="C3", name="") -> None:
+    c = positive_steps(c)
+    ax.plot(c.step, c.train_error.clip(lower=FLOOR), color=color_train,
+            label=f"train {name}".strip(), **TRAIN_STYLE)
+    ax.plot(c.step, c.test_error.clip(lower=FLOOR), color=color_test, label=f"test {name}".strip(),
+            **TEST_STYLE)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("step t")
+    ax.set_ylabel("relative error")
+    ax.grid(True, which="major", alpha=0.3)
+
+
+def curve_panel(ax, res, row, title: str = "", norms: bool = True) -> None:
+    """Errors, t1/t2 and (twin axis) two norms of the parameters of one run."""
+    c = res.curve(row.run_id)
+    error_panel(ax, c)
+    mark_times(ax, row.t1, row.t2, row.steps, (row.get("t1_rule", ""), row.get("t2_rule", "")))
+    handles, labels = ax.get_legend_handles_labels()
+    if norms and len(c):
+        ax2 = ax.twinx()
+        p = positive_steps(c)
+        shown = [n for n in NORMS if n in p][:2]
+        for name, ls in zip(shown, ("-", "-.")):
+            ax2.plot(p.step, p[name].clip(lower=FLOOR), color="0.45", lw=1.0, ls=ls,
+                     label=NORMS[name])
+        ax2.set_yscale("log")
+        ax2.set_ylabel("norm of the parameters", color="0.4")
+        h2, l2 = ax2.get_legend_handles_labels()
+        handles, labels = handles + h2, labels + l2
+    ax.legend(handles, labels, fontsize=7, loc="center left")
+    ax.set_title(title, fontsize=9)
+
+
+# ---- layouts ----------------------------------------------------------------------------------
+def plot_curves(res, path, runs: pd.DataFrame | None = None, title: str = "") -> Path:
+    runs = res.runs if runs is None else runs
+    vary = varying_fields(runs)
+    names = [", ".join(label(f, r[f]) for f in vary) or r.run_id for _, r in runs.iterrows()]
+    if len(runs) > 12:  # too many panels: overlay every run in one
+        fig, axes = new_figure(1, 2, 6.0, 4.4)
+        cmap = _cmap(len(runs))
+        for k, ((_, r), nm) in enumerate(zip(runs.iterrows(), names)):
+            c = positive_steps(res.curve(r.run_id))
+            for ax, col, t in ((axes[0, 0], "train_error", r.t1), (axes[0, 1], "test_error", r.t2)):
+                y = c[col].clip(lower=FLOOR)
+                ax.plot(c.step, y, color=cmap[k], lw=1, label=nm if col == "test_error" else None)
+                if len(c) and _time(t) is None:  # never detected: hollow at the horizon
+                    ax.plot(c.step.iloc[-1], y.iloc[-1], "o", mfc="none", mec=cmap[k])
+                elif len(c):
+                    ax.plot(t, y[c.step >= t].iloc[0], "o", color=cmap[k], ms=4)
+        for ax, what in zip(axes[0], ("train", "test")):
+            ax.set(xscale="log", yscale="log", xlabel="step t", ylabel=f"relative {what} error")
+            ax.grid(True, alpha=0.3)
+        axes[0, 1].legend(fontsize=6, ncol=2, loc="lower left")
+        axes[0, 0].set_title("dots: t1; hollow: t1 never detected", fontsize=9)
+        axes[0, 1].set_title("dots: t2; hollow: t2 never detected (censored)", fontsize=9)
+    else:
+        ncols = min(3, len(runs))
+        nrows = math.ceil(len(runs) / ncols)
+        fig, axes = new_figure(nrows, ncols, 5.0, 3.6)
+        for k, ((_, r), nm) in enumerate(zip(runs.iterrows(), names)):
+            curve_panel(axes.flat[k], res, r, nm + ("" if r.status == "done" else f" [{r.status}]"))
+        for ax in list(axes.flat)[len(runs):]:
+            ax.set_visible(False)
+    fig.suptitle((title + "\n" if title else "") + fixed_text(runs), fontsize=9)
+    return save(fig, path)
+
+
+def _cmap(k: int):
+    from matplotlib import colormaps
+    cm = colormaps["viridis"]
+    return [cm(0.8 * i / max(k - 1, 1)) for i in range(k)]  # stop before the pale yellow end
+
+
+def _scale_axis(ax, values: np.ndarray, field: str) -> None:
+    """log / symlog / linear x axis for a swept numeric field."""
+    v = np.asarray(values, dtype=float)
+    pos = v[v > 0]
+    if pos.size and (v >= 0).all() and pos.max() / pos.min() >= 10:
+        if (v == 0).any():  # zero on a log-like axis: linear near 0, no negative side
+            ax.set_xscale("symlog", linthresh=float(pos.min()))
+            ax.set_xlim(-0.3 * float(pos.min()), float(pos.max()) * 2)
+        else:
+            ax.set_xscale("log")
+    ax.set_xlabel(SHORT.get(field, field))
+
+
+def _numeric(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+
+
+CENSORED = Line2D([], [], marker="o", mfc="none", mec="k", ls="none",
+                  label="not detected: hollow, at the horizon (censored)")
+DIVERGED = Line2D([], [], marker="x", color="red", ls="none", label="diverged")
+
+
+def measured(ax, x, y, horizon, color, lbl=None, marker="o") -> bool:
+    """Detected values as a line with filled markers; missing ones hollow at ``horizon``.
+    Returns True if something was censored."""
+    x, y, horizon = np.asarray(x, float), np.asarray(y, float), np.asarray(horizon, float)
+    ok = np.isfinite(y)
+    order = np.argsort(x)
+    xo, yo, oko = x[order], y[order], ok[order]
+    ax.plot(xo[oko], yo[oko], marker=marker, color=color, label=lbl, ms=5, lw=1.3)
+    if (~ok).any():
+        ax.plot(x[~ok], horizon[~ok], marker=marker, mfc="none", mec=color, ls="none", ms=7, mew=1.3)
+    return bool((~ok).any())
+
+
+def _times(g: pd.DataFrame):
+    t1 = g.t1.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    t2 = g.t2.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    dt = g.delta_t.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    return t1, t2, dt
+
+
+def summary_row(axes, runs: pd.DataFrame, x: str, hue: str | None, note: str = "") -> None:
+    """Four panels: t1, t2, Delta t, final test error vs ``x``, one line per ``hue`` value."""
+    hues = sorted(runs[hue].unique()) if hue else [None]
+    colors = _cmap(len(hues))
+    censored = diverged = False
+    numeric = _numeric(runs[x])
+    cats = {v: i for i, v in enumerate(sorted(runs[x].unique(), key=str))}
+    for hv, col in zip(hues, colors):
+        g = runs if hue is None else runs[runs[hue] == hv]
+        xs = g[x].to_numpy(float) if numeric else np.array([cats[v] for v in g[x]], float)
+        t1, t2, dt = _times(g)
+        hz = g.steps.to_numpy(float)
+        lbl = label(hue, hv) if hue else None
+        censored |= measured(axes[0], xs, t1, hz, col, lbl)
+        censored |= measured(axes[1], xs, t2, hz, col, lbl)
+        censored |= measured(axes[2], xs, dt, hz - np.nan_to_num(t1), col, lbl)
+        err = g.final_test_error.to_numpy(float)
+        bad = ~np.isfinite(err) | (g.status != "done").to_numpy()
+        measured(axes[3], xs[~bad], err[~bad], err[~bad], col, lbl, marker="s")
+        if bad.any():
+            diverged = True
+            tr = blended_transform_factory(axes[3].transData, axes[3].transAxes)
+            axes[3].plot(xs[bad], np.full(bad.sum(), 0.97), "x", color="red", transform=tr)
+    ls = runs.ls_test_error.dropna().unique() if "ls_test_error" in runs else []
+    if len(ls) == 1:
+        axes[3].axhline(ls[0], color="0.5", ls=":", label="least squares (memorizes only)")
+    for ax, name in zip(axes, ("t1 (memorization)", "t2 (generalization)", "Δt = t2 − t1",
+                               "final test error")):
+        ax.set_yscale("log")
+        ax.set_ylabel(name)
+        ax.grid(True, which="major", alpha=0.3)
+        if numeric:
+            _scale_axis(ax, runs[x].to_numpy(), x)
+        else:
+            ax.set_xticks(list(cats.values()), [str(k) for k in cats])
+            ax.set_xlabel(x)
+    extra = ([CENSORED] if censored else []) + ([DIVERGED] if diverged else [])
+    h, l_ = axes[3].get_legend_handles_labels()  # one legend per row, outside on the right
+    axes[3].legend(h + extra, l_ + [e.get_label() for e in extra], fontsize=7, loc="upper left",
+                   bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    if note:
+        axes[0].set_title(note, fontsize=9, loc="left")
+
+
+def product_row(axes, runs: pd.DataFrame, hue: str = "lr", beta: str = "l1",
+                legend_ax=None) -> None:
+    """Figure 4 (6 for ``beta="nuclear"``): t2, Delta t and the final test error against
+    alpha*beta = lr*beta, with the predictors t1 + pred_delta_t, pred_delta_t (the paper's
+    |a_hat - a*|_inf/(alpha beta)) and a line ~ alpha beta."""
+    runs = runs[runs[beta] > 0]
+    ab = (runs.lr * runs[beta]).to_numpy(float)
+    pred_name = BETAS.get(beta, "predicted Δt")
+    hues = sorted(runs[hue].unique())
+    colors = _cmap(len(hues))
+    censored = diverged = False
+    for hv, col in zip(hues, colors):
+        g = runs[runs[hue] == hv].sort_values(beta)
+        x = (g.lr * g[beta]).to_numpy(float)
+        t1, t2, dt = _times(g)
+        hz = g.steps.to_numpy(float)
+        lbl = label(hue, hv)
+        censored |= measured(axes[0], x, t2, hz, col, lbl)
+        pred = g.pred_delta_t.to_numpy(float)
+        axes[0].plot(x, np.nanmedian(t1) + pred if np.isfinite(t1).any() else pred, ls="--",
+                     color=col, lw=1)
+        censored |= measured(axes[1], x, dt, hz - np.nan_to_num(t1), col, lbl)
+        err = g.final_test_error.to_numpy(float)
+        bad = ~np.isfinite(err) | (g.status != "done").to_numpy()
+        diverged |= bool(bad.any())
+        measured(axes[2], x[~bad], err[~bad], err[~bad], col, lbl, marker="s")
+    o = np.argsort(ab)
+    axes[1].plot(ab[o], runs.pred_delta_t.to_numpy(float)[o], "k--", lw=1.2,
+                 label=pred_name)
+    ok = runs.t2.notna().to_numpy() & np.isfinite(runs.final_test_error.to_numpy(float))
+    if ok.any():
+        k = float(np.median(runs.final_test_error.to_numpy(float)[ok] / ab[ok]))
+        axes[2].plot(ab[o], k * ab[o], "k:", lw=1.2, label=f"{k:.3g} · αβ")
+    axes[0].plot([], [], "k--", lw=1, label=f"t1 + {pred_name}")
+    for ax, name in zip(axes, ("t2 (generalization)", "Δt = t2 − t1", "final test error")):
+        ax.set(xscale="log", yscale="log", xlabel=f"αβ = lr · {beta}", ylabel=name)
+        ax.grid(True, which="major", alpha=0.3)
+    groups = ((axes[0], [CENSORED] * censored), (axes[1], [CENSORED] * censored),
+              (axes[2], [DIVERGED] * diverged))
+    if legend_ax is not None:  # one legend for the row, in a spare axes
+        seen: dict = {}
+        for ax, extra in groups:
+            h, l_ = ax.get_legend_handles_labels()
+            for hh, ll in zip(h + extra, l_ + [e.get_label() for e in extra]):
+                seen.setdefault(ll, hh)
+        legend_ax.legend(list(seen.values()), list(seen), fontsize=7, loc="center left")
+        legend_ax.axis("off")
+        return
+    for ax, extra in groups:
+        h, l_ = ax.get_legend_handles_labels()
+        ax.legend(h + extra, l_ + [e.get_label() for e in extra], fontsize=7, loc="lower left",
+                  ncol=2 if len(h) > 5 else 1)
+
+
+def plot_sweep(res, path, title: str = "") -> Path:
+    runs = res.runs
+    vary = varying_fields(runs)
+    prio = {f: i for i, f in enumerate(("l1", "nuclear", "l2", "lr", "measurements", "observed",
+                                        "sparsity", "tau"))}
+    order = sorted(vary, key=lambda f: (-runs[f].astype(str).nunique(), prio.get(f, 99)))
+    x, hue, rest = order[0], (order[1] if len(order) > 1 else None), order[2:]
+    facets = [()] if not rest else \
+        list(runs[rest].astype(str).drop_duplicates().itertuples(index=False))
+    shown = facets[:6]
+    beta = next((b for b in BETAS if b in vary), None)
+    product = "lr" in vary and beta is not None and (runs[beta] > 0).any() \
+        and "pred_delta_t" in runs
+    fig, axes = new_figure(len(shown) + product, 4, 4.3, 3.3)
+    for i, fac in enumerate(shown):
+        sel = np.ones(len(runs), bool)
+        for f, v in zip(rest, fac):
+            sel &= (runs[f].astype(str) == v).to_numpy()
+        note = ", ".join(f"{SHORT.get(f, f)}={v}" for f, v in zip(rest, fac))
+        summary_row(axes[i], runs[sel], x, hue, note)
+    if product:
+        product_row(axes[-1][:3], runs, beta=beta, legend_ax=axes[-1][3])
+    head = title or f"sweep of {len(runs)} runs over " + " × ".join(SHORT.get(f, f) for f in order)
+    if len(facets) > len(shown):
+        head += f" (first {len(shown)} of {len(facets)} combinations of {', '.join(rest)} shown)"
+    if product and (runs[beta] == 0).any():
+        head += f"; {beta}=0 runs are absent from the lr·{beta} row"
+    fig.suptitle(head + "\n" + fixed_text(runs), fontsize=9)
+    return save(fig, path)
+
+
+def plot_results(results, path) -> Path:
+    """Draw a Results object to ``path`` (PNG): per-run curves or a sweep summary (module doc)."""
+    runs = results.runs
+    if runs is None or runs.empty:
+        raise ValueError("no runs to plot")
+    vary = varying_fields(runs)
+    many = len(vary) >= 2 or (len(vary) == 1 and runs[vary[0]].nunique() > 6)
+    if len(runs) > 6 and many and is_grid(runs, vary):
+        return plot_sweep(results, path)
+    return plot_curves(results, path)
