@@ -13,6 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+# The runs here are tiny (n <= 100): intra-op threads only add contention, and on a shared 2-core
+# machine they can make the suite many times slower.  Subprocesses get OMP_NUM_THREADS=1 likewise.
+torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 
