@@ -177,3 +177,129 @@ def make_config(problem: str, **values) -> Any:
         if k not in names:
             raise ConfigError(k, f"unknown option for {problem}")
     return cls(**values)
+
+
+# ---- matrix completion / sensing (SPEC §2, PAPER-NOTES §2.2, §2.4, §2.5, §9) ----------------------
+# The two configs share their fields through three mixins, assembled so that the CLI lists them in
+# reading order: the matrix (shape, rank), then the observations (completion / sensing), then the
+# optimizer (dataclass fields are collected base-first along the reversed MRO).
+@dataclass(frozen=True)
+class _MatrixShape:
+    rows: int = _f(10, "rows n1 of the ground truth A*", data=True)
+    cols: int = _f(10, "columns n2 of the ground truth A*", data=True)
+    rank: int = _f(2, "rank r of A* = U V^T (U, V Gaussian; rescaled to |A*|_F = sqrt(n1 n2))",
+                   data=True)
+
+
+@dataclass(frozen=True)
+class _CompletionData:
+    observed: int = _f(80, "number N of observed entries Omega (drawn without replacement)",
+                       data=True)
+    tau: float = _f(0.0, "data selection: the floor(tau N) entries with the largest leverage "
+                    "mu_i + nu_j are observed first, the rest uniformly at random", data=True)
+
+
+@dataclass(frozen=True)
+class _SensingData:
+    measurements: int = _f(70, "number N of linear measurements y_i = <X_i, A*>", data=True)
+    measurement: str = _f("gaussian", "measurement matrices X_i: i.i.d. N(0, 1/N) entries, or "
+                          "rank-one u_i v_i^T / sqrt(N) with standard Gaussian u_i, v_i", data=True,
+                          choices=("gaussian", "rank-one"))
+
+
+@dataclass(frozen=True)
+class _MatrixTraining:
+    seed: int = _f(0, "seed of the data (A*, Omega or X_i) and of a random init", data=True)
+    method: str = _f("subgradient", "optimizer: subgradient (nuclear subgradient U V^T), projected "
+                     "(subgradient step on the penalties, then back onto the data constraint), svt "
+                     "(proximal gradient: singular value thresholding by lr*nuclear)",
+                     choices=("subgradient", "projected", "svt"))
+    lr: float = _f(0.1, "step size alpha; must be < 2/(lambda_max(X^T X) + l2), i.e. "
+                   "2/(1 + l2) for completion")
+    nuclear: float = _f(1e-4, "nuclear-norm penalty beta_* on |A|_* (per factor when depth > 1)")
+    l2: float = _f(0.0, "l2 penalty beta2 on |A|_F^2 / 2 (per factor when depth > 1)")
+    l1: float = _f(0.0, "entrywise l1 penalty beta1 on |A|_1 (per factor when depth > 1)")
+    nuclear_rank_tol: float = _f(
+        0.0, "the nuclear subgradient U V^T keeps the singular vectors with sigma > this * "
+        "sigma_max; 0 keeps every non-zero one, i.e. all min(n1, n2) as the authors' code does")
+    init: str = _f("identity", "initialization: init_scale * I (rectangular; every factor when "
+                   "depth > 1), init_scale * N(0, 1)/sqrt(p q) for each p x q factor (|A_k|_F ~ "
+                   "init_scale), or the least-squares fit (depth 1 only; init_scale ignored)",
+                   choices=("identity", "random", "least-squares"))
+    init_scale: float = _f(1e-6, "initialization scale zeta")
+    depth: int = _f(1, "number L of factors: A = A_1 A_2 ... A_L (deep matrix factorization)")
+    width: int = _f(0, "inner width d of the factors when depth > 1 (0 = max(rows, cols))")
+    steps: int = _f(1_000_000, "number of (sub)gradient steps")
+    log_every: int = _f(10_000, "log every this many steps after the dense phase")
+    log_dense_until: int = _f(1000, "log every step below this step")
+    log_spacing: str = _f("linear", "spacing of logs after the dense phase: linear (every "
+                          "log_every) or log (log_every points per decade)", choices=("linear", "log"))
+
+    def data_key(self) -> tuple:
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata["data"])
+
+    def run_id(self) -> str:
+        return run_id(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def inner_width(self) -> int:
+        return self.width or max(self.rows, self.cols)
+
+    def _check_matrix(self):
+        _check_int("rows", self.rows, 1, 100_000)
+        _check_int("cols", self.cols, 1, 100_000)
+        _check_int("rank", self.rank, 1, 100_000)
+        if self.rank > min(self.rows, self.cols):
+            raise ConfigError("rank", f"{self.rank} is larger than min(--rows, --cols) = "
+                              f"{min(self.rows, self.cols)}")
+        _check_int("seed", self.seed, 0, 2**63 - 1)
+        _check_int("steps", self.steps, 1, 10**12)
+        _check_int("log_every", self.log_every, 1, 10**12)
+        _check_int("log_dense_until", self.log_dense_until, 0, 10**12)
+        _check_int("depth", self.depth, 1, 64)
+        _check_int("width", self.width, 0, 100_000)
+        names = fields_dict(type(self))
+        for name in ("method", "init", "log_spacing") + (("measurement",) if "measurement" in names else ()):
+            _check_choice(name, getattr(self, name), names[name].metadata["choices"])
+        _check_float("lr", self.lr, 0.0, 1e6, lo_open=True)
+        for name in ("nuclear", "l2", "l1"):
+            _check_float(name, getattr(self, name), 0.0, 1e6)
+        _check_float("nuclear_rank_tol", self.nuclear_rank_tol, 0.0, 1.0)
+        _check_float("init_scale", self.init_scale, 0.0, 1e12)
+        if self.depth > 1 and self.method == "projected":
+            raise ConfigError("method", "projected needs --depth 1 (the data constraint is on the "
+                              "product, not on the factors); use subgradient or svt")
+        if self.depth > 1 and self.init == "least-squares":
+            raise ConfigError("init", "least-squares needs --depth 1; use identity or random")
+
+
+@dataclass(frozen=True)
+class MatrixCompletionConfig(_MatrixTraining, _CompletionData, _MatrixShape):
+    """Matrix completion (SPEC §2): observe N entries of a rank-r A*, nuclear-norm penalty."""
+
+    problem: ClassVar[str] = "matrix-completion"
+
+    def __post_init__(self):
+        self._check_matrix()
+        _check_int("observed", self.observed, 1, 10**12)
+        if self.observed > self.rows * self.cols:
+            raise ConfigError("observed", f"{self.observed} is larger than --rows * --cols = "
+                              f"{self.rows * self.cols}")
+        _check_float("tau", self.tau, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class MatrixSensingConfig(_MatrixTraining, _SensingData, _MatrixShape):
+    """Matrix sensing (SPEC §2): N Gaussian measurements <X_i, A*> of a rank-r A*."""
+
+    problem: ClassVar[str] = "matrix-sensing"
+
+    def __post_init__(self):
+        self._check_matrix()
+        _check_int("measurements", self.measurements, 1, 10**9)
+
+
+PROBLEMS[MatrixCompletionConfig.problem] = MatrixCompletionConfig
+PROBLEMS[MatrixSensingConfig.problem] = MatrixSensingConfig

@@ -47,7 +47,7 @@ class Family:
 
 FAMILIES: dict[str, Family] = {}
 #: modules that register families when imported (kept lazy: importing groklab stays cheap)
-FAMILY_MODULES = ("sparse_recovery",)
+FAMILY_MODULES = ("sparse_recovery", "matrix")
 
 
 def register(fam: Family) -> Family:

@@ -1,0 +1,273 @@
+"""Matrix completion and matrix sensing data (SPEC §2, PAPER-NOTES §2.2, §2.4, §9).
+
+Ground truth: A* = U V^T with U (n1 x r), V (n2 x r) i.i.d. N(0, 1), rescaled so that
+|A*|_F = sqrt(n1 n2) (entries of RMS 1), as in the authors' code -- but drawn from a
+``torch.Generator`` seeded by ``seed`` (the authors' notebook ignores its seed 0).
+
+Completion: N entries Omega, drawn without replacement.  Data selection tau (PAPER-NOTES §2.4):
+with the compact SVD A* = U_r S_r V_r^T, the local coherences are mu_i = (n1/r)|U_r^T e_i|^2 and
+nu_j = (n2/r)|V_r^T e_j|^2; the floor(tau N) entries with the largest mu_i + nu_j are observed
+first (ties broken by row-major index), the remaining N - floor(tau N) are the first unselected
+entries of one uniform random permutation of all n1 n2 entries.  The same seed therefore gives the
+same A* for every N and tau, and nested Omega for growing N at tau = 0.
+
+Sensing: y_i = <X_i, A*>, X_i with i.i.d. N(0, 1/N) entries ("gaussian"), or rank-one
+X_i = u_i v_i^T / sqrt(N) with standard Gaussian u_i, v_i ("rank-one"; the authors' face-splitting
+design); both have E|X_i|_F^2 = n1 n2 / N.  Vectorization is row-major: vec(A) = A.reshape(-1).
+
+Draw order (fixed): U, V, then the permutation of entries (completion) or the X_i (sensing).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+DTYPE = torch.float64
+
+
+@dataclass
+class MatrixData:
+    kind: str  # "completion" | "sensing"
+    A_star: Tensor  # (n1, n2) ground truth
+    U_star: Tensor  # (n1, k) left singular vectors of A* (k = min(n1, n2))
+    S_star: Tensor  # (k,) singular values of A*, descending
+    V_star: Tensor  # (n2, k) right singular vectors of A*
+    y: Tensor  # (N,) observations
+    A_ls: Tensor  # (n1, n2) minimum-norm least-squares fit: what memorization converges to
+    lambda_max: float  # largest eigenvalue of X^T X (1 for completion)
+    lambda_min_nonzero: float  # smallest non-zero eigenvalue of X^T X (1 for completion)
+    leverage: Tensor  # (n1, n2) local coherence mu_i + nu_j of A*
+    mask: Tensor | None = None  # (n1, n2) 1.0 on Omega (completion)
+    omega: Tensor | None = None  # (N,) long, row-major indices of Omega in selection order
+    n_selected: int = 0  # floor(tau N) entries chosen by leverage
+    X: Tensor | None = None  # (N, n1 n2) sensing design, rows vec(X_i)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.A_star.shape)
+
+    @property
+    def rank(self) -> int:
+        return int((self.S_star > 1e-10 * self.S_star[0]).sum())
+
+
+def ground_truth(n1: int, n2: int, r: int, gen: torch.Generator) -> Tensor:
+    U = torch.randn(n1, r, generator=gen, dtype=DTYPE)
+    V = torch.randn(n2, r, generator=gen, dtype=DTYPE)
+    W = U @ V.T
+    return W * (math.sqrt(n1 * n2) / W.norm())
+
+
+def leverage_scores(A_star: Tensor, r: int) -> Tensor:
+    """P_ij = mu_i + nu_j, mu_i = (n1/r)|U_r^T e_i|^2, nu_j = (n2/r)|V_r^T e_j|^2."""
+    n1, n2 = A_star.shape
+    U, _, Vh = torch.linalg.svd(A_star, full_matrices=False)
+    mu = (n1 / r) * (U[:, :r] ** 2).sum(1)
+    nu = (n2 / r) * (Vh[:r, :] ** 2).sum(0)
+    return mu[:, None] + nu[None, :]
+
+
+def select_entries(leverage: Tensor, n_obs: int, tau: float, gen: torch.Generator) -> tuple[Tensor, int]:
+    """Omega as row-major indices: the floor(tau N) largest-leverage entries, then random ones."""
+    n = leverage.numel()
+    perm = torch.randperm(n, generator=gen)  # drawn whatever tau is: same stream for every tau
+    k = min(int(math.floor(tau * n_obs + 1e-9)), n_obs)
+    flat = leverage.reshape(-1)
+    # descending leverage, ties by index: sort on (-P, index) with a stable sort
+    top = torch.sort(-flat, stable=True).indices[:k]
+    taken = torch.zeros(n, dtype=torch.bool)
+    taken[top] = True
+    rest = perm[~taken[perm]][: n_obs - k]
+    return torch.cat([top, rest]), k
+
+
+def _svd_star(A_star):
+    U, S, Vh = torch.linalg.svd(A_star, full_matrices=False)
+    return U, S, Vh.T
+
+
+def make_completion_data(cfg) -> MatrixData:
+    n1, n2, r = cfg.rows, cfg.cols, cfg.rank
+    gen = torch.Generator().manual_seed(int(cfg.seed))
+    A_star = ground_truth(n1, n2, r, gen)
+    lev = leverage_scores(A_star, r)
+    omega, k = select_entries(lev, cfg.observed, cfg.tau, gen)
+    mask = torch.zeros(n1 * n2, dtype=DTYPE)
+    mask[omega] = 1.0
+    mask = mask.reshape(n1, n2)
+    U, S, V = _svd_star(A_star)
+    return MatrixData(kind="completion", A_star=A_star, U_star=U, S_star=S, V_star=V,
+                      y=A_star.reshape(-1)[omega], A_ls=mask * A_star, lambda_max=1.0,
+                      lambda_min_nonzero=1.0, leverage=lev, mask=mask, omega=omega, n_selected=k)
+
+
+def make_sensing_data(cfg) -> MatrixData:
+    n1, n2, r, N = cfg.rows, cfg.cols, cfg.rank, cfg.measurements
+    gen = torch.Generator().manual_seed(int(cfg.seed))
+    A_star = ground_truth(n1, n2, r, gen)
+    if cfg.measurement == "gaussian":
+        X = torch.randn(N, n1 * n2, generator=gen, dtype=DTYPE) / math.sqrt(N)
+    else:
+        u = torch.randn(N, n1, generator=gen, dtype=DTYPE)
+        v = torch.randn(N, n2, generator=gen, dtype=DTYPE)
+        X = (u[:, :, None] * v[:, None, :]).reshape(N, n1 * n2) / math.sqrt(N)
+    y = X @ A_star.reshape(-1)
+    sv = torch.linalg.svdvals(X)
+    nz = sv[sv > sv[0] * 1e-10]
+    A_ls = (torch.linalg.pinv(X) @ y).reshape(n1, n2)
+    U, S, V = _svd_star(A_star)
+    return MatrixData(kind="sensing", A_star=A_star, U_star=U, S_star=S, V_star=V, y=y, A_ls=A_ls,
+                      lambda_max=float(sv[0] ** 2), lambda_min_nonzero=float(nz[-1] ** 2),
+                      leverage=leverage_scores(A_star, r), X=X)
+
+
+def factor_shapes(cfg) -> list[tuple[int, int]]:
+    """(p, q) of each factor: n1 x d, d x d, ..., d x n2 (or n1 x n2 when depth = 1)."""
+    L, d = cfg.depth, cfg.inner_width()
+    if L == 1:
+        return [(cfg.rows, cfg.cols)]
+    return [(cfg.rows, d)] + [(d, d)] * (L - 2) + [(d, cfg.cols)]
+
+
+def initial_factors(cfg, data: MatrixData) -> list[Tensor]:
+    shapes = factor_shapes(cfg)
+    z = float(cfg.init_scale)
+    if cfg.init == "identity":
+        return [z * torch.eye(p, q, dtype=DTYPE) for p, q in shapes]
+    if cfg.init == "random":
+        # independent of the data stream: seeded by (seed, a fixed salt), one draw per factor
+        gen = torch.Generator().manual_seed(int(cfg.seed) * 1_000_003 + 17)
+        return [torch.randn(p, q, generator=gen, dtype=DTYPE) * (z / math.sqrt(p * q))
+                for p, q in shapes]
+    if cfg.init == "least-squares":
+        return [data.A_ls.clone()]
+    raise ValueError(cfg.init)
+
+
+def lr_bound(data: MatrixData, l2: float) -> float:
+    """Gradient descent on |X vec A - y|^2/2 + l2 |A|_F^2/2 is stable iff lr < 2/(lambda_max + l2).
+    (For depth > 1 this is necessary, not sufficient: the factors' scale enters the curvature.)"""
+    return 2.0 / (data.lambda_max + l2)
+
+
+def matrix_reference(data: MatrixData) -> dict:
+    """Data-only quantities (theory), computed once per data set."""
+    gap = data.A_ls - data.A_star
+    a_norm = float(data.A_star.norm())
+    return {
+        "a_star_nuclear_norm": float(data.S_star.sum()),
+        "ls_test_error": float(gap.norm()) / a_norm,
+        "ls_gap_spectral": float(torch.linalg.matrix_norm(gap, ord=2)),
+        "ls_gap_fro": float(gap.norm()),
+    }
+
+
+def predicted_t1(cfg, data: MatrixData, ref: dict) -> float | None:
+    """Eq. (78)-style memorization time: the fit contracts |A_t - A_LS| by rho per step, rho =
+    max(|1 - lr lambda|) over the non-zero eigenvalues of X^T X, until it reaches the level
+    lr*nuclear*sqrt(min(n1, n2))/(1 - rho) where the penalty balances it.  Depth 1 only."""
+    beta = cfg.nuclear
+    if beta <= 0 or cfg.depth > 1:
+        return None
+    rho = max(abs(1 - cfg.lr * data.lambda_min_nonzero), abs(1 - cfg.lr * data.lambda_max))
+    if rho >= 1:
+        return None
+    if rho == 0:
+        return 1.0
+    A0 = initial_factors(cfg, data)[0]
+    dist = float((A0 - data.A_ls).norm())
+    level = cfg.lr * beta * math.sqrt(min(data.shape)) / (1 - rho)
+    return float(max(1, math.ceil(math.log1p(dist / level) / -math.log(rho))))
+
+
+# ---- the families: how matrix completion / sensing plug into sweep / store / detection ------------
+from . import Family, register  # noqa: E402
+
+
+class _MatrixFamily(Family):
+    final_metrics = ("unobserved_error", "nuclear_norm", "fro_norm", "l1_norm", "numerical_rank",
+                     "effective_rank", "spectral_error", "nuclear_error", "grad_fit_norm",
+                     "grad_penalty_norm")
+    curve_dtypes = {"numerical_rank": "int32"}
+    iterate_prefix = "A"  # A_0 ... A_{n1 n2 - 1}, row-major
+
+    def reference(self, data):
+        return matrix_reference(data)
+
+    def check(self, cfg, data):
+        from ..config import ConfigError
+        bound = lr_bound(data, cfg.l2)
+        if cfg.lr >= bound:
+            what = "2/(1 + l2)" if data.kind == "completion" else "2/(lambda_max(X^T X) + l2)"
+            raise ConfigError("lr", f"{cfg.lr:g} is too large for seed {cfg.seed}: gradient descent "
+                              f"needs lr < {what} = {bound:.6g}")
+
+    def _shape_key(self, cfg) -> tuple:
+        raise NotImplementedError
+
+    def batch_key(self, cfg):
+        # nuclear > 0 needs an SVD per step: keep those runs apart from the cheap ones
+        return (*self._shape_key(cfg), cfg.method, cfg.depth, cfg.inner_width(), cfg.steps,
+                cfg.log_every, cfg.log_dense_until, cfg.log_spacing, cfg.nuclear > 0)
+
+    def run_batch(self, datas, cfgs, *, device, save_iterates, progress=None):
+        from ..engines.matrix import run_matrix_batch
+        return run_matrix_batch(datas, cfgs, device=device, save_iterates=save_iterates,
+                                progress=progress)
+
+    def run_columns(self, cfg, data, ref, final, col):
+        k = min(data.shape)
+        beta = cfg.nuclear
+        return {
+            "final_A": np.asarray(final, dtype=float).tolist(),
+            "final_sigma": [float(col[f"sigma_{i}"][-1]) for i in range(k)],
+            "a_star_nuclear_norm": ref["a_star_nuclear_norm"],
+            "a_star_spectral_norm": float(data.S_star[0]),
+            "ls_test_error": ref["ls_test_error"],
+            "ls_gap_spectral": ref["ls_gap_spectral"],
+            "lr_max": lr_bound(data, cfg.l2),
+            "pred_t1": predicted_t1(cfg, data, ref),
+            # figure-6 predictor |A_LS - A*|_2 / (alpha beta) and final error ~ alpha beta
+            "pred_delta_t": ref["ls_gap_spectral"] / (cfg.lr * beta) if beta > 0 else None,
+            "pred_final_error": cfg.lr * beta if beta > 0 else None,
+            "degrees_of_freedom": cfg.rank * (cfg.rows + cfg.cols - cfg.rank),
+        }
+
+    def derive_curves(self, curves):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            curves["grad_ratio"] = curves["grad_penalty_norm"] / curves["grad_fit_norm"]
+
+
+class MatrixCompletion(_MatrixFamily):
+    name = "matrix-completion"
+
+    def make_data(self, cfg):
+        return make_completion_data(cfg)
+
+    def _shape_key(self, cfg):
+        # Omega only changes a mask: runs with different N or tau share one tensor program
+        return ("completion", cfg.rows, cfg.cols)
+
+    def run_columns(self, cfg, data, ref, final, col):
+        out = super().run_columns(cfg, data, ref, final, col)
+        out["n_selected"] = data.n_selected
+        out["mean_leverage_observed"] = float(data.leverage.reshape(-1)[data.omega].mean())
+        return out
+
+
+class MatrixSensing(_MatrixFamily):
+    name = "matrix-sensing"
+
+    def make_data(self, cfg):
+        return make_sensing_data(cfg)
+
+    def _shape_key(self, cfg):
+        return ("sensing", cfg.rows, cfg.cols, cfg.measurements)
+
+
+register(MatrixCompletion())
+register(MatrixSensing())
