@@ -25,9 +25,6 @@ def test_run_id_is_a_function_of_the_values():
     assert len(tiny().run_id()) >= 12
 
 
-@pytest.mark.xfail(strict=True, reason="bug: config.run_id hashes an int given to a float field "
-                   "(l1=0, lr=1) differently from the same float (l1=0.0), so groklab.sweep("
-                   "{'l1': [0, ...]}) and `--l1 0` store the same run twice and never skip it")
 def test_int_and_float_values_give_the_same_run_id():
     assert tiny(l1=0).run_id() == tiny(l1=0.0).run_id()  # the CLI parses `--l1 0` as 0.0
     assert tiny(lr=1).run_id() == tiny(lr=1.0).run_id()

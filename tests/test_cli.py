@@ -166,6 +166,7 @@ BAD = [
     (["--dim", "0"], "--dim"),
     (["--measurements", "-1"], "--measurements"),
     (["--l1", "-1"], "--l1"),
+    (["--l1", "-1e-3"], "--l1"),  # exponent notation must not be mistaken for a flag
     (["--lr", "abc"], "--lr"),
     (["--tau", "1.5"], "--tau"),
     (["--method", "foo"], "--method"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -23,6 +24,12 @@ from .config import PROBLEMS, ConfigError, Detection, fields_dict
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports errors in one line (no usage dump), exit status 2."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # accept negative numbers in exponent notation (--l1 -1e-3) as values, so that the range
+        # check can name the option, instead of argparse mistaking them for flags
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
     def error(self, message):  # noqa: D401
         self.exit(2, f"{self.prog}: error: {message}\n")

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .config import Detection, make_config
+from .config import Detection, config_dict, make_config
 from .detect import detect
 from .problems import family
 from .store import Results, Store
@@ -90,7 +90,7 @@ def _rows(batch, cache, res, det: Detection, save_iterates: bool):
         data, ref = cache[(cfg.problem, cfg.data_key())]
         col = {k: v[:, j] for k, v in m.items()}
         finite = bool(np.isfinite(res.final[j]).all() and all(np.isfinite(v).all() for v in col.values()))
-        row = {"run_id": run_ids[j], "problem": cfg.problem, **asdict(cfg), **asdict(det),
+        row = {"run_id": run_ids[j], "problem": cfg.problem, **config_dict(cfg), **asdict(det),
                **detect(res.steps, col["train_error"], col["test_error"], det),
                "final_train_error": float(col["train_error"][-1]),
                "final_test_error": float(col["test_error"][-1]),
