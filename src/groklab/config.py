@@ -153,13 +153,26 @@ def fields_dict(cls) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(cls)}
 
 
+def config_dict(cfg) -> dict[str, Any]:
+    """The config's fields, with numbers cast to each field's declared type, so that l1=0 and
+    l1=0.0 are the same run (same id, same column dtype)."""
+    out = {}
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        if f.type in ("float", float) and isinstance(v, int) and not isinstance(v, bool):
+            v = float(v)
+        out[f.name] = v
+    return out
+
+
 def run_id(cfg) -> str:
     """Stable hash of the problem and every config field that changes the numbers."""
     payload = {"problem": cfg.problem}
+    values = config_dict(cfg)
     for f in dataclasses.fields(cfg):
         if f.metadata.get("run_id", True):
-            v = getattr(cfg, f.name)
-            payload[f.name] = repr(float(v)) if isinstance(v, float) else v
+            v = values[f.name]
+            payload[f.name] = repr(v) if isinstance(v, float) else v
     blob = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
