@@ -342,9 +342,9 @@ def product_row(axes, runs: pd.DataFrame, hue: str = "lr", beta: str = "l1",
         legend_ax.legend(list(seen.values()), list(seen), fontsize=7, loc="center left")
         legend_ax.axis("off")
         return
-    for ax, extra in groups:
-        h, l_ = ax.get_legend_handles_labels()
-        ax.legend(h + extra, l_ + [e.get_label() for e in extra], fontsize=7, loc="lower left",
+    for (ax, extra), loc in zip(groups, ("lower left", "lower left", "lower right")):
+        h, l_ = ax.get_legend_handles_labels()  # the data run from upper left to lower right
+        ax.legend(h + extra, l_ + [e.get_label() for e in extra], fontsize=7, loc=loc,
                   ncol=2 if len(h) > 5 else 1)
 
 

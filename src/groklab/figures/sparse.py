@@ -170,11 +170,11 @@ def _fig4_grid(full: bool) -> tuple[dict, str]:
     return grid, note
 
 
-def _legend(ax, censored: bool, text: str | None = None) -> None:
+def _legend(ax, censored: bool, text: str | None = None, **kw) -> None:
     h, lb = ax.get_legend_handles_labels()
     if censored:
         h, lb = h + [P.CENSORED], lb + [text or P.CENSORED.get_label()]
-    ax.legend(h, lb, fontsize=7)
+    ax.legend(h, lb, fontsize=7, **kw)
 
 
 def _draw_fig4(out, full=False, quiet=True, batch_size=None):
@@ -195,7 +195,7 @@ def _draw_fig4(out, full=False, quiet=True, batch_size=None):
     ax.plot([], [], "k--", lw=1, label="eq. (78) prediction")
     ax.set(xscale="log", yscale="log", xlabel="α = lr", ylabel="t1 (memorization)")
     ax.grid(True, alpha=0.3)
-    _legend(ax, censored, "never memorized (hollow, at the horizon)")
+    _legend(ax, censored, "never memorized (hollow, at the horizon)", loc="lower left", ncol=2)
 
     lrs = sorted(runs.lr.unique())
     e, f = axes[1, 1], axes[1, 2]
