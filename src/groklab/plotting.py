@@ -155,7 +155,8 @@ def curve_panel(ax, res, row, title: str = "", norms: bool = True) -> None:
     if norms and len(c):
         ax2 = ax.twinx()
         p = positive_steps(c)
-        shown = [n for n in NORMS if n in p][:2]
+        shown = [n for n in ("nuclear_norm", "fro_norm") if n in p] or \
+            [n for n in ("l1_norm", "l2_norm") if n in p]  # matrices: |A|_*, |A|_F
         for name, ls in zip(shown, ("-", "-.")):
             ax2.plot(p.step, p[name].clip(lower=FLOOR), color="0.45", lw=1.0, ls=ls,
                      label=NORMS[name])
@@ -171,7 +172,7 @@ def curve_panel(ax, res, row, title: str = "", norms: bool = True) -> None:
 def plot_curves(res, path, runs: pd.DataFrame | None = None, title: str = "") -> Path:
     runs = res.runs if runs is None else runs
     vary = varying_fields(runs)
-    names = [", ".join(label(f, r[f]) for f in vary) or r.run_id for _, r in runs.iterrows()]
+    names = [", ".join(label(f, r[f]) for f in vary) or f"run {r.run_id}" for _, r in runs.iterrows()]
     if len(runs) > 12:  # too many panels: overlay every run in one
         fig, axes = new_figure(1, 2, 6.0, 4.4)
         cmap = _cmap(len(runs))
@@ -198,7 +199,8 @@ def plot_curves(res, path, runs: pd.DataFrame | None = None, title: str = "") ->
             curve_panel(axes.flat[k], res, r, nm + ("" if r.status == "done" else f" [{r.status}]"))
         for ax in list(axes.flat)[len(runs):]:
             ax.set_visible(False)
-    fig.suptitle((title + "\n" if title else "") + fixed_text(runs), fontsize=9)
+    width = min(120, int(fig.get_figwidth() * 13))  # characters that fit at fontsize 9
+    fig.suptitle((title + "\n" if title else "") + fixed_text(runs, width=width), fontsize=9)
     return save(fig, path)
 
 
@@ -375,7 +377,8 @@ def plot_sweep(res, path, title: str = "") -> Path:
         head += f" (first {len(shown)} of {len(facets)} combinations of {', '.join(rest)} shown)"
     if product and (runs[beta] == 0).any():
         head += f"; {beta}=0 runs are absent from the lr·{beta} row"
-    fig.suptitle(head + "\n" + fixed_text(runs), fontsize=9)
+    fig.suptitle(head + "\n" + fixed_text(runs, width=min(120, int(fig.get_figwidth() * 13))),
+                 fontsize=9)
     return save(fig, path)
 
 
