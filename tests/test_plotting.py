@@ -1,0 +1,60 @@
+"""Plotting and figure registry: the drawing code runs on real (tiny) results and writes PNGs."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import groklab
+from groklab.figures import FIGURES
+from groklab.plotting import plot_results
+
+TINY = dict(dim=20, sparsity=2, measurements=10, steps=400, log_every=100, log_dense_until=100)
+
+
+def _png_ok(path):
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    assert len(data) > 5_000, "suspiciously small image"
+
+
+def test_plot_single_runs(tmp_path):
+    res = groklab.sweep({**TINY, "l1": [1e-3, 0.0]}, out=tmp_path / "r")
+    png = plot_results(res, tmp_path / "curves.png")
+    _png_ok(png)
+
+
+def test_plot_grid_sweep(tmp_path):
+    res = groklab.sweep({**TINY, "lr": [0.02, 0.05], "l1": [1e-3, 3e-3, 1e-2, 3e-2]},
+                        out=tmp_path / "r")
+    png = plot_results(res, tmp_path / "grid.png")
+    _png_ok(png)
+
+
+def test_cli_plot_writes_default_file(tmp_path):
+    out = tmp_path / "r"
+    groklab.sweep({**TINY, "l1": [1e-3, 1e-2]}, out=out)
+    p = subprocess.run([sys.executable, "-m", "groklab.cli", "plot", str(out)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    _png_ok(out / "plot.png")
+
+
+def test_cli_plot_missing_directory_is_one_line_error(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "groklab.cli", "plot", str(tmp_path / "nope")],
+                       capture_output=True, text=True)
+    assert p.returncode == 2
+    assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("name", ["fig3", "fig4", "fig7", "fig16", "fig25"])
+def test_paper_figures_are_registered(name):
+    fig = FIGURES[name]
+    assert fig.title and callable(fig.reproduce)
+
+
+def test_unknown_figure_is_refused(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "groklab.cli", "reproduce", "fig999", "--out",
+                        str(tmp_path / "x")], capture_output=True, text=True)
+    assert p.returncode == 2 and "--figure" in p.stderr and not (tmp_path / "x").exists()
