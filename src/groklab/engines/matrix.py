@@ -44,6 +44,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import matrix_kernel
 from ..penalties import L1, L2, Nuclear
 from ..problems.matrix import DTYPE, MatrixData, initial_factors
 from ..schedule import log_steps
@@ -113,7 +114,9 @@ class FusedNuclear(Nuclear):
         return torch.where(s > thr, beta.squeeze(-1), 0.0)
 
     def add_subgradient_(self, out, a, beta):
-        u, s, vh = self.svd(a)
+        return self.add_from_svd_(out, *self.svd(a), beta)
+
+    def add_from_svd_(self, out, u, s, vh, beta):
         u = u * self.weights(s, beta).unsqueeze(-2)
         k = s.shape[-1]
         out.view(-1, *out.shape[-2:]).baddbmm_(u.reshape(-1, u.shape[-2], k),
@@ -310,14 +313,19 @@ def run_matrix_batch(datas: list[MatrixData], cfgs: list[list], *, device: str =
         torch.div(fit.residual_norm(P), fit.ynorm, out=o[0])
         torch.div(torch.linalg.vector_norm(E, dim=(-2, -1)), a_norm, out=o[1])
         torch.div(fit.null_norm(E), fit.null_star, out=o[2])
+        shallow_nuc = L == 1 and has_nuc  # then one SVD of A gives sigma and U V^T
         try:
-            s = torch.linalg.svdvals(P)  # (D, B, k)
+            if shallow_nuc:
+                u, s, vh = torch.linalg.svd(P, full_matrices=False)  # s: (D, B, k)
+            else:
+                s = torch.linalg.svdvals(P)
             se = torch.linalg.svdvals(E)
         except LinAlgError:  # LAPACK non-convergence on finite input (rare): drop those runs
             F = kill(F, failing_runs(P) | failing_runs(E))
-            P = _product(F)
+            P, grads = chain_grads(F, fit, Gr)
             E = P - fit.A_star
-            s, se = torch.linalg.svdvals(P), torch.linalg.svdvals(E)
+            u, s, vh = torch.linalg.svd(P, full_matrices=False)
+            se = torch.linalg.svdvals(E)
         torch.sum(s, dim=-1, out=o[3])
         torch.linalg.vector_norm(P, dim=(-2, -1), out=o[4])
         torch.sum(P.abs(), dim=(-2, -1), out=o[5])
@@ -337,7 +345,9 @@ def run_matrix_batch(datas: list[MatrixData], cfgs: list[list], *, device: str =
                     _l2.add_subgradient_(Rp, f, l2)
                 if has_l1:
                     _l1.add_subgradient_(Rp, f, l1)
-                if has_nuc:
+                if shallow_nuc:
+                    penalty.add_from_svd_(Rp, u, s, vh, nuc)
+                elif has_nuc:
                     try:
                         penalty.add_subgradient_(Rp, f, nuc)
                     except _Dead:
@@ -350,10 +360,24 @@ def run_matrix_batch(datas: list[MatrixData], cfgs: list[list], *, device: str =
         if iters is not None:
             iters[k] = torch.where(dead[..., None], float("nan"), P.reshape(D, B, -1))
 
+    # depth 1 on the CPU: the compiled lockstep kernel, when available (see matrix_kernel)
+    kernel = None
+    if L == 1 and matrix_kernel.wanted(L, n1, n2, dev):
+        raw = {k: torch.tensor([[float(getattr(cf, k)) for cf in row] for row in cfgs], dtype=DTYPE)
+               for k in ("lr", "nuclear", "l1", "l2", "nuclear_rank_tol")}
+        kernel = matrix_kernel.KernelState(fit, F[0], raw, method)
+
     current = 0
     for k, t in enumerate(schedule):
-        for _ in range(int(t) - current):
-            F = safe_step(F)
+        if kernel is not None and t > current:
+            kernel.advance(int(t) - current)
+            kernel.store(F[0])
+            frozen = kernel.dead().to(dev) & ~dead
+            if frozen.any():
+                kill(F, frozen)
+        else:
+            for _ in range(int(t) - current):
+                F = safe_step(F)
         if progress is not None and t > current:
             progress((int(t) - current) * D * B)
         current = int(t)
