@@ -205,8 +205,9 @@ static int svd_apply(int m, int n, const double *X, double *V, double *W, double
 }
 
 /* Advance G groups of LN lanes by nsteps.  method: 0 subgradient, 1 svt, 2 projected.
-   A (G, mn, LN) and V (G, n*n, LN) are updated in place; data of group g: index dat[g] into
-   M, Y (completion; XtX == NULL) or XtX, c, Q, p0 (sensing); hyper-parameters (G, LN).
+   A (G, mn, LN) and V (G, n*n, LN) are updated in place.  Completion (XtX == NULL): mask M and
+   targets Y per lane, (G, mn, LN).  Sensing: group g uses data set dat[g] of XtX, c, Q, p0
+   (shared by its lanes).  Hyper-parameters (G, LN).
    status (G, LN): 1 = non-finite iterate, 2 = Jacobi did not converge; such lanes are frozen at 0.
    Returns the total number of Jacobi sweeps. */
 long advance(int G, int m, int n, double *A, double *V, const int *dat,
@@ -224,7 +225,8 @@ long advance(int G, int m, int n, double *A, double *V, const int *dat,
         double *W = malloc(sizeof(double) * mn * LN), *R = malloc(sizeof(double) * mn * LN);
         double *H = malloc(sizeof(double) * mn * LN), *nrm = malloc(sizeof(double) * n * LN);
         const int d = dat[g];
-        const double *mk = M ? M + (size_t)d * mn : NULL, *y = Y ? Y + (size_t)d * mn : NULL;
+        /* completion: mask and targets per lane (lanes may come from different data sets) */
+        const double *mk = M ? M + (size_t)g * mn * LN : NULL, *y = Y ? Y + (size_t)g * mn * LN : NULL;
         const double *xtx = XtX ? XtX + (size_t)d * mn * mn : NULL, *cv = cvec ? cvec + (size_t)d * mn : NULL;
         const double *qq = Q ? Q + (size_t)d * mn * mn : NULL, *pp = p0 ? p0 + (size_t)d * mn : NULL;
         double lr_[LN], nuc_[LN], l1_[LN], l2_[LN], thr[LN];
@@ -251,7 +253,7 @@ long advance(int G, int m, int n, double *A, double *V, const int *dat,
                     for (int e = 0; e < mn; ++e) for (int l = 0; l < LN; ++l) R[e * LN + l] -= cv[e];
                 } else {
                     for (int e = 0; e < mn; ++e) for (int l = 0; l < LN; ++l)
-                        R[e * LN + l] = mk[e] * a[e * LN + l] - y[e];
+                        R[e * LN + l] = mk[e * LN + l] * a[e * LN + l] - y[e * LN + l];
                 }
             } else {
                 memset(R, 0, sizeof(double) * mn * LN);
@@ -277,7 +279,7 @@ long advance(int G, int m, int n, double *A, double *V, const int *dat,
                         for (int e = 0; e < mn; ++e) for (int l = 0; l < LN; ++l) a[e * LN + l] = H[e * LN + l] + pp[e];
                     } else {
                         for (int e = 0; e < mn; ++e) for (int l = 0; l < LN; ++l)
-                            a[e * LN + l] = (1.0 - mk[e]) * a[e * LN + l] + y[e];
+                            a[e * LN + l] = (1.0 - mk[e * LN + l]) * a[e * LN + l] + y[e * LN + l];
                     }
                 }
             }
@@ -394,9 +396,11 @@ def _ptr(x) -> ctypes.c_void_p | None:
 
 
 class KernelState:
-    """Packs a (D, B, n1, n2) batch into lockstep groups of 8 runs of one data set, advances it in
-    C, and unpacks it again.  Lanes are ordered by lr * nuclear so that a group's runs need similar
-    numbers of Jacobi sweeps (the group sweeps until its slowest lane converges)."""
+    """Packs a (D, B, n1, n2) batch into lockstep groups of 8 runs, advances it in C, and unpacks
+    it again.  Completion runs of any data sets share a group (mask and targets travel per lane);
+    sensing groups hold runs of one data set (its X^T X is shared).  Lanes are ordered by
+    lr * nuclear so that a group's runs need similar numbers of Jacobi sweeps (the group sweeps
+    until its slowest lane has converged)."""
 
     def __init__(self, fit, A: torch.Tensor, cols: dict[str, torch.Tensor], method: str):
         D, B, n1, n2 = A.shape
@@ -406,25 +410,33 @@ class KernelState:
         self.method = {"subgradient": 0, "svt": 1, "projected": 2}[method]
         cols = {k: v.reshape(D, B).cpu() for k, v in cols.items()}
         key = (cols["lr"] * cols["nuclear"]).numpy()
-        self.order = np.argsort(key, axis=1, kind="stable")  # (D, B) lane order per data set
-        self.per = -(-B // LANES)  # groups per data set
-        G = D * self.per
-        self.G = G
-        self.dat = np.repeat(np.arange(D, dtype=np.int32), self.per)
-        # lane -> (d, b) maps; padding lanes point at nothing (valid = False)
-        slot = np.full((D, self.per * LANES), -1, dtype=np.int64)
-        slot[:, :B] = self.order
-        self.slot = slot.reshape(G, LANES)
+        runs = [(d, b) for d in range(D) for b in range(B)]
+        if fit.kind == "completion":  # one pool of lanes
+            runs.sort(key=lambda r: key[r])
+            chunks = [runs[i:i + LANES] for i in range(0, len(runs), LANES)]
+        else:  # one pool per data set
+            chunks = []
+            for d in range(D):
+                mine = sorted(runs[d * B:(d + 1) * B], key=lambda r: key[r])
+                chunks += [mine[i:i + LANES] for i in range(0, B, LANES)]
+        G = self.G = len(chunks)
+        self.dd = np.zeros((G, LANES), dtype=np.int64)  # lane -> data set
+        self.slot = np.full((G, LANES), -1, dtype=np.int64)  # lane -> run b (-1: padding)
+        for g, ch in enumerate(chunks):
+            for l, (d, b) in enumerate(ch):
+                self.dd[g, l], self.slot[g, l] = d, b
         self.valid = self.slot >= 0
+        self.dat = np.ascontiguousarray(self.dd[:, 0].astype(np.int32))
         mn = self.m * self.n
 
-        def lanes(col):  # (D, B) -> (G, LANES), padding = 0
-            out = np.zeros((G, LANES))
-            out[self.valid] = col.numpy()[self.dd[self.valid], self.slot[self.valid]]
-            return np.ascontiguousarray(out)
+        def lanes(x: np.ndarray) -> np.ndarray:  # (D, B, ...) -> (G, ..., LANES), padding = 0
+            out = np.zeros((G, LANES) + x.shape[2:])
+            out[self.valid] = x[self.dd[self.valid], self.slot[self.valid]]
+            return np.ascontiguousarray(np.moveaxis(out, 1, -1))
 
-        self.dd = np.repeat(np.arange(D), self.per)[:, None].repeat(LANES, 1)  # lane -> data set
-        self.hyper = {k: lanes(cols[k]) for k in ("lr", "nuclear", "l1", "l2", "nuclear_rank_tol")}
+        self._lanes = lanes
+        self.hyper = {k: lanes(cols[k].numpy()) for k in
+                      ("lr", "nuclear", "l1", "l2", "nuclear_rank_tol")}
         self.status = np.zeros((G, LANES), dtype=np.int32)
         eye = np.eye(self.n)
         self.V = np.ascontiguousarray(np.broadcast_to(eye.reshape(1, -1, 1), (G, self.n * self.n,
@@ -432,8 +444,9 @@ class KernelState:
         self.A = np.zeros((G, mn, LANES))
         self.M = self.Y = self.XtX = self.c = self.Q = self.p0 = None
         if fit.kind == "completion":
-            self.M = np.ascontiguousarray(self._vec(fit.M[:, 0]))  # (D, mn)
-            self.Y = np.ascontiguousarray(self._vec(fit.Y[:, 0]))
+            per_run = (D, B, mn)
+            self.M = lanes(np.broadcast_to(self._vec(fit.M[:, 0])[:, None], per_run))
+            self.Y = lanes(np.broadcast_to(self._vec(fit.Y[:, 0])[:, None], per_run))
         else:
             perm = self._perm()
             self.XtX = np.ascontiguousarray(fit.XtX.numpy()[:, perm][:, :, perm])
@@ -453,10 +466,7 @@ class KernelState:
         return (X.swapaxes(-1, -2) if self.flip else X).reshape(*X.shape[:-2], -1)
 
     def load(self, A: torch.Tensor) -> None:
-        vec = self._vec(A.detach().cpu())  # (D, B, mn)
-        packed = np.zeros((self.G, LANES, vec.shape[-1]))
-        packed[self.valid] = vec[self.dd[self.valid], self.slot[self.valid]]
-        self.A = np.ascontiguousarray(packed.transpose(0, 2, 1))  # (G, mn, LANES)
+        self.A = self._lanes(self._vec(A.detach().cpu()))  # (G, mn, LANES)
 
     def store(self, A: torch.Tensor) -> None:
         """Write the kernel's iterates back into the torch (D, B, n1, n2) tensor."""
