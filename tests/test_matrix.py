@@ -375,7 +375,7 @@ def test_nuclear_penalty_groks():
     r = res.runs.iloc[0]
     c = res.curve(r.run_id).set_index("step")
     assert r.t1 <= 20  # memorizes within tens of steps
-    assert c.test_error[100] > 0.9 * r.ls_test_error  # ... while the test error sits at the LS value
+    assert c.test_error[100] > 0.9 * r.ls_test_error  # ... while the test error sits at LS
     assert r.t2 is not None and r.t2 > 50 * r.t1  # ... for a long time, then generalizes
     assert r.final_test_error < 1e-3 and r.final_numerical_rank == 2
     assert r.final_nuclear_norm == pytest.approx(r.a_star_nuclear_norm, rel=5e-3)
@@ -481,3 +481,20 @@ def test_cli_run_writes_tables(tmp_path):
         assert col in curves, col
     assert "sigma_5" not in curves  # min(6, 5) singular values
     assert (runs.lr_max == 2.0).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# figures: every one draws at a tiny scale
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["fig5", "fig14", "fig15", "fig6", "fig29", "fig8", "fig23"])
+def test_matrix_figures_draw(name, tmp_path, monkeypatch):
+    from groklab.figures import matrix as figs
+    tiny = {"fig5": {"quick": dict(lr=1.0, nuclear=3e-3, steps=3000)},
+            "fig6": {"quick": 1500},
+            "fig8": {"quick": dict(nuclear=3e-3, steps=2000)},
+            "fig23": {"quick": dict(nuclear=3e-3, steps=2000, observed=[50, 70], tau=[0.0, 1.0])}}
+    for k, v in tiny.items():
+        monkeypatch.setitem(figs.SCALES, k, {**figs.SCALES[k], **v})
+    monkeypatch.setitem(figs.BASE, "log_dense_until", 100)
+    png = figs.MATRIX_FIGURES[name].reproduce(tmp_path / name)
+    assert png.name == f"{name}.png" and png.stat().st_size > 20_000

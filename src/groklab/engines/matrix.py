@@ -37,10 +37,8 @@ spectrum sigma_0 >= ... >= sigma_{k-1}, k = min(n1, n2).
 """
 from __future__ import annotations
 
-import math
 import time
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -53,7 +51,7 @@ from .linear import BatchResult
 METRICS = (
     "train_error",        # |P_Omega(A - A*)|_F / |P_Omega A*|_F   (sensing: |X vec A - y| / |y|)
     "test_error",         # |A - A*|_F / |A*|_F over the whole matrix (the authors' choice)
-    "unobserved_error",   # error on the unobserved entries only, |P_Omega^c(A - A*)| / |P_Omega^c A*|
+    "unobserved_error",   # error on the unobserved entries, |P_Omega^c(A - A*)| / |P_Omega^c A*|
                           # (sensing: the part of vec(A - A*) in the null space of X)
     "nuclear_norm",       # |A|_*
     "fro_norm",           # |A|_F

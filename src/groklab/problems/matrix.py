@@ -71,7 +71,8 @@ def leverage_scores(A_star: Tensor, r: int) -> Tensor:
     return mu[:, None] + nu[None, :]
 
 
-def select_entries(leverage: Tensor, n_obs: int, tau: float, gen: torch.Generator) -> tuple[Tensor, int]:
+def select_entries(leverage: Tensor, n_obs: int, tau: float,
+                   gen: torch.Generator) -> tuple[Tensor, int]:
     """Omega as row-major indices: the floor(tau N) largest-leverage entries, then random ones."""
     n = leverage.numel()
     perm = torch.randperm(n, generator=gen)  # drawn whatever tau is: same stream for every tau
@@ -184,7 +185,7 @@ def predicted_t1(cfg, data: MatrixData, ref: dict) -> float | None:
     return float(max(1, math.ceil(math.log1p(dist / level) / -math.log(rho))))
 
 
-# ---- the families: how matrix completion / sensing plug into sweep / store / detection ------------
+# ---- the families: how matrix completion / sensing plug into sweep / store / detection -------
 from . import Family, register  # noqa: E402
 
 
@@ -203,8 +204,8 @@ class _MatrixFamily(Family):
         bound = lr_bound(data, cfg.l2)
         if cfg.lr >= bound:
             what = "2/(1 + l2)" if data.kind == "completion" else "2/(lambda_max(X^T X) + l2)"
-            raise ConfigError("lr", f"{cfg.lr:g} is too large for seed {cfg.seed}: gradient descent "
-                              f"needs lr < {what} = {bound:.6g}")
+            raise ConfigError("lr", f"{cfg.lr:g} is too large for seed {cfg.seed}: gradient "
+                              f"descent needs lr < {what} = {bound:.6g}")
 
     def _shape_key(self, cfg) -> tuple:
         raise NotImplementedError
