@@ -28,9 +28,16 @@ the gradient of g(A) with respect to A_k is P_{k-1}^T G S_{k+1}^T (the matrix ch
 for every L -- the authors' code takes elementwise products, wrong for L >= 3).  Penalties apply
 to every factor (l2 A_k, l1 sign(A_k), nuclear U_k V_k^T or per-factor SVT).
 
+Backends: this file is the reference implementation (torch, any depth, any device).  On the CPU,
+depth-1 batches go by default through the compiled lockstep kernel of :mod:`.matrix_kernel`
+(warm-started one-sided Jacobi instead of LAPACK; same updates, agreeing to rounding), because a
+batched ``torch.linalg.svd`` decomposes one small matrix at a time and is no faster than a numpy
+loop.  ``GROKLAB_MATRIX_KERNEL=torch`` forces this file's loop.  Metrics are always computed here.
+
 Divergence: a run whose iterate turns non-finite, or whose SVD fails, is marked dead: its state is
 zeroed so the rest of the batch goes on, and its metrics and final iterate are NaN (the sweep
-records it as 'diverged').  No host synchronisation inside the step loop other than this.
+records it as 'diverged').  The only host synchronisation in the step loop is one finiteness
+check before each SVD (LAPACK raises on NaN but silently returns NaN for inf).
 
 Metrics (on the product A, at every logged step; see METRICS) include the full singular-value
 spectrum sigma_0 >= ... >= sigma_{k-1}, k = min(n1, n2).
