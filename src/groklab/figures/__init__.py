@@ -5,10 +5,11 @@ minute on 2 cores), ``--full`` the paper's scale.  Each figure's sweep is resuma
 the same ``--out`` skips finished runs and only redraws.
 """
 from .common import Figure
+from .matrix import MATRIX_FIGURES
 from .sparse import FIGURES_SPARSE
 
+_ALL = {**FIGURES_SPARSE, **MATRIX_FIGURES}
 #: name -> Figure, in paper order
-FIGURES: dict[str, Figure] = {k: FIGURES_SPARSE[k] for k in
-                              sorted(FIGURES_SPARSE, key=lambda s: int(s[3:]))}
+FIGURES: dict[str, Figure] = {k: _ALL[k] for k in sorted(_ALL, key=lambda s: int(s[3:]))}
 
 __all__ = ["FIGURES", "Figure"]
