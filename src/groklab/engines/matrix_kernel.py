@@ -325,7 +325,7 @@ def _compile() -> ctypes.CDLL:
     if cc is None:
         raise RuntimeError("no C compiler (cc, gcc or clang) on PATH")
     # -fno-math-errno lets sqrt vectorize; no -ffast-math: IEEE semantics (NaN checks) are kept.
-    flags = ["-O3", "-march=native", "-fno-math-errno", "-fPIC", "-shared", "-std=c99"]
+    flags = ["-O3", "-fno-math-errno", "-fPIC", "-shared", "-std=c99"]
     key = hashlib.sha1((SOURCE + " ".join(flags) + _cpu_fingerprint()).encode()).hexdigest()[:16]
     cache = _cache_dir()
     lib_path = cache / f"matrix_kernel_{key}.so"
@@ -336,7 +336,9 @@ def _compile() -> ctypes.CDLL:
             src.write_text(SOURCE)
             out = Path(tmp) / "k.so"
             err = ""
-            for extra in (["-fopenmp"], []):  # OpenMP if the compiler has it
+            # the host's vector width and OpenMP when the compiler has them (the .so is cached
+            # per CPU fingerprint, so -march=native never runs on another CPU model)
+            for extra in (["-march=native", "-fopenmp"], ["-march=native"], ["-fopenmp"], []):
                 p = subprocess.run([cc, *flags, *extra, str(src), "-o", str(out), "-lm"],
                                    capture_output=True, text=True)
                 if p.returncode == 0:
