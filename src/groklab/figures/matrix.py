@@ -394,7 +394,7 @@ def _draw_fig23(out, full=False, quiet=True, batch_size=None):
 MATRIX_FIGURES = {
     "fig5": Figure("fig5", "matrix completion groks with a nuclear penalty (errors, gradient "
                    "ratio, |A|_*, singular values); no-penalty and l2-only contrast", _draw_fig5),
-    "fig6": Figure("fig6", "lr x nuclear grid: t2 and the error at t2 vs alpha*beta with the "
+    "fig6": Figure("fig6", "lr x nuclear grid: t2 and the final error vs alpha*beta with the "
                    "predictor |A_LS - A*|_2/(alpha beta)", _draw_fig6),
     "fig8": Figure("fig8", "data selection at N=70: curves, t1/t2 and final errors vs tau",
                    _draw_fig8),
