@@ -143,13 +143,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-SUMMARY_COLS = ["run_id", "lr", "l1", "l2", "method", "seed", "t1", "t2", "delta_t", "t2_rule",
-                "final_train_error", "final_test_error", "status"]
+RESULT_COLS = ["t1", "t2", "delta_t", "t1_rule", "t2_rule", "final_train_error",
+               "final_test_error", "status"]
+#: shown even when they do not vary: the knobs of the paper's delay law Delta t ~ 1/(lr beta)
+KEY_COLS = ["lr", "l1", "l2", "nuclear", "method"]
+
+
+def _summary_columns(runs) -> list[str]:
+    """run_id, the knobs, every config field that varies across the runs, then the results."""
+    config = []
+    for name in runs.columns:
+        if name in ("run_id", "problem", "final_a") or name in RESULT_COLS:
+            continue
+        if name.startswith(("final_", "pred_", "min_")) or name in (
+                "wall_time_s", "batch_runs", "groklab_version", "a_star_l1_norm",
+                "a_star_nuclear_norm", "ls_test_error", "lr_max", "coherence"):
+            continue
+        try:
+            varies = runs[name].astype(str).nunique() > 1
+        except TypeError:
+            continue
+        if name in KEY_COLS or varies:
+            config.append(name)
+    return ["run_id", *config, *[c for c in RESULT_COLS if c in runs.columns]]
 
 
 def _print_runs(runs, fmt="table", columns=None):
     import pandas as pd
-    cols = columns or [c for c in SUMMARY_COLS if c in runs.columns]
+    cols = columns or _summary_columns(runs)
     missing = [c for c in cols if c not in runs.columns]
     if missing:
         raise ConfigError("columns", f"unknown column(s) {', '.join(missing)}")

@@ -43,13 +43,13 @@ def single_thread():
 
 
 def run_grids(grids: list[dict], out: Path, *, quiet: bool = True, batch_size: int | None = None,
-              save_iterates: bool = False) -> Results:
+              save_iterates: bool = False, problem: str = "sparse-recovery") -> Results:
     """Run the union of several grids (dicts as for ``groklab.sweep``) as one sweep, so runs that
     share data and schedule are batched together.  Returns the results of exactly these runs."""
     from ..sweep import DEFAULT_BATCH_SIZE, execute, expand_grid
     configs, seen = [], set()
     for grid in grids:
-        for cfg in expand_grid("sparse-recovery", grid):
+        for cfg in expand_grid(problem, grid):
             if cfg.run_id() not in seen:
                 seen.add(cfg.run_id())
                 configs.append(cfg)

@@ -27,6 +27,7 @@ from matplotlib.colors import LogNorm
 
 from .. import plotting as P
 from .common import Figure, scale_note
+from .common import run_grids as _run_grids
 
 MC = "matrix-completion"
 #: the data and optimizer every figure here shares (PAPER-NOTES §9.8)
@@ -53,18 +54,9 @@ SCALES = {
 }
 
 
-def run_grids(grids: list[dict], out, *, quiet=True, batch_size=None, save_iterates=False):
-    """One resumable sweep over the union of ``grids`` (as figures.common.run_grids, for the
-    matrix-completion problem)."""
-    from ..sweep import DEFAULT_BATCH_SIZE, execute, expand_grid
-    configs, seen = [], set()
-    for grid in grids:
-        for cfg in expand_grid(MC, grid):
-            if cfg.run_id() not in seen:
-                seen.add(cfg.run_id())
-                configs.append(cfg)
-    return execute(configs, out=out, batch_size=batch_size or DEFAULT_BATCH_SIZE,
-                   save_iterates=save_iterates, quiet=quiet)
+def run_grids(grids: list[dict], out, **kw):
+    """One resumable sweep over the union of ``grids`` for matrix completion."""
+    return _run_grids(grids, out, problem=MC, **kw)
 
 
 def _t(v) -> float:
