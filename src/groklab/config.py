@@ -166,7 +166,11 @@ def config_dict(cfg) -> dict[str, Any]:
 
 
 def run_id(cfg) -> str:
-    """Stable hash of the problem and every config field that changes the numbers."""
+    """Stable hash of the problem and every config field that changes the numbers (cached on the
+    frozen config: sweeps ask for it several times per run)."""
+    cached = cfg.__dict__.get("_run_id")
+    if cached is not None:
+        return cached
     payload = {"problem": cfg.problem}
     values = config_dict(cfg)
     for f in dataclasses.fields(cfg):
@@ -174,7 +178,9 @@ def run_id(cfg) -> str:
             v = values[f.name]
             payload[f.name] = repr(v) if isinstance(v, float) else v
     blob = json.dumps(payload, sort_keys=True, default=str)
-    return hashlib.sha1(blob.encode()).hexdigest()[:16]
+    rid = hashlib.sha1(blob.encode()).hexdigest()[:16]
+    cfg.__dict__["_run_id"] = rid  # not a field: equality, asdict and the hash ignore it
+    return rid
 
 
 PROBLEMS: dict[str, type] = {SparseRecoveryConfig.problem: SparseRecoveryConfig}

@@ -8,6 +8,7 @@ Finished runs (by run id) are skipped, so a rerun of an interrupted sweep does o
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from collections import OrderedDict, defaultdict
@@ -15,6 +16,7 @@ from dataclasses import asdict, fields
 
 import numpy as np
 import pandas as pd
+import torch
 
 from . import __version__
 from .config import Detection, config_dict, make_config
@@ -22,8 +24,23 @@ from .detect import detect
 from .problems import family
 from .store import Results, Store
 
-#: runs per tensor program; 256-1024 keep the (B, n) iterate in cache on 2 cores (benchmarks/)
-DEFAULT_BATCH_SIZE = 512
+#: runs per tensor program: 1024 measured best on 2 cores (benchmarks/bench_sparse.py: 128 -> 11x,
+#: 512 -> 19.6x, 1024 -> 20.6x, 2048 -> 21.5x vs numpy, at twice the memory per batch)
+DEFAULT_BATCH_SIZE = 1024
+#: batches smaller than this run on one torch thread: a second thread gains nothing there when the
+#: machine is idle, and costs 10-100x when another process holds a core (intra-op spin waits)
+SMALL_BATCH = 32
+
+
+@contextlib.contextmanager
+def _threads_for(n_runs: int):
+    old = torch.get_num_threads()
+    if n_runs < SMALL_BATCH and old > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def expand_grid(problem: str, values: dict) -> list:
@@ -179,9 +196,10 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
         for batch in batches:
             first = batch[0][0]
             datas = [cache[(first.problem, row[0].data_key())][0] for row in batch]
-            res = family(first.problem).run_batch(datas, batch, device=device,
-                                                  save_iterates=save_iterates,
-                                                  progress=bar.update if bar is not None else None)
+            with _threads_for(sum(len(row) for row in batch)):
+                res = family(first.problem).run_batch(
+                    datas, batch, device=device, save_iterates=save_iterates,
+                    progress=bar.update if bar is not None else None)
             runs_df, curves_df, it_df = _rows(batch, cache, res, det, save_iterates)
             if store is not None:
                 store.write_part(runs_df, curves_df, it_df)
