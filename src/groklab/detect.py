@@ -35,41 +35,55 @@ class Time:
     rule: str  # "threshold" | "plateau" | "never"
 
 
+# Every rule works column-wise on a (T, R) array of R curves sharing their logged steps, so a
+# batch of runs is detected in a handful of numpy calls (a sweep's bookkeeping stays small next to
+# its simulation).  The 1-D functions below are thin wrappers.
+
 def _clean(err) -> np.ndarray:
-    e = np.asarray(err, dtype=np.float64).copy()
+    e = np.array(err, dtype=np.float64)
     e[~np.isfinite(e)] = np.inf
     return e
 
 
-def threshold_time(steps, err, threshold: float) -> int | None:
-    e = _clean(err)
-    hit = np.flatnonzero(e <= threshold)
-    return int(np.asarray(steps)[hit[0]]) if hit.size else None
+def _first_true(mask: np.ndarray) -> np.ndarray:
+    """Index of the first True of each column, -1 where there is none."""
+    if mask.shape[0] == 0:
+        return np.full(mask.shape[1:], -1, dtype=np.int64)
+    idx = mask.argmax(axis=0)
+    return np.where(mask.any(axis=0), idx, -1)
 
 
-def plateau_time(steps, err, *, tol: float, window: int, tail: int, max_value: float) -> int | None:
+def threshold_index(err: np.ndarray, threshold: float) -> np.ndarray:
+    return _first_true(_clean(err) <= threshold)
+
+
+def plateau_index(err: np.ndarray, *, tol: float, window: int, tail: int,
+                  max_value: float) -> np.ndarray:
+    """The authors' rule, per column (see module docstring)."""
     e = _clean(err)
-    if e.size < max(window, tail):
-        return None
-    p = float(e[-tail:].mean())
-    if not np.isfinite(p) or p > max_value:
-        return None
-    inside = np.abs(e - p) <= tol * p
+    T = e.shape[0]
+    if T < max(window, tail):
+        return np.full(e.shape[1:], -1, dtype=np.int64)
+    p = e[-tail:].mean(axis=0)
+    valid = np.isfinite(p) & (p <= max_value)
+    with np.errstate(invalid="ignore"):
+        inside = np.abs(e - p) <= tol * p
     if window > 1:
         # run[i] = True iff inside[i : i + window] are all True
-        csum = np.concatenate([[0], np.cumsum(inside)])
+        csum = np.concatenate([np.zeros((1, *e.shape[1:]), dtype=np.int64),
+                               np.cumsum(inside, axis=0)])
         run = (csum[window:] - csum[:-window]) == window
     else:
         run = inside
-    hit = np.flatnonzero(run)
-    return int(np.asarray(steps)[hit[0]]) if hit.size else None
+    idx = _first_true(run)
+    return np.where(valid, idx, -1)
 
 
 def _range_table(x: np.ndarray, op) -> list[np.ndarray]:
-    """Sparse table: level k holds op over x[i : i + 2**k]."""
+    """Sparse table along axis 0: level k holds op over x[i : i + 2**k]."""
     table = [x]
     k = 1
-    while (1 << k) <= x.size:
+    while (1 << k) <= x.shape[0]:
         prev = table[-1]
         half = 1 << (k - 1)
         table.append(op(prev[:-half], prev[half:]))
@@ -78,10 +92,10 @@ def _range_table(x: np.ndarray, op) -> list[np.ndarray]:
 
 
 def _range_query(table, lo: np.ndarray, hi: np.ndarray, op) -> np.ndarray:
-    """op over x[lo[i] : hi[i] + 1] for every i (hi >= lo), in O(1) each."""
+    """op over x[lo[i] : hi[i] + 1] for every i (hi >= lo), in O(1) each: (len(lo), ...)."""
     length = hi - lo + 1
     k = np.floor(np.log2(length)).astype(np.int64)
-    out = np.empty(lo.size)
+    out = np.empty((lo.size, *table[0].shape[1:]))
     for level in np.unique(k):
         sel = k == level
         t = table[level]
@@ -89,41 +103,83 @@ def _range_query(table, lo: np.ndarray, hi: np.ndarray, op) -> np.ndarray:
     return out
 
 
-def first_plateau_time(steps, err, *, factor: float, max_value: float) -> int | None:
+def first_plateau_index(steps, err: np.ndarray, *, factor: float, max_value: float) -> np.ndarray:
     """First logged t >= 1 whose window [t, 2t] (fully logged) has max <= factor * min and
-    max <= max_value."""
+    max <= max_value, per column; an index into ``steps`` or -1."""
     s = np.asarray(steps, dtype=np.int64)
     e = _clean(err)
+    none = np.full(e.shape[1:], -1, dtype=np.int64)
     if s.size < 2:
-        return None
+        return none
     lo = np.flatnonzero((s >= 1) & (2 * s <= s[-1]))
     if lo.size == 0:
-        return None
+        return none
     hi = np.searchsorted(s, 2 * s[lo], side="right") - 1
     mx = _range_query(_range_table(e, np.maximum), lo, hi, np.maximum)
     mn = _range_query(_range_table(e, np.minimum), lo, hi, np.minimum)
-    ok = (mx <= max_value) & (mx <= factor * mn)
-    hit = np.flatnonzero(ok)
-    return int(s[lo[hit[0]]]) if hit.size else None
+    first = _first_true((mx <= max_value) & (mx <= factor * mn))
+    return np.where(first >= 0, lo[np.maximum(first, 0)], -1)
+
+
+def detect_times(steps, err: np.ndarray, threshold: float, det: Detection) -> list[Time]:
+    """Threshold rule, then the plateau rule, for every column of ``err`` (T, R)."""
+    s = np.asarray(steps, dtype=np.int64)
+    e = _clean(err)
+    idx = threshold_index(e, threshold)
+    rule = np.where(idx >= 0, "threshold", "never").astype(object)
+    todo = idx < 0
+    if todo.any():
+        sub = e[:, todo]
+        if det.plateau_mode == "first":
+            pidx = first_plateau_index(s, sub, factor=det.plateau_factor, max_value=det.plateau_max)
+        else:
+            pidx = plateau_index(sub, tol=det.plateau_tol, window=det.plateau_window,
+                                 tail=det.plateau_tail, max_value=det.plateau_max)
+        idx[todo] = pidx
+        rule[np.flatnonzero(todo)[pidx >= 0]] = "plateau"
+    return [Time(int(s[i]) if i >= 0 else None, r) for i, r in zip(idx, rule)]
+
+
+def detect_many(steps, train_err: np.ndarray, test_err: np.ndarray,
+                det: Detection = Detection()) -> list[dict]:
+    """t1, t2, delta_t (None when not reached) and the rules that fired, for R curves (T, R)."""
+    t1s = detect_times(steps, train_err, det.train_threshold, det)
+    t2s = detect_times(steps, test_err, det.test_threshold, det)
+    out = []
+    for t1, t2 in zip(t1s, t2s):
+        dt = t2.step - t1.step if (t1.step is not None and t2.step is not None) else None
+        out.append({"t1": t1.step, "t2": t2.step, "delta_t": dt, "t1_rule": t1.rule,
+                    "t2_rule": t2.rule})
+    return out
+
+
+# ---- one curve ----------------------------------------------------------------------------------
+def _col(err) -> np.ndarray:
+    return np.asarray(err, dtype=np.float64).reshape(-1, 1)
+
+
+def _step(steps, idx) -> int | None:
+    i = int(idx[0])
+    return int(np.asarray(steps)[i]) if i >= 0 else None
+
+
+def threshold_time(steps, err, threshold: float) -> int | None:
+    return _step(steps, threshold_index(_col(err), threshold))
+
+
+def plateau_time(steps, err, *, tol: float, window: int, tail: int, max_value: float) -> int | None:
+    return _step(steps, plateau_index(_col(err), tol=tol, window=window, tail=tail,
+                                      max_value=max_value))
+
+
+def first_plateau_time(steps, err, *, factor: float, max_value: float) -> int | None:
+    return _step(steps, first_plateau_index(steps, _col(err), factor=factor, max_value=max_value))
 
 
 def detect_time(steps, err, threshold: float, det: Detection) -> Time:
-    t = threshold_time(steps, err, threshold)
-    if t is not None:
-        return Time(t, "threshold")
-    if det.plateau_mode == "first":
-        t = first_plateau_time(steps, err, factor=det.plateau_factor, max_value=det.plateau_max)
-    else:
-        t = plateau_time(steps, err, tol=det.plateau_tol, window=det.plateau_window,
-                         tail=det.plateau_tail, max_value=det.plateau_max)
-    if t is not None:
-        return Time(t, "plateau")
-    return Time(None, "never")
+    return detect_times(steps, _col(err), threshold, det)[0]
 
 
 def detect(steps, train_err, test_err, det: Detection = Detection()) -> dict:
     """Return t1, t2, delta_t (None when not reached) and which rule fired for each."""
-    t1 = detect_time(steps, train_err, det.train_threshold, det)
-    t2 = detect_time(steps, test_err, det.test_threshold, det)
-    dt = t2.step - t1.step if (t1.step is not None and t2.step is not None) else None
-    return {"t1": t1.step, "t2": t2.step, "delta_t": dt, "t1_rule": t1.rule, "t2_rule": t2.rule}
+    return detect_many(steps, _col(train_err), _col(test_err), det)[0]

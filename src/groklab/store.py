@@ -105,7 +105,11 @@ class Store:
                 frames.append(df)
         if not frames:
             return None
-        return pd.concat(frames, ignore_index=True)
+        df = pd.concat(frames, ignore_index=True)
+        # parts store run_id dictionary-encoded (cheap to build); the tables hold plain strings
+        # whatever the number of parts, so users see one dtype
+        df["run_id"] = df["run_id"].astype(str)
+        return df
 
     def consolidate(self, curves: bool = True) -> None:
         runs = self.read_runs()
@@ -143,4 +147,7 @@ def load(path) -> Results:
     runs = pd.read_parquet(root / RUNS)
     curves = pd.read_parquet(root / CURVES) if (root / CURVES).exists() else pd.DataFrame()
     it = pd.read_parquet(root / ITERATES) if (root / ITERATES).exists() else None
+    for df in (curves, it):
+        if df is not None and "run_id" in df and df["run_id"].dtype == "category":
+            df["run_id"] = df["run_id"].astype(str)  # tables written before parts were cast
     return Results(runs=runs, curves=curves, iterates=it, path=root)

@@ -20,7 +20,7 @@ import torch
 
 from . import __version__
 from .config import Detection, config_dict, make_config
-from .detect import detect
+from .detect import detect, detect_many
 from .problems import family
 from .store import Results, Store
 
@@ -102,13 +102,17 @@ def _rows(batch, cache, res, det: Detection, save_iterates: bool):
     T, R = len(res.steps), len(flat)
     run_ids = [cfg.run_id() for cfg in flat]
     m = res.metrics
+    times = detect_many(res.steps, m["train_error"], m["test_error"], det)
+    finite_runs = np.isfinite(res.final).all(axis=1)
+    for v in m.values():
+        finite_runs &= np.isfinite(v).all(axis=0)
     runs = []
     for j, cfg in enumerate(flat):
         data, ref = cache[(cfg.problem, cfg.data_key())]
         col = {k: v[:, j] for k, v in m.items()}
-        finite = bool(np.isfinite(res.final[j]).all() and all(np.isfinite(v).all() for v in col.values()))
+        finite = bool(finite_runs[j])
         row = {"run_id": run_ids[j], "problem": cfg.problem, **config_dict(cfg), **asdict(det),
-               **detect(res.steps, col["train_error"], col["test_error"], det),
+               **times[j],
                "final_train_error": float(col["train_error"][-1]),
                "final_test_error": float(col["test_error"][-1]),
                "min_test_error": float(np.nanmin(col["test_error"])) if finite else float("nan")}
@@ -130,10 +134,14 @@ def _rows(batch, cache, res, det: Detection, save_iterates: bool):
             runs_df[f"final_{name}"] = runs_df[f"final_{name}"] > 0.5
         elif dtype is not None:  # counts: -1 marks a diverged run
             runs_df[f"final_{name}"] = runs_df[f"final_{name}"].fillna(-1).astype(dtype)
-    curves = {"run_id": np.repeat(run_ids, T), "step": np.tile(res.steps, R)}
-    for name, v in m.items():
-        curves[name] = v.T.reshape(-1)
-    curves_df = pd.DataFrame(curves)
+    # One (R*T, k) float block and a categorical run id: building 1e6-row curve tables from
+    # per-column arrays and repeated strings costs more than a thousand runs' bookkeeping otherwise.
+    names = list(m)
+    block = np.stack([m[name].T for name in names], axis=-1).reshape(R * T, len(names))
+    curves_df = pd.DataFrame(block, columns=names, copy=False)
+    curves_df.insert(0, "step", np.tile(res.steps, R))
+    curves_df.insert(0, "run_id", pd.Categorical.from_codes(np.repeat(np.arange(R), T),
+                                                            categories=run_ids))
     for name, dtype in fam.curve_dtypes.items():
         curves_df[name] = curves_df[name] > 0.5 if dtype == "bool" else \
             curves_df[name].fillna(-1).astype(dtype)
@@ -230,8 +238,11 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
                        curves=res.curves[res.curves.run_id.isin(wanted)].reset_index(drop=True)
                        if not res.curves.empty else res.curves,
                        iterates=its, path=store.root)
+    curves = pd.concat(mem_curves, ignore_index=True) if mem_curves else pd.DataFrame()
+    if not curves.empty:
+        curves["run_id"] = curves["run_id"].astype(str)
     return Results(runs=pd.concat(mem_runs, ignore_index=True) if mem_runs else pd.DataFrame(),
-                   curves=pd.concat(mem_curves, ignore_index=True) if mem_curves else pd.DataFrame(),
+                   curves=curves,
                    iterates=pd.concat(mem_its, ignore_index=True) if mem_its else None)
 
 
