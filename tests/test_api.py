@@ -178,3 +178,20 @@ def test_diverging_engine_run_is_detected_as_never():
     assert not np.isfinite(e[-1])
     r = detect(res.steps, e, res.metrics["test_error"][:, 0])
     assert r["t1"] is None and r["t2"] is None and r["delta_t"] is None
+
+
+def test_an_added_option_at_its_default_keeps_earlier_run_ids():
+    """Options introduced later (metadata added=True) must not invalidate stored results."""
+    import dataclasses as dc
+
+    from groklab.config import SparseRecoveryConfig, _f, run_id
+
+    @dc.dataclass(frozen=True)
+    class Extended(SparseRecoveryConfig):
+        depth: int = _f(1, "a later option", added=True)
+
+    base = tiny()
+    same = Extended(**dc.asdict(base))
+    other = Extended(**{**dc.asdict(base), "depth": 2})
+    assert run_id(same) == run_id(base)
+    assert run_id(other) != run_id(base)

@@ -24,8 +24,12 @@ class ConfigError(ValueError):
         super().__init__(f"--{option.replace('_', '-')}: {message}")
 
 
-def _f(default, help: str, *, data: bool = False, choices: tuple | None = None, run_id: bool = True):
-    meta = {"help": help, "data": data, "choices": choices, "run_id": run_id}
+def _f(default, help: str, *, data: bool = False, choices: tuple | None = None, run_id: bool = True,
+       added: bool = False):
+    """A config field.  ``added=True`` marks an option introduced after results may already be
+    stored: it enters the run id only when set to a non-default value, so adding it keeps every
+    earlier run id (and so every stored result) valid."""
+    meta = {"help": help, "data": data, "choices": choices, "run_id": run_id, "added": added}
     return field(default=default, metadata=meta)
 
 
@@ -176,6 +180,8 @@ def run_id(cfg) -> str:
     for f in dataclasses.fields(cfg):
         if f.metadata.get("run_id", True):
             v = values[f.name]
+            if f.metadata.get("added") and v == f.default:
+                continue  # a later option at its default: the id of the run it always was
             payload[f.name] = repr(v) if isinstance(v, float) else v
     blob = json.dumps(payload, sort_keys=True, default=str)
     rid = hashlib.sha1(blob.encode()).hexdigest()[:16]
