@@ -23,6 +23,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_sparse.py
+	$(PY) benchmarks/bench_matrix.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache
