@@ -61,36 +61,9 @@ def grid(steps: int) -> dict:
 
 
 # ---- load of other processes --------------------------------------------------------------------
-def _jiffies():
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    return sum(v), v[3] + v[4]
+from _common import Meter  # noqa: E402  (benchmarks/_common.py)
 
 
-class Meter:
-    """Wall time of a block and the CPU other processes used meanwhile (in cores)."""
-
-    def __enter__(self):
-        self.t, self.ours = time.perf_counter(), os.times()
-        try:
-            self.cpu = _jiffies()
-        except OSError:
-            self.cpu = None
-        return self
-
-    def __exit__(self, *exc):
-        self.wall = time.perf_counter() - self.t
-        self.busy = float("nan")
-        if self.cpu is not None:
-            (t0, i0), (t1, i1) = self.cpu, _jiffies()
-            hz = os.sysconf("SC_CLK_TCK")
-            o0, o1 = self.ours, os.times()
-            ours = o1.user + o1.system - o0.user - o0.system
-            used = ((t1 - t0) - (i1 - i0)) / hz
-            self.busy = max(0.0, (used - ours) / max(self.wall, 1e-9))
-
-
-# ---- the reference: a plain numpy loop, one run at a time ---------------------------------------
 def numpy_run(data, lr: float, nuclear: float, steps: int) -> tuple[np.ndarray, list]:
     M = data.mask.numpy()
     As = data.A_star.numpy()
