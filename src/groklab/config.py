@@ -111,16 +111,21 @@ class SparseRecoveryConfig:
     seed: int = _f(1, "seed of the data (a*, M, Phi, noise) and of a random init", data=True)
     method: str = _f("subgradient", "optimizer", choices=("subgradient", "projected", "ista"))
     lr: float = _f(0.1, "step size alpha; must be < 2/lambda_max(X^T X + l2)")
-    l1: float = _f(1e-5, "l1 penalty strength beta1")
-    l2: float = _f(0.0, "l2 penalty strength beta2 (on |a|^2 / 2)")
-    init: str = _f("constant", "initialization: init_scale * ones, init_scale * N(0, 1/n), or the "
-                   "least-squares fit", choices=("constant", "random", "least-squares"))
-    init_scale: float = _f(1e-6, "initialization scale zeta")
+    l1: float = _f(1e-5, "l1 penalty strength beta1 (on every factor when depth > 1)")
+    l2: float = _f(0.0, "l2 penalty strength beta2 (on |a|^2 / 2; on every factor when depth > 1)")
+    init: str = _f("constant", "initialization: init_scale * ones (every factor when depth > 1: "
+                   "equal factors stay equal, so an even depth can only give a >= 0), "
+                   "init_scale * N(0, 1/n) (independent per factor), the least-squares fit (depth "
+                   "1 only), or signed: a = u^L - v^L with u = v = init_scale * ones (depth >= 2)",
+                   choices=("constant", "random", "least-squares", "signed"))
+    init_scale: float = _f(1e-6, "initialization scale zeta (of each factor when depth > 1)")
     steps: int = _f(100_000, "number of (sub)gradient steps")
     log_every: int = _f(1000, "log every this many steps after the dense phase")
     log_dense_until: int = _f(1000, "log every step below this step")
     log_spacing: str = _f("linear", "spacing of logs after the dense phase: linear (every "
                           "log_every) or log (log_every points per decade)", choices=("linear", "log"))
+    depth: int = _f(1, "number L of factors: a = a_1 * ... * a_L entrywise (deep diagonal "
+                    "network), each factor trained by (sub)gradient descent", added=True)
 
     def __post_init__(self):
         _check_int("dim", self.dim, 1, 100_000)
@@ -140,6 +145,14 @@ class SparseRecoveryConfig:
         _check_float("l1", self.l1, 0.0, 1e6)
         _check_float("l2", self.l2, 0.0, 1e6)
         _check_float("init_scale", self.init_scale, 0.0, 1e12)
+        _check_int("depth", self.depth, 1, 64)
+        if self.depth > 1 and self.method == "projected":
+            raise ConfigError("method", "projected needs --depth 1 (the data constraint is on the "
+                              "product, not on the factors); use subgradient or ista")
+        if self.depth > 1 and self.init == "least-squares":
+            raise ConfigError("init", "least-squares needs --depth 1; use constant, random or signed")
+        if self.depth == 1 and self.init == "signed":
+            raise ConfigError("init", "signed (a = u^L - v^L) needs --depth >= 2")
 
     # ---- keys -----------------------------------------------------------------------------
     def data_key(self) -> tuple:
@@ -328,3 +341,96 @@ class MatrixSensingConfig(_MatrixTraining, _SensingData, _MatrixShape):
 
 PROBLEMS[MatrixCompletionConfig.problem] = MatrixCompletionConfig
 PROBLEMS[MatrixSensingConfig.problem] = MatrixSensingConfig
+
+
+# ---- modular arithmetic MLP (SPEC §3, PAPER-NOTES §2.6, §10(a)) ------------------------------------
+def _is_prime(n: int) -> bool:
+    return n >= 2 and all(n % k for k in range(2, int(math.isqrt(n)) + 1))
+
+
+@dataclass(frozen=True)
+class ModularConfig:
+    """Modular arithmetic (SPEC §3): an MLP on (x1 o x2) mod p with l1 / l2 / nuclear penalties."""
+
+    problem: ClassVar[str] = "modular"
+
+    modulus: int = _f(97, "modulus p: inputs are all pairs (x1, x2) in Z_p^2", data=True)
+    operation: str = _f("add", "label (x1 o x2) mod p; div = x1 * x2^-1 (needs a prime p; pairs "
+                        "with x2 = 0 are left out)", data=True, choices=("add", "sub", "mul", "div"))
+    train_fraction: float = _f(0.4, "fraction of the pairs in the train set (floor, as sklearn's "
+                               "train_test_split)", data=True)
+    data_seed: int = _f(0, "seed of the train/test split (a seeded permutation of the pairs)",
+                        data=True)
+    architecture: str = _f(
+        "matrix-product", "matrix-product: two bias-free p->width embeddings, each reshaped to a "
+        "square and multiplied as matrices (the authors' notebook); hadamard: one shared embedding, "
+        "Hadamard product, biases in the MLP (the paper's text)",
+        choices=("matrix-product", "hadamard"))
+    width: int = _f(64, "embedding and hidden width d (a perfect square for matrix-product)")
+    optimizer: str = _f("adam", "optimizer (PyTorch's update rules, betas 0.9/0.999, eps 1e-8)",
+                        choices=("adam", "adamw", "sgd"))
+    lr: float = _f(1e-2, "learning rate alpha")
+    weight_decay: float = _f(0.0, "weight decay (adam: added to the gradient; adamw: decoupled; "
+                             "sgd: added to the gradient)")
+    l1: float = _f(0.0, "l1 penalty beta on sum_W |W|_1 (entrywise, every weight matrix)")
+    l2: float = _f(0.0, "l2 penalty beta on sum_W |W|_F (unsquared, as the authors' code; "
+                   "--penalty-form squared for |W|_F^2)")
+    nuclear: float = _f(0.0, "nuclear-norm penalty beta on sum_W |W|_* (every weight matrix)")
+    penalty_form: str = _f("norm", "l2 penalty as the Frobenius norm |W|_F (norm) or its square",
+                           choices=("norm", "squared"))
+    minibatch: int = _f(2048, "train mini-batch size (0 = full batch); each run reshuffles its "
+                        "train set every epoch with its own seed, last batch of an epoch smaller")
+    seed: int = _f(0, "seed of the initialization and of the mini-batch order")
+    steps: int = _f(20_002, "number of optimizer steps")
+    log_every: int = _f(10, "log every this many steps after the dense phase")
+    log_dense_until: int = _f(100, "log every step below this step")
+    log_spacing: str = _f("linear", "spacing of logs after the dense phase: linear (every "
+                          "log_every) or log (log_every points per decade)", choices=("linear", "log"))
+
+    def __post_init__(self):
+        names = fields_dict(type(self))
+        for name in ("operation", "architecture", "optimizer", "penalty_form", "log_spacing"):
+            _check_choice(name, getattr(self, name), names[name].metadata["choices"])
+        _check_int("modulus", self.modulus, 2, 100_000)
+        if self.operation == "div" and not _is_prime(self.modulus):
+            raise ConfigError("modulus", f"{self.modulus} is not prime: div needs a prime modulus")
+        _check_float("train_fraction", self.train_fraction, 0.0, 1.0, lo_open=True)
+        if self.train_fraction >= 1.0:
+            raise ConfigError("train_fraction", f"{self.train_fraction} is out of range: must be "
+                              "in (0, 1)")
+        n = self.n_pairs()
+        n_train = int(math.floor(self.train_fraction * n))
+        if n_train < 1 or n_train >= n:
+            raise ConfigError("train_fraction", f"{self.train_fraction} leaves {n_train} of {n} "
+                              "pairs for training: both splits must be non-empty")
+        _check_int("data_seed", self.data_seed, 0, 2**63 - 1)
+        _check_int("seed", self.seed, 0, 2**63 - 1)
+        _check_int("width", self.width, 1, 100_000)
+        if self.architecture == "matrix-product" and math.isqrt(self.width) ** 2 != self.width:
+            raise ConfigError("width", f"{self.width} is not a perfect square (matrix-product "
+                              "reshapes each embedding to a square matrix)")
+        _check_float("lr", self.lr, 0.0, 1e6, lo_open=True)
+        for name in ("weight_decay", "l1", "l2", "nuclear"):
+            _check_float(name, getattr(self, name), 0.0, 1e6)
+        _check_int("minibatch", self.minibatch, 0, 10**9)
+        _check_int("steps", self.steps, 1, 10**12)
+        _check_int("log_every", self.log_every, 1, 10**12)
+        _check_int("log_dense_until", self.log_dense_until, 0, 10**12)
+
+    def n_pairs(self) -> int:
+        return self.modulus * (self.modulus - 1) if self.operation == "div" else self.modulus ** 2
+
+    def n_train(self) -> int:
+        return int(math.floor(self.train_fraction * self.n_pairs()))
+
+    def data_key(self) -> tuple:
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata["data"])
+
+    def run_id(self) -> str:
+        return run_id(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+PROBLEMS[ModularConfig.problem] = ModularConfig

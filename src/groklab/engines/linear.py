@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..problems.sparse_recovery import DTYPE, SparseData, initial_point
+from ..problems.sparse_recovery import DTYPE, SparseData, initial_factors, initial_point
 from ..schedule import log_steps
 
 METRICS = (
@@ -56,11 +56,76 @@ class BatchResult:
     final: np.ndarray  # (R, n) final iterates
     iterates: np.ndarray | None  # (T, R, n) if requested
     wall_time_s: float
+    factors: np.ndarray | None = None  # (R, L, n) final factors of a deep run ((R, 2, n): u, v)
 
 
 def _axpy_(y, a, x):
     """y += a * x in place, for a Python float or a (D, B, 1) column a."""
     return y.addcmul_(a, x) if torch.is_tensor(a) else y.add_(x, alpha=a)
+
+
+def _col(cfgs, name: str, dev):
+    """Per-run hyper-parameter: a (D, B, 1) column, or a float if all runs agree."""
+    vals = [[float(getattr(cf, name)) for cf in row] for row in cfgs]
+    flat = {v for row in vals for v in row}
+    if len(flat) == 1:
+        return flat.pop()
+    return torch.tensor(vals, dtype=DTYPE, device=dev).unsqueeze(-1)
+
+
+def _make_measure(datas, X, Xt, y, a_star, l1, l2, has_l2: bool, K: int, B: int):
+    """``measure(H)``: the METRICS of iterates H (D, M, n), M <= K * B stacked rows per data set,
+    as a (n_metrics, D, M) tensor; l1, l2 are floats or (D, B, 1) columns (grad_penalty_norm is
+    |l1 sign(a) + l2 a| of the code a; the deep path overwrites it with its factors' norm)."""
+    D, n, dev = X.shape[0], X.shape[-1], X.device
+    ynorm = y.norm(dim=-1).clamp_min(1e-300)  # (D, 1)
+    anorm = a_star.norm(dim=-1).clamp_min(1e-300)  # (D, 1)
+    negy = -y
+    # per-run strengths repeated for the K stacked iterates: row i*B + b of a chunk is run b
+    l1r, l2r = (torch.as_tensor(v, dtype=DTYPE, device=dev).expand(D, B, 1).repeat(1, K, 1)
+                for v in (l1, l2))
+    sizes = {int(d.support.numel()) for d in datas}
+    s = sizes.pop() if len(sizes) == 1 else 0
+    if 0 < s < n:  # equal support sizes: gather on/off-support entries (2.5x cheaper than where)
+        on = torch.zeros(D, n, dtype=torch.bool)
+        for i, d in enumerate(datas):
+            on[i, d.support] = True
+        idx = torch.arange(n).expand(D, n)
+        on_idx, off_idx = idx[on].view(D, 1, s).to(dev), idx[~on].view(D, 1, n - s).to(dev)
+    else:  # mixed sparsities in one batch (or s = n): masks
+        mask = torch.zeros(D, 1, n, dtype=torch.bool, device=dev)
+        for i, d in enumerate(datas):
+            mask[i, 0, d.support.to(dev)] = True
+        inf = torch.tensor(float("inf"), dtype=DTYPE, device=dev)
+
+    def measure(H):
+        """Metrics of the iterates H (D, M, n) -> (n_metrics, D, M)."""
+        M = H.shape[1]
+        o = torch.empty(len(METRICS), D, M, dtype=DTYPE, device=dev)
+        res = torch.baddbmm(negy, H, Xt)  # X a - y
+        torch.linalg.vector_norm(res, dim=-1, out=o[0]).div_(ynorm)
+        torch.linalg.vector_norm(H - a_star, dim=-1, out=o[1]).div_(anorm)
+        absH = H.abs()
+        torch.sum(absH, dim=-1, out=o[2])
+        torch.linalg.vector_norm(H, dim=-1, out=o[3])
+        torch.linalg.vector_norm(torch.bmm(res, X), dim=-1, out=o[4])
+        pen = torch.sign(H).mul_(l1r[:, :M])
+        if has_l2:
+            pen.addcmul_(l2r[:, :M], H)
+        torch.linalg.vector_norm(pen, dim=-1, out=o[5])
+        torch.sum(torch.ne(H, 0, out=pen), dim=-1, out=o[6])
+        if 0 < s < n:
+            on_min = absH.gather(-1, on_idx.expand(D, M, s)).amin(-1)
+            off = absH.gather(-1, off_idx.expand(D, M, n - s))
+            off_max = off.amax(-1)
+            torch.sum(off, dim=-1, out=o[8])
+        else:
+            on_min = torch.where(mask, absH, inf).amin(-1)
+            off_max = torch.where(mask, -inf, absH).amax(-1)
+            torch.sum(torch.where(mask, 0.0, absH), dim=-1, out=o[8])
+        torch.gt(on_min, off_max, out=o[7])
+        return o
+    return measure
 
 
 def run_sparse_batch(datas: list[SparseData], cfgs: list[list], *, device: str = "cpu",
@@ -70,6 +135,9 @@ def run_sparse_batch(datas: list[SparseData], cfgs: list[list], *, device: str =
     t0 = time.perf_counter()
     D, B = len(datas), len(cfgs[0])
     first = cfgs[0][0]
+    if first.depth > 1:
+        return _run_deep(datas, cfgs, device=device, save_iterates=save_iterates,
+                         progress=progress, t0=t0)
     method = first.method
     if method not in ("subgradient", "ista", "projected"):
         raise ValueError(f"unknown method {method!r}")
@@ -82,14 +150,7 @@ def run_sparse_batch(datas: list[SparseData], cfgs: list[list], *, device: str =
     # it matters for many data sets of one run each)
     Xt = X.transpose(1, 2)  # (D, n, N)
 
-    def col(name):  # per-run hyper-parameter: a (D, B, 1) column, or a float if all runs agree
-        vals = [[float(getattr(cf, name)) for cf in row] for row in cfgs]
-        flat = {v for row in vals for v in row}
-        if len(flat) == 1:
-            return flat.pop()
-        return torch.tensor(vals, dtype=DTYPE, device=dev).unsqueeze(-1)
-
-    alpha, l1, l2 = col("lr"), col("l1"), col("l2")
+    alpha, l1, l2 = (_col(cfgs, name, dev) for name in ("lr", "l1", "l2"))
     has_l1 = bool((torch.as_tensor(l1) != 0).any())
     has_l2 = bool((torch.as_tensor(l2) != 0).any())
     neg_alpha_l1 = -alpha * l1  # the step's l1 term is neg_alpha_l1 * sign(A)
@@ -175,53 +236,7 @@ def run_sparse_batch(datas: list[SparseData], cfgs: list[list], *, device: str =
     iters = torch.empty(T, D, B, n, dtype=DTYPE, device=dev) if save_iterates else None
     K = max(1, min(RECORD_ROWS // (D * B), 64))
     hist = torch.empty(D, K, B, n, dtype=DTYPE, device=dev) if K > 1 else None
-    ynorm = y.norm(dim=-1).clamp_min(1e-300)  # (D, 1)
-    anorm = a_star.norm(dim=-1).clamp_min(1e-300)  # (D, 1)
-    negy = -y
-    # per-run strengths repeated for the K stacked iterates: row i*B + b of a chunk is run b
-    l1r, l2r = (torch.as_tensor(v, dtype=DTYPE, device=dev).expand(D, B, 1).repeat(1, K, 1)
-                for v in (l1, l2))
-    sizes = {int(d.support.numel()) for d in datas}
-    s = sizes.pop() if len(sizes) == 1 else 0
-    if 0 < s < n:  # equal support sizes: gather on/off-support entries (2.5x cheaper than where)
-        on = torch.zeros(D, n, dtype=torch.bool)
-        for i, d in enumerate(datas):
-            on[i, d.support] = True
-        idx = torch.arange(n).expand(D, n)
-        on_idx, off_idx = idx[on].view(D, 1, s).to(dev), idx[~on].view(D, 1, n - s).to(dev)
-    else:  # mixed sparsities in one batch (or s = n): masks
-        mask = torch.zeros(D, 1, n, dtype=torch.bool, device=dev)
-        for i, d in enumerate(datas):
-            mask[i, 0, d.support.to(dev)] = True
-        inf = torch.tensor(float("inf"), dtype=DTYPE, device=dev)
-
-    def measure(H):
-        """Metrics of the iterates H (D, M, n) -> (n_metrics, D, M)."""
-        M = H.shape[1]
-        o = torch.empty(len(METRICS), D, M, dtype=DTYPE, device=dev)
-        res = torch.baddbmm(negy, H, Xt)  # X a - y
-        torch.linalg.vector_norm(res, dim=-1, out=o[0]).div_(ynorm)
-        torch.linalg.vector_norm(H - a_star, dim=-1, out=o[1]).div_(anorm)
-        absH = H.abs()
-        torch.sum(absH, dim=-1, out=o[2])
-        torch.linalg.vector_norm(H, dim=-1, out=o[3])
-        torch.linalg.vector_norm(torch.bmm(res, X), dim=-1, out=o[4])
-        pen = torch.sign(H).mul_(l1r[:, :M])
-        if has_l2:
-            pen.addcmul_(l2r[:, :M], H)
-        torch.linalg.vector_norm(pen, dim=-1, out=o[5])
-        torch.sum(torch.ne(H, 0, out=pen), dim=-1, out=o[6])
-        if 0 < s < n:
-            on_min = absH.gather(-1, on_idx.expand(D, M, s)).amin(-1)
-            off = absH.gather(-1, off_idx.expand(D, M, n - s))
-            off_max = off.amax(-1)
-            torch.sum(off, dim=-1, out=o[8])
-        else:
-            on_min = torch.where(mask, absH, inf).amin(-1)
-            off_max = torch.where(mask, -inf, absH).amax(-1)
-            torch.sum(torch.where(mask, 0.0, absH), dim=-1, out=o[8])
-        torch.gt(on_min, off_max, out=o[7])
-        return o
+    measure = _make_measure(datas, X, Xt, y, a_star, l1, l2, has_l2, K, B)
 
     def advance(to, current):
         for _ in range(to - current):
@@ -256,3 +271,110 @@ def run_sparse_batch(datas: list[SparseData], cfgs: list[list], *, device: str =
     it = iters.reshape(T, R_runs, -1).cpu().numpy() if iters is not None else None
     return BatchResult(steps=schedule, metrics=metrics, final=final, iterates=it,
                        wall_time_s=time.perf_counter() - t0)
+
+
+# ---- deep diagonal model (depth L >= 2) ------------------------------------------------------------
+def _run_deep(datas: list[SparseData], cfgs: list[list], *, device: str, save_iterates: bool,
+              progress, t0: float) -> BatchResult:
+    """a = F_1 * ... * F_L (entrywise), or a = u^L - v^L (init 'signed'); every factor takes a
+    (sub)gradient step on 1/2 |X a - y|^2 + sum_k (l1 |F_k|_1 + l2/2 |F_k|^2), all from the old
+    iterate (PAPER-NOTES §2.5):
+
+        F_k <- F_k - alpha * (prod_{j != k} F_j * g + l1 sign(F_k) + l2 F_k),  g = X^T (X a - y)
+        signed:  u <- u - alpha * (L u^(L-1) g + ...),  v <- v - alpha * (-L v^(L-1) g + ...)
+
+    ista: the l1 term is a soft-threshold of each factor by alpha*l1 instead.  The factors are one
+    (L, D, B, n) tensor, so a step is the product, the data term through X (the same thin or G
+    GEMMs as depth 1), and a handful of elementwise ops over all factors at once.  Metrics are
+    those of depth 1, on the code a; grad_penalty_norm is the norm of the penalty subgradient over
+    all factors.  Each logged step is measured on its own (no stacking: the deep step dominates)."""
+    D, B = len(datas), len(cfgs[0])
+    first = cfgs[0][0]
+    L, signed, method = first.depth, first.init == "signed", first.method
+    if method not in ("subgradient", "ista"):
+        raise ValueError(f"method {method!r} has no deep (depth > 1) variant")
+    dev = torch.device(device)
+    X = torch.stack([d.X for d in datas]).to(dev)  # (D, N, n)
+    y = torch.stack([d.y for d in datas]).to(dev).unsqueeze(1)  # (D, 1, N)
+    a_star = torch.stack([d.a_star for d in datas]).to(dev).unsqueeze(1)  # (D, 1, n)
+    N, n = X.shape[-2:]
+    Xt = X.transpose(1, 2)  # (D, n, N)
+    alpha, l1, l2 = (_col(cfgs, name, dev) for name in ("lr", "l1", "l2"))
+    has_l1 = bool((torch.as_tensor(l1) != 0).any())
+    has_l2 = bool((torch.as_tensor(l2) != 0).any())
+    neg_alpha = -alpha if isinstance(alpha, float) else alpha.neg()
+    F = torch.stack([torch.stack([initial_factors(cf, d) for cf in row])
+                     for row, d in zip(cfgs, datas)])  # (D, B, L', n)
+    F = F.permute(2, 0, 1, 3).contiguous().to(dev)  # (L', D, B, n): factor-major
+    a = torch.empty(D, B, n, dtype=DTYPE, device=dev)  # the code (product)
+    g = torch.empty(D, B, n, dtype=DTYPE, device=dev)  # X^T (X a - y)
+    thin = 2 * N < n
+    if thin:
+        S = torch.empty(D, B, N, dtype=DTYPE, device=dev)
+        negy = -y
+    else:
+        G, negc = Xt @ X, -(y @ X)  # (D, n, n), (D, 1, n)
+    coef = torch.tensor([L, -L], dtype=DTYPE, device=dev).view(2, 1, 1, 1) if signed else None
+
+    def code(F):  # a <- product of the factors
+        if signed:
+            torch.sub(F[0].pow(L), F[1].pow(L), out=a)
+        else:
+            torch.prod(F, 0, out=a)
+
+    def step(F):
+        code(F)
+        if thin:
+            torch.baddbmm(negy, a, Xt, out=S)
+            torch.bmm(S, X, out=g)
+        else:
+            torch.baddbmm(negc, a, G, out=g)
+        if signed:  # d a / d u = L u^(L-1), d a / d v = -L v^(L-1)
+            W = F.pow(L - 1).mul_(coef)
+        elif L == 2:
+            W = F.flip(0)
+        else:  # prod_{j != k} F_j: the rolls by 1 .. L-1 visit every other factor once
+            W = F.roll(1, 0)
+            for j in range(2, L):
+                W.mul_(F.roll(j, 0))
+        W.mul_(g)  # gradient of the fit term w.r.t. each factor
+        if has_l2:
+            _axpy_(W, l2, F)
+        if has_l1 and method == "subgradient":
+            _axpy_(W, l1, torch.sign(F))
+        _axpy_(F, neg_alpha, W)
+        if has_l1 and method == "ista":
+            thr = alpha * l1
+            F.sub_(torch.clamp(F, -thr, thr))
+
+    measure = _make_measure(datas, X, Xt, y, a_star, l1, l2, has_l2, 1, B)
+    schedule = log_steps(first.steps, first.log_every, first.log_dense_until, first.log_spacing)
+    T = len(schedule)
+    out = torch.empty(T, len(METRICS), D, B, dtype=DTYPE, device=dev)
+    iters = torch.empty(T, D, B, n, dtype=DTYPE, device=dev) if save_iterates else None
+    current = 0
+    for k, t in enumerate(schedule):
+        for _ in range(int(t) - current):
+            step(F)
+        if progress is not None and t > current:
+            progress((int(t) - current) * D * B)
+        current = int(t)
+        code(F)
+        o = measure(a)
+        pen = torch.zeros_like(F)
+        if has_l1:
+            _axpy_(pen, l1, torch.sign(F))
+        if has_l2:
+            _axpy_(pen, l2, F)
+        torch.linalg.vector_norm(pen, dim=(0, -1), out=o[5])
+        out[k] = o
+        if iters is not None:
+            iters[k] = a
+    R_runs = D * B
+    host = out.reshape(T, len(METRICS), R_runs).cpu().numpy()
+    code(F)
+    return BatchResult(steps=schedule, metrics={name: host[:, i, :] for i, name in enumerate(METRICS)},
+                       final=a.reshape(R_runs, n).cpu().numpy(),
+                       iterates=iters.reshape(T, R_runs, n).cpu().numpy() if iters is not None else None,
+                       wall_time_s=time.perf_counter() - t0,
+                       factors=F.permute(1, 2, 0, 3).reshape(R_runs, -1, n).cpu().numpy())

@@ -47,7 +47,7 @@ class Family:
 
 FAMILIES: dict[str, Family] = {}
 #: modules that register families when imported (kept lazy: importing groklab stays cheap)
-FAMILY_MODULES = ("sparse_recovery", "matrix")
+FAMILY_MODULES = ("sparse_recovery", "matrix", "modular")
 
 
 def register(fam: Family) -> Family:

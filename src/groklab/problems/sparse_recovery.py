@@ -130,6 +130,36 @@ def initial_point(cfg, data: SparseData) -> Tensor:
     raise ValueError(cfg.init)
 
 
+def initial_factors(cfg, data: SparseData) -> Tensor:
+    """Factors of the deep diagonal model (depth L >= 2), shape (L, n), or (2, n) = [u; v] for the
+    signed parametrization a = u^L - v^L.
+
+    * constant: every factor init_scale * 1.  Equal factors get equal gradients and *stay equal*
+      (with per-factor penalties too), so a = a_1^L: an even depth can only produce a >= 0 and
+      cannot recover a code with negative entries (the authors' notebook default; PAPER-NOTES §5.1).
+    * random: independent factors init_scale * N(0, 1/n) (the paper, §3.5 / App. F.1), drawn from
+      the stream of the depth-1 random init (seed, fixed salt), one factor after another.
+    * signed: u = v = init_scale * 1, so a = 0 at step 0 and any sign can be represented.
+    """
+    n, L = cfg.dim, cfg.depth
+    if cfg.init == "constant":
+        return torch.full((L, n), float(cfg.init_scale), dtype=DTYPE)
+    if cfg.init == "random":
+        gen = torch.Generator().manual_seed(int(cfg.seed) * 1_000_003 + 17)
+        return torch.stack([torch.randn(n, generator=gen, dtype=DTYPE) for _ in range(L)]) \
+            * (cfg.init_scale / math.sqrt(n))
+    if cfg.init == "signed":
+        return torch.full((2, n), float(cfg.init_scale), dtype=DTYPE)
+    raise ValueError(f"init {cfg.init!r} has no factors (depth {L})")
+
+
+def product(cfg, factors: Tensor) -> Tensor:
+    """The code a of a deep diagonal model from its factors (..., L or 2, n) -> (..., n)."""
+    if cfg.init == "signed":
+        return factors[..., 0, :].pow(cfg.depth) - factors[..., 1, :].pow(cfg.depth)
+    return factors.prod(dim=-2)
+
+
 # ---- the family: how sparse recovery plugs into sweep / store / detection ------------------------
 from . import Family, register  # noqa: E402
 
@@ -149,6 +179,8 @@ class SparseRecovery(Family):
 
     def check(self, cfg, data):
         from ..config import ConfigError
+        # depth > 1: the same bound is kept, but it does not make a deep run stable (the factors
+        # rescale the step); a deep run that blows up ends with status 'diverged'
         bound = lr_bound(data, cfg.l2)
         if cfg.lr >= bound:
             raise ConfigError("lr", f"{cfg.lr:g} is too large for seed {cfg.seed}: gradient descent "
@@ -157,7 +189,7 @@ class SparseRecovery(Family):
     def batch_key(self, cfg):
         rows = 2 * cfg.measurements if cfg.basis == "fourier" else cfg.measurements  # rows of X
         return (cfg.dim, rows, cfg.method, cfg.steps, cfg.log_every, cfg.log_dense_until,
-                cfg.log_spacing)
+                cfg.log_spacing, cfg.depth, cfg.depth > 1 and cfg.init == "signed")
 
     def run_batch(self, datas, cfgs, *, device, save_iterates, progress=None):
         from ..engines.linear import run_sparse_batch
@@ -166,14 +198,17 @@ class SparseRecovery(Family):
 
     def run_columns(self, cfg, data, ref, final, col):
         from ..theory import predicted_delta_t, predicted_t1
+        shallow = cfg.depth == 1  # the predictors are the depth-1 theory (Thm 3.1, eq. 78)
         return {
             "final_a": final.tolist(),
             "a_star_l1_norm": float(data.a_star.abs().sum()),
             "ls_test_error": ref["ls_test_error"],
             "lr_max": lr_bound(data, cfg.l2),
             "coherence": data.coherence,
-            "pred_t1": predicted_t1(initial_point(cfg, data), ref, cfg.lr, cfg.l1),
-            "pred_delta_t": predicted_delta_t(ref["ls_gap_inf"], cfg.lr, cfg.l1),
+            "pred_t1": predicted_t1(initial_point(cfg, data), ref, cfg.lr, cfg.l1)
+            if shallow else None,
+            "pred_delta_t": predicted_delta_t(ref["ls_gap_inf"], cfg.lr, cfg.l1)
+            if shallow else None,
         }
 
     def derive_curves(self, curves):
