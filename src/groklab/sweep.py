@@ -196,8 +196,10 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
     bar = None
     if not quiet and todo:
         from tqdm import tqdm
+        import sys
+        # redraw at most every 5 s into a log file (CI, cluster jobs), 10 times a second on a tty
         bar = tqdm(total=total, unit="step", unit_scale=True, desc=f"{len(todo)} runs",
-                   dynamic_ncols=True)
+                   dynamic_ncols=True, mininterval=0.1 if sys.stderr.isatty() else 5.0)
     t_start = time.perf_counter()
     try:
         n_done = 0
