@@ -58,3 +58,36 @@ def test_unknown_figure_is_refused(tmp_path):
     p = subprocess.run([sys.executable, "-m", "groklab.cli", "reproduce", "fig999", "--out",
                         str(tmp_path / "x")], capture_output=True, text=True)
     assert p.returncode == 2 and "--figure" in p.stderr and not (tmp_path / "x").exists()
+
+
+def test_heatmap_over_two_axes_writes_png_for_every_metric(tmp_path):
+    from groklab.plotting import HEATMAP_METRICS, plot_heatmap, run_class
+    res = groklab.sweep({**TINY, "measurements": [4, 10], "sparsity": [1, 3], "l1": [1e-3, 0.0]},
+                        out=tmp_path / "r")
+    for metric in HEATMAP_METRICS:
+        _png_ok(plot_heatmap(res, tmp_path / f"{metric}.png", "measurements", "sparsity", metric))
+    from groklab.config import ConfigError
+    for x, y, metric, option in (("measurements", "t2", "t1", "--y"), ("l1", "l1", "t1", "--y"),
+                                 ("l1", "sparsity", "speed", "--metric")):
+        with pytest.raises(ConfigError, match=option):
+            plot_heatmap(res, tmp_path / "bad.png", x, y, metric)
+    assert not (tmp_path / "bad.png").exists()
+    cls = run_class(res.runs)
+    assert set(cls) <= {0, 1, 2}
+    assert (cls[res.runs.t2.notna().to_numpy()] == 0).all()
+
+
+def test_cli_heatmap_and_bad_fields(tmp_path):
+    out = tmp_path / "r"
+    groklab.sweep({**TINY, "measurements": [4, 10], "l1": [1e-3, 1e-2]}, out=out)
+    run = lambda *a: subprocess.run([sys.executable, "-m", "groklab.cli", "plot", str(out), *a],  # noqa: E731
+                                    capture_output=True, text=True)
+    p = run("--x", "measurements", "--y", "l1", "--metric", "class")
+    assert p.returncode == 0, p.stderr
+    _png_ok(out / "heatmap.png")
+    for args, option in ((("--x", "bogus", "--y", "l1"), "--x"),
+                         (("--x", "l1"), "--y"),
+                         (("--x", "l1", "--y", "measurements", "--metric", "speed"), "--metric")):
+        p = run(*args)
+        assert p.returncode == 2, args
+        assert len(p.stderr.strip().splitlines()) == 1 and option in p.stderr, p.stderr

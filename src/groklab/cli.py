@@ -4,6 +4,7 @@
     groklab run sparse-recovery --lr 0.005,0.01,0.1 --l1 1e-6,1e-5,1e-4 --out results/grid   # a sweep
     groklab sweep ...            same as run (any option given a comma list is a grid axis)
     groklab plot results/grid    curves per run, or t1/t2/delta_t/final error over the swept axes
+    groklab plot results/grid --x measurements --y sparsity --metric delta_t    a heat map
     groklab report results/grid  the tidy runs table (t1, t2, delta_t, final errors)
     groklab reproduce fig3       a paper figure at quick scale (--full for the paper's scale)
 
@@ -129,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plot", help="draw a results directory")
     pl.add_argument("results", help="results directory")
     pl.add_argument("--file", default=None, help="output PNG (default RESULTS/plot.png)")
+    pl.add_argument("--x", default=None, help="heat map: config field on the x axis (with --y)")
+    pl.add_argument("--y", default=None, help="heat map: config field on the y axis (with --x)")
+    pl.add_argument("--metric", default=None,
+                    choices=("t1", "t2", "delta_t", "final_test_error", "class"),
+                    help="heat map colour (default delta_t); class = grokked / fitted only / failed")
     rp = sub.add_parser("report", help="print the runs table of a results directory")
     rp.add_argument("results", help="results directory")
     rp.add_argument("--format", choices=("table", "csv", "markdown"), default="table")
@@ -218,11 +224,17 @@ def _cmd_run(ns):
 
 
 def _cmd_plot(ns):
-    from .plotting import plot_results
+    from .plotting import plot_heatmap, plot_results
     from .store import load
+    heat = ns.x is not None or ns.y is not None or ns.metric is not None
+    if heat and (ns.x is None or ns.y is None):
+        raise ConfigError("x" if ns.x is None else "y", "a heat map needs both --x and --y")
     res = load(ns.results)
-    path = Path(ns.file) if ns.file else Path(ns.results) / "plot.png"
-    plot_results(res, path)
+    path = Path(ns.file) if ns.file else Path(ns.results) / ("heatmap.png" if heat else "plot.png")
+    if heat:
+        plot_heatmap(res, path, ns.x, ns.y, ns.metric or "delta_t")
+    else:
+        plot_results(res, path)
     print(f"wrote {path}")
     return 0
 

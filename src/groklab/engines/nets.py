@@ -333,6 +333,11 @@ def run_modular_batch(datas: list[ModularData], cfgs: list[list], *, device: str
     t0 = time.perf_counter()
     members = [(i, c) for i, row in enumerate(cfgs) for c in row]
     first = members[0][1]
+    from ..problems.modular import Modular
+    key = Modular().batch_key(first)
+    if any(Modular().batch_key(c) != key for _, c in members):
+        raise ValueError("run_modular_batch: every config must share the family's batch key "
+                         "(shapes, optimizer, mini-batch size, steps, logging schedule)")
     steps = log_steps(first.steps, first.log_every, first.log_dense_until, first.log_spacing)
     names = metric_names(first)
     dev = torch.device(device)

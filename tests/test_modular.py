@@ -1,0 +1,274 @@
+"""Modular arithmetic MLP (SPEC §3): data, model, penalties, optimizer, ensembles, CLI errors and
+the paper's claims at small scale (p = 31, 70% train, full batch, 2500 Adam steps).
+
+Expectations come from closed forms (labels, split sizes, weight counts, penalty gradients vs
+autograd), from PyTorch's own Adam on the same model, or from the paper's qualitative claims --
+never from numbers copied out of a run.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from groklab.config import ConfigError, Detection, ModularConfig
+from groklab.engines.nets import (add_penalty_grad_, forward, init_params, penalty_value,
+                                  run_modular_batch, square_product)
+from groklab.problems.modular import make_modular_data, n_weights
+
+from conftest import cli
+
+D64 = torch.float64
+
+
+# ---- data --------------------------------------------------------------------------------------
+def test_split_sizes_match_the_authors():
+    d = make_modular_data(ModularConfig())
+    assert d.n_pairs == 97 ** 2
+    assert (d.train_idx.numel(), d.test_idx.numel()) == (3763, 5646)  # sklearn's floor rule
+    both = torch.cat([d.train_idx, d.test_idx]).sort().values
+    assert torch.equal(both, torch.arange(97 ** 2))  # disjoint and covering
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+def test_labels(op):
+    p = 13
+    d = make_modular_data(ModularConfig(modulus=p, operation=op))
+    x1, x2, y = d.x1.tolist(), d.x2.tolist(), d.labels.tolist()
+    for a, b, c in zip(x1, x2, y):
+        if op == "add":
+            assert c == (a + b) % p
+        elif op == "sub":
+            assert c == (a - b) % p
+        elif op == "mul":
+            assert c == (a * b) % p
+        else:
+            assert b != 0 and (c * b) % p == a
+    assert d.n_pairs == (p * (p - 1) if op == "div" else p * p)
+
+
+def test_split_is_seeded():
+    a = make_modular_data(ModularConfig(modulus=11, data_seed=3))
+    b = make_modular_data(ModularConfig(modulus=11, data_seed=3))
+    c = make_modular_data(ModularConfig(modulus=11, data_seed=4))
+    assert torch.equal(a.train_idx, b.train_idx)
+    assert not torch.equal(a.train_idx, c.train_idx)
+
+
+# ---- model -------------------------------------------------------------------------------------
+def test_weight_count_of_the_authors_model():
+    cfg = ModularConfig()
+    assert n_weights(cfg) == 2 * 97 * 64 + 64 * 64 + 64 * 97 == 22_720
+    assert sum(t.numel() for t in init_params(cfg)) == 22_720  # no biases
+    had = ModularConfig(architecture="hadamard")
+    assert sum(t.numel() for t in init_params(had)) == 97 * 64 + 64 * 64 + 64 * 97 + 64 + 97
+
+
+def test_square_product_is_a_matrix_product():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(3, 5, 16, generator=g, dtype=D64, requires_grad=True)
+    b = torch.randn(3, 5, 16, generator=g, dtype=D64, requires_grad=True)
+    ref = torch.bmm(a.reshape(15, 4, 4), b.reshape(15, 4, 4)).reshape(3, 5, 16)
+    torch.testing.assert_close(square_product(a, b), ref)
+    assert torch.autograd.gradcheck(square_product, (a, b))
+
+
+def test_forward_matches_one_hot_model():
+    """The index-tensor model equals the authors' one-hot Linear layers."""
+    cfg = ModularConfig(modulus=7, width=16)
+    E1, E2, W1, W2 = [t.to(D64) for t in init_params(cfg)]
+    x1, x2 = torch.tensor([[0, 3, 6]]), torch.tensor([[1, 2, 5]])
+    logits = forward(cfg, [E1[None], E2[None], W1[None], W2[None]], x1, x2)[0]
+    o1, o2 = torch.eye(7, dtype=D64)[x1[0]], torch.eye(7, dtype=D64)[x2[0]]
+    h = torch.bmm((o1 @ E1).reshape(3, 4, 4), (o2 @ E2).reshape(3, 4, 4)).reshape(3, 16)
+    torch.testing.assert_close(logits, torch.relu(h @ W1) @ W2)
+
+
+# ---- penalties ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind,form", [("l1", "norm"), ("l2", "norm"), ("l2", "squared"),
+                                       ("nuclear", "norm")])
+def test_penalty_gradient_matches_autograd(kind, form):
+    g = torch.Generator().manual_seed(1)
+    W = torch.randn(3, 6, 4, generator=g, dtype=D64, requires_grad=True)
+    beta = torch.tensor([0.5, 2.0, 0.0], dtype=D64)
+    betas = {k: beta if k == kind else torch.zeros(3, dtype=D64) for k in ("l1", "l2", "nuclear")}
+    v = penalty_value(W, betas["l1"], betas["l2"], betas["nuclear"], form)
+    # closed forms of the values (torch.norm as the authors call it)
+    expect = {"l1": W.abs().sum((1, 2)), "nuclear": torch.linalg.svdvals(W).sum(-1),
+              "l2": W.flatten(1).norm(dim=1) ** (2 if form == "squared" else 1)}[kind]
+    torch.testing.assert_close(v, beta * expect)
+    (auto,) = torch.autograd.grad(v.sum(), W)
+    use = tuple(k == kind for k in ("l1", "l2", "nuclear"))
+    cols = {k: b.view(3, 1, 1) for k, b in betas.items()}
+    closed = add_penalty_grad_(torch.zeros_like(W), W.detach(), cols["l1"], cols["l2"],
+                               cols["nuclear"], form, use)
+    torch.testing.assert_close(closed, auto)
+
+
+# ---- optimizer and ensembles ---------------------------------------------------------------------
+def _tiny(**kw):
+    base = dict(modulus=11, width=16, train_fraction=0.5, minibatch=16, steps=30, log_every=5,
+                log_dense_until=10, lr=1e-2)
+    base.update(kw)
+    return ModularConfig(**base)
+
+
+@pytest.mark.parametrize("kw", [dict(l1=1e-3), dict(l2=1e-2), dict(nuclear=1e-2),
+                                dict(optimizer="adamw", weight_decay=0.1),
+                                dict(optimizer="sgd", lr=0.5, l2=1e-2, penalty_form="squared")])
+def test_engine_matches_torch_optim(kw):
+    """Full-batch training equals an nn-style loop: torch.optim on the same loss, autograd on
+    the penalty (float32: rounding only)."""
+    cfg = _tiny(minibatch=0, steps=12, log_every=1, **kw)
+    data = make_modular_data(cfg)
+    res = run_modular_batch([data], [[cfg]])
+    params = [t.clone().requires_grad_() for t in init_params(cfg)]
+    Opt = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+    opt = Opt[cfg.optimizer](params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    idx = data.train_idx[None]
+    one = lambda v: torch.tensor([float(v)])  # noqa: E731
+    losses = []
+    for t in range(cfg.steps + 1):
+        logits = forward(cfg, [p[None] for p in params], data.x1[idx], data.x2[idx])[0]
+        ce = torch.nn.functional.cross_entropy(logits, data.labels[idx[0]])
+        losses.append(float(ce.detach()))
+        if t == cfg.steps:
+            break
+        pen = sum(penalty_value(W[None], one(cfg.l1), one(cfg.l2), one(cfg.nuclear),
+                                cfg.penalty_form).sum() for W in params[:4])
+        opt.zero_grad()
+        (ce + pen).backward()
+        opt.step()
+    np.testing.assert_allclose(res.metrics["train_loss"][:, 0], losses, rtol=2e-4, atol=1e-5)
+
+
+def test_ensemble_member_reproduces_its_solo_run():
+    cfgs = [_tiny(lr=1e-2, l1=1e-4, seed=0), _tiny(lr=3e-3, l2=1e-3, seed=1),
+            _tiny(lr=1e-2, seed=2, weight_decay=0.5)]
+    data = make_modular_data(cfgs[0])
+    ens = run_modular_batch([data], [cfgs])
+    for k, cfg in enumerate(cfgs):
+        solo = run_modular_batch([data], [[cfg]])
+        for name in ("train_loss", "test_loss", "l1_norm", "l2_norm", "nuclear_norm"):
+            np.testing.assert_allclose(ens.metrics[name][:, k], solo.metrics[name][:, 0],
+                                       rtol=1e-4, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(ens.final[k], solo.final[0], rtol=1e-3, atol=1e-5)
+
+
+def test_ensemble_across_data_sets_and_chunks():
+    """Members on different splits (D = 2) and chunked ensembles give the same numbers."""
+    a, b = _tiny(data_seed=0), _tiny(data_seed=1, l1=1e-4)
+    da, db = make_modular_data(a), make_modular_data(b)
+    both = run_modular_batch([da, db], [[a], [b]])
+    chunked = run_modular_batch([da, db], [[a], [b]], max_members=1)
+    for name in ("train_accuracy", "test_loss", "l2_norm"):
+        np.testing.assert_allclose(both.metrics[name], chunked.metrics[name], rtol=1e-4, atol=1e-6)
+
+
+def test_divergent_member_is_isolated():
+    ok, bad = _tiny(optimizer="sgd", lr=0.1), _tiny(optimizer="sgd", lr=1e6, seed=1)
+    data = make_modular_data(ok)
+    res = run_modular_batch([data], [[ok, bad]])
+    assert np.isfinite(res.metrics["train_loss"][:, 0]).all()
+    assert np.isnan(res.metrics["train_loss"][-1, 1]) and np.isnan(res.final[1]).all()
+    solo = run_modular_batch([data], [[ok]])
+    np.testing.assert_allclose(res.metrics["train_loss"][:, 0], solo.metrics["train_loss"][:, 0],
+                               rtol=1e-4, atol=1e-6)
+
+
+# ---- config and CLI ------------------------------------------------------------------------------
+@pytest.mark.parametrize("kw,option", [(dict(modulus=1), "modulus"),
+                                       (dict(modulus=12, operation="div"), "modulus"),
+                                       (dict(train_fraction=1.0), "train-fraction"),
+                                       (dict(train_fraction=0.0), "train-fraction"),
+                                       (dict(architecture="cnn"), "architecture"),
+                                       (dict(optimizer="lbfgs"), "optimizer"),
+                                       (dict(width=50), "width"),
+                                       (dict(minibatch=-1), "minibatch")])
+def test_config_errors(kw, option):
+    with pytest.raises(ConfigError, match=f"--{option}"):
+        ModularConfig(**kw)
+
+
+@pytest.mark.parametrize("args", [["--modulus", "1"], ["--modulus", "12", "--operation", "div"],
+                                  ["--train-fraction", "1.5"], ["--architecture", "cnn"],
+                                  ["--optimizer", "lbfgs"]])
+def test_cli_bad_input_exits_2(tmp_path, args):
+    r = cli("run", "modular", "--steps", "5", *args, "--out", tmp_path / "r", "--quiet")
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_cli_run_writes_tables(tmp_path):
+    out = tmp_path / "mod"
+    r = cli("run", "modular", "--modulus", "11", "--width", "16", "--minibatch", "0",
+            "--steps", "30", "--lr", "0.01", "--l1", "0,1e-4", "--train-threshold", "0.01",
+            "--test-threshold", "0.01", "--out", out, "--quiet")
+    assert r.returncode == 0, r.stderr
+    runs = pd.read_parquet(out / "runs.parquet")
+    curves = pd.read_parquet(out / "curves.parquet")
+    assert len(runs) == 2 and (runs.status == "done").all()
+    for col in ("t1", "t2", "t2_best", "final_train_accuracy", "final_test_accuracy",
+                "final_l0_norm", "final_l1_norm", "final_l2_norm", "final_nuclear_norm"):
+        assert col in runs
+    for col in ("train_accuracy", "test_accuracy", "train_loss", "test_loss", "l0_norm",
+                "erank_embed1", "erank_out"):
+        assert col in curves
+    c = curves[curves.run_id == runs.run_id[0]]
+    np.testing.assert_allclose(c.train_error, 1 - c.train_accuracy)
+
+
+# ---- the paper's claims at small scale -----------------------------------------------------------
+SCI = dict(modulus=31, train_fraction=0.7, minibatch=0, steps=2500, log_every=25,
+           log_dense_until=0, lr=1e-2)
+
+
+@pytest.fixture(scope="module")
+def grokking_runs():
+    from groklab.sweep import execute
+    cfgs = [ModularConfig(**SCI), ModularConfig(**SCI, l1=1e-4), ModularConfig(**SCI, l2=1e-3)]
+    res = execute(cfgs, detection=Detection(train_threshold=0.01, test_threshold=0.01))
+    runs = res.runs.set_index("run_id").loc[[c.run_id() for c in cfgs]].reset_index()
+    return runs, res.curves
+
+
+def _curve(curves, rid):
+    return curves[curves.run_id == rid].sort_values("step")
+
+
+@pytest.mark.parametrize("which", [1, 2], ids=["l1", "l2"])
+def test_penalty_groks(grokking_runs, which):
+    """Train accuracy 100% early, test accuracy near chance then, >= 95% much later."""
+    runs, curves = grokking_runs
+    row = runs.iloc[which]
+    chance = 1 / SCI["modulus"]
+    assert row.t1 is not pd.NA and row.t1 <= 200  # memorized within 200 steps
+    c = _curve(curves, row.run_id)
+    at_t1 = float(c.test_accuracy[c.step == row.t1].iloc[0])
+    assert at_t1 < 5 * chance  # memorized, not generalized
+    assert row.final_test_accuracy >= 0.95
+    assert row.t2 is not pd.NA and row.t2 >= 5 * row.t1  # a long delay
+    assert row.t2_best >= row.t2 or row.t2_best >= 5 * row.t1
+
+
+def test_no_penalty_does_not_generalize(grokking_runs):
+    runs, curves = grokking_runs
+    row = runs.iloc[0]
+    assert row.final_train_accuracy == 1.0
+    assert row.final_test_accuracy < 0.2
+    assert row.t2 is pd.NA
+
+
+def test_l1_shrinks_l1_norm_and_l2_norm_rises_again(grokking_runs):
+    """Under l1 the l1 norm falls after memorization while the l2 norm, after its post-
+    memorization minimum, rises again (l2 is no proxy for the l1-driven simplification)."""
+    runs, curves = grokking_runs
+    c = _curve(curves, runs.iloc[1].run_id)
+    after = c[c.step >= runs.iloc[1].t1]
+    l1, l2 = after.l1_norm.to_numpy(), after.l2_norm.to_numpy()
+    assert l1[-1] < 0.5 * l1.max()
+    k = int(np.argmin(l2))
+    assert k < len(l2) - 1 and l2[-1] > 1.01 * l2[k]
