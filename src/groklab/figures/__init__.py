@@ -10,6 +10,7 @@ from .sparse import FIGURES_SPARSE
 
 _ALL = {**FIGURES_SPARSE, **MATRIX_FIGURES}
 #: name -> Figure, in paper order
-FIGURES: dict[str, Figure] = {k: _ALL[k] for k in sorted(_ALL, key=lambda s: int(s[3:]))}
+FIGURES: dict[str, Figure] = {k: _ALL[k] for k in sorted(
+    _ALL, key=lambda s: (int(s[3:].rstrip("abcdefgh")), s))}  # fig19a after fig19
 
 __all__ = ["FIGURES", "Figure"]

@@ -333,3 +333,8 @@ FIGURES_SPARSE = {
                     "to a*", _draw_fig25),
     "fig26": Figure("fig26", "error curves of the fig4 lr x l1 grid", _draw_fig26),
 }
+
+# depth (9, 17, 18) and data selection (19a, 21, 22): recipes in their own module
+from .sparse_maps import FIGURES_MAPS  # noqa: E402
+
+FIGURES_SPARSE.update(FIGURES_MAPS)
