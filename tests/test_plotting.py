@@ -48,7 +48,8 @@ def test_cli_plot_missing_directory_is_one_line_error(tmp_path):
     assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
 
 
-@pytest.mark.parametrize("name", ["fig3", "fig4", "fig7", "fig16", "fig25"])
+@pytest.mark.parametrize("name", ["fig3", "fig4", "fig7", "fig9", "fig16", "fig17", "fig18",
+                                  "fig19a", "fig21", "fig22", "fig25"])
 def test_paper_figures_are_registered(name):
     fig = FIGURES[name]
     assert fig.title and callable(fig.reproduce)
@@ -91,3 +92,14 @@ def test_cli_heatmap_and_bad_fields(tmp_path):
         p = run(*args)
         assert p.returncode == 2, args
         assert len(p.stderr.strip().splitlines()) == 1 and option in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("name", ["fig9", "fig17", "fig18", "fig19a", "fig21", "fig22"])
+def test_depth_and_tau_figures_draw_at_tiny_scale(name, tmp_path, monkeypatch):
+    import groklab.figures.sparse_maps as maps
+    tiny = {"depth": (300, [20, 40], [1, 2, 3]), "tau": (300, 1e-3, [20, 40], [0.0, 0.5, 1.0]),
+            "coherence": ([10, 30], [0.0, 0.5, 1.0], 2)}
+    for k, v in tiny.items():
+        monkeypatch.setitem(maps.SCALES, k, {"quick": v, "full": v})
+    monkeypatch.setitem(maps.BASE, "dim", 50)
+    _png_ok(FIGURES[name].reproduce(tmp_path / "out"))
