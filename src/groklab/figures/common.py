@@ -43,7 +43,8 @@ def single_thread():
 
 
 def run_grids(grids: list[dict], out: Path, *, quiet: bool = True, batch_size: int | None = None,
-              save_iterates: bool = False, problem: str = "sparse-recovery") -> Results:
+              save_iterates: bool = False, problem: str = "sparse-recovery",
+              detection=None) -> Results:
     """Run the union of several grids (dicts as for ``groklab.sweep``) as one sweep, so runs that
     share data and schedule are batched together.  Returns the results of exactly these runs."""
     from ..sweep import DEFAULT_BATCH_SIZE, execute, expand_grid
@@ -54,7 +55,7 @@ def run_grids(grids: list[dict], out: Path, *, quiet: bool = True, batch_size: i
                 seen.add(cfg.run_id())
                 configs.append(cfg)
     return execute(configs, out=out, batch_size=batch_size or DEFAULT_BATCH_SIZE,
-                   save_iterates=save_iterates, quiet=quiet)
+                   save_iterates=save_iterates, quiet=quiet, detection=detection)
 
 
 def scale_note(full: bool, quick: str, full_text: str) -> str:
