@@ -272,3 +272,19 @@ def test_l1_shrinks_l1_norm_and_l2_norm_rises_again(grokking_runs):
     assert l1[-1] < 0.5 * l1.max()
     k = int(np.argmin(l2))
     assert k < len(l2) - 1 and l2[-1] > 1.01 * l2[k]
+
+
+def test_accuracy_0_99_is_the_default_detection_for_networks(tmp_path):
+    """Networks log 1 - accuracy as their error: without flags, t1/t2 are read at accuracy 0.99
+    (error 0.01), not at the linear problems' 1e-3; a flag overrides one threshold only."""
+    import groklab
+
+    res = groklab.run(problem="modular", modulus=7, train_fraction=0.5, steps=5, log_every=1,
+                      log_dense_until=5)
+    assert (res.runs.train_threshold == 0.01).all() and (res.runs.test_threshold == 0.01).all()
+    out = tmp_path / "o"
+    p = cli("run", "modular", "--modulus", "7", "--train-fraction", "0.5", "--steps", "5",
+            "--test-threshold", "0.2", "--out", out, "--quiet")
+    assert p.returncode == 0, p.stderr
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert (runs.train_threshold == 0.01).all() and (runs.test_threshold == 0.2).all()

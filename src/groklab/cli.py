@@ -91,12 +91,16 @@ def _collect(ns, cls) -> dict:
     return out
 
 
-def _detection(ns) -> Detection:
+def _detection(ns, problem: str | None = None) -> Detection:
+    """Detection flags given on the command line over the problem's defaults."""
     vals = _collect(ns, Detection)
     for k, v in vals.items():
         if isinstance(v, list):
             raise ConfigError(k, "takes a single value, not a list")
-    return Detection(**vals)
+    if problem is None:
+        return Detection(**vals)
+    from .problems import family
+    return dataclasses.replace(family(problem).detection(), **vals)
 
 
 def _exec_flags(p):
@@ -209,7 +213,7 @@ def _cmd_run(ns):
     from .sweep import DEFAULT_BATCH_SIZE, execute, expand_grid
     cls = PROBLEMS[ns.problem]
     values = _collect(ns, cls)
-    det = _detection(ns)
+    det = _detection(ns, ns.problem)
     configs = expand_grid(ns.problem, values)
     if ns.batch_size is not None and ns.batch_size < 1:
         raise ConfigError("batch_size", f"{ns.batch_size} must be >= 1")
@@ -245,7 +249,8 @@ def _cmd_report(ns):
     res = load(ns.results)
     runs = res.runs
     if any(getattr(ns, f.name, None) is not None for f in dataclasses.fields(Detection)):
-        runs = redetect(runs, res.curves, _detection(ns))
+        problems = runs["problem"].unique() if "problem" in runs else []
+        runs = redetect(runs, res.curves, _detection(ns, problems[0] if len(problems) == 1 else None))
     cols = ns.columns.split(",") if ns.columns else None
     _print_runs(runs, ns.format, cols)
     return 0

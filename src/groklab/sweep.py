@@ -179,7 +179,7 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
     (a SLURM array, say) given the same grid and the same ``out`` split it without overlap, each
     committing its own parts; any later command consolidates them.
     """
-    det = detection or Detection()
+    det = detection or (family(configs[0].problem).detection() if configs else Detection())
     store = Store(out) if out is not None else None
     if shard is not None:
         i, k = shard

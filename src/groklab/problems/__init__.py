@@ -17,6 +17,13 @@ class Family:
     curve_dtypes: dict[str, str] = {}
     #: prefix of the iterate columns in iterates.parquet (a_0, a_1, ...)
     iterate_prefix: str = "a"
+    #: detection settings used when none are given (None = groklab.Detection()); e.g. networks
+    #: log 1 - accuracy as their error, so accuracy 0.99 is an error threshold of 0.01
+    default_detection = None
+
+    def detection(self):
+        from ..config import Detection
+        return self.default_detection or Detection()
 
     def make_data(self, cfg):
         raise NotImplementedError

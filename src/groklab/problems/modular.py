@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..config import Detection
 from . import Family, register
 from ..schedule import log_steps
 
@@ -73,6 +74,8 @@ def n_weights(cfg) -> int:
 
 class Modular(Family):
     name = "modular"
+    # errors are 1 - accuracy: t1 / t2 at accuracy 0.99 (the default)
+    default_detection = Detection(train_threshold=0.01, test_threshold=0.01)
     final_metrics = ("train_accuracy", "test_accuracy", "train_loss", "test_loss", "l0_norm",
                      "l1_norm", "l2_norm", "nuclear_norm")
     curve_dtypes = {"l0_norm": "int64"}
