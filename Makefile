@@ -24,6 +24,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_sparse.py
 	$(PY) benchmarks/bench_matrix.py
+	$(PY) benchmarks/bench_modular.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache
