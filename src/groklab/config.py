@@ -91,8 +91,22 @@ class Detection:
         _check_int("plateau_tail", self.plateau_tail, 1, 10_000)
 
 
+class ConfigBase:
+    """What every experiment config has besides its fields: the keys sweeps batch and store by."""
+
+    def data_key(self) -> tuple:
+        """Runs with equal data keys share their data (X, y, a*; A*, Omega; the pairs split)."""
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata["data"])
+
+    def run_id(self) -> str:
+        return run_id(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 @dataclass(frozen=True)
-class SparseRecoveryConfig:
+class SparseRecoveryConfig(ConfigBase):
     """Sparse recovery / compressed sensing (SPEC §1): y* = X a* + xi, X = M Phi."""
 
     problem: ClassVar[str] = "sparse-recovery"
@@ -154,16 +168,6 @@ class SparseRecoveryConfig:
         if self.depth == 1 and self.init == "signed":
             raise ConfigError("init", "signed (a = u^L - v^L) needs --depth >= 2")
 
-    # ---- keys -----------------------------------------------------------------------------
-    def data_key(self) -> tuple:
-        """Runs with equal data keys share X, y, a*."""
-        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata["data"])
-
-    def run_id(self) -> str:
-        return run_id(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def fields_dict(cls) -> dict[str, dataclasses.Field]:
@@ -246,7 +250,7 @@ class _SensingData:
 
 
 @dataclass(frozen=True)
-class _MatrixTraining:
+class _MatrixTraining(ConfigBase):
     seed: int = _f(0, "seed of the data (A*, Omega or X_i) and of a random init", data=True)
     method: str = _f("subgradient", "optimizer: subgradient (nuclear subgradient U V^T), projected "
                      "(subgradient step on the penalties, then back onto the data constraint), svt "
@@ -273,14 +277,6 @@ class _MatrixTraining:
     log_spacing: str = _f("linear", "spacing of logs after the dense phase: linear (every "
                           "log_every) or log (log_every points per decade)", choices=("linear", "log"))
 
-    def data_key(self) -> tuple:
-        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata["data"])
-
-    def run_id(self) -> str:
-        return run_id(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
     def inner_width(self) -> int:
         return self.width or max(self.rows, self.cols)
@@ -349,7 +345,7 @@ def _is_prime(n: int) -> bool:
 
 
 @dataclass(frozen=True)
-class ModularConfig:
+class ModularConfig(ConfigBase):
     """Modular arithmetic (SPEC §3): an MLP on (x1 o x2) mod p with l1 / l2 / nuclear penalties."""
 
     problem: ClassVar[str] = "modular"
@@ -423,14 +419,6 @@ class ModularConfig:
     def n_train(self) -> int:
         return int(math.floor(self.train_fraction * self.n_pairs()))
 
-    def data_key(self) -> tuple:
-        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata["data"])
-
-    def run_id(self) -> str:
-        return run_id(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 PROBLEMS[ModularConfig.problem] = ModularConfig
