@@ -128,6 +128,21 @@ def _make_measure(datas, X, Xt, y, a_star, l1, l2, has_l2: bool, K: int, B: int)
     return measure
 
 
+def _stack_inputs(datas, cfgs, dev):
+    """The batch's data stacked over data sets and its per-run hyper-parameters (shared by the
+    depth-1 and deep paths)."""
+    X = torch.stack([d.X for d in datas]).to(dev)  # (D, N, n)
+    y = torch.stack([d.y for d in datas]).to(dev).unsqueeze(1)  # (D, 1, N)
+    a_star = torch.stack([d.a_star for d in datas]).to(dev).unsqueeze(1)  # (D, 1, n)
+    # a transposed *view*: both thin GEMMs then read the same copy of X (half the cache footprint;
+    # it matters for many data sets of one run each)
+    Xt = X.transpose(1, 2)  # (D, n, N)
+    alpha, l1, l2 = (_col(cfgs, name, dev) for name in ("lr", "l1", "l2"))
+    has_l1 = bool((torch.as_tensor(l1) != 0).any())
+    has_l2 = bool((torch.as_tensor(l2) != 0).any())
+    return X, y, a_star, Xt, alpha, l1, l2, has_l1, has_l2
+
+
 def run_sparse_batch(datas: list[SparseData], cfgs: list[list], *, device: str = "cpu",
                      save_iterates: bool = False, progress=None) -> BatchResult:
     """Advance D x B runs together. ``cfgs[d][b]`` is run b on data set d; all configs share
@@ -142,17 +157,8 @@ def run_sparse_batch(datas: list[SparseData], cfgs: list[list], *, device: str =
     if method not in ("subgradient", "ista", "projected"):
         raise ValueError(f"unknown method {method!r}")
     dev = torch.device(device)
-    X = torch.stack([d.X for d in datas]).to(dev)  # (D, N, n)
-    y = torch.stack([d.y for d in datas]).to(dev).unsqueeze(1)  # (D, 1, N)
-    a_star = torch.stack([d.a_star for d in datas]).to(dev).unsqueeze(1)  # (D, 1, n)
+    X, y, a_star, Xt, alpha, l1, l2, has_l1, has_l2 = _stack_inputs(datas, cfgs, dev)
     N, n = X.shape[-2:]
-    # a transposed *view*: both thin GEMMs then read the same copy of X (half the cache footprint;
-    # it matters for many data sets of one run each)
-    Xt = X.transpose(1, 2)  # (D, n, N)
-
-    alpha, l1, l2 = (_col(cfgs, name, dev) for name in ("lr", "l1", "l2"))
-    has_l1 = bool((torch.as_tensor(l1) != 0).any())
-    has_l2 = bool((torch.as_tensor(l2) != 0).any())
     neg_alpha_l1 = -alpha * l1  # the step's l1 term is neg_alpha_l1 * sign(A)
     decay = 1 - alpha * l2  # A - alpha l2 A = decay * A  (multiplies, so sign(A) is taken first)
     A = torch.stack([torch.stack([initial_point(cf, d) for cf in row])
@@ -294,14 +300,8 @@ def _run_deep(datas: list[SparseData], cfgs: list[list], *, device: str, save_it
     if method not in ("subgradient", "ista"):
         raise ValueError(f"method {method!r} has no deep (depth > 1) variant")
     dev = torch.device(device)
-    X = torch.stack([d.X for d in datas]).to(dev)  # (D, N, n)
-    y = torch.stack([d.y for d in datas]).to(dev).unsqueeze(1)  # (D, 1, N)
-    a_star = torch.stack([d.a_star for d in datas]).to(dev).unsqueeze(1)  # (D, 1, n)
+    X, y, a_star, Xt, alpha, l1, l2, has_l1, has_l2 = _stack_inputs(datas, cfgs, dev)
     N, n = X.shape[-2:]
-    Xt = X.transpose(1, 2)  # (D, n, N)
-    alpha, l1, l2 = (_col(cfgs, name, dev) for name in ("lr", "l1", "l2"))
-    has_l1 = bool((torch.as_tensor(l1) != 0).any())
-    has_l2 = bool((torch.as_tensor(l2) != 0).any())
     neg_alpha = -alpha if isinstance(alpha, float) else alpha.neg()
     F = torch.stack([torch.stack([initial_factors(cf, d) for cf in row])
                      for row, d in zip(cfgs, datas)])  # (D, B, L', n)
