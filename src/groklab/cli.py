@@ -6,6 +6,7 @@
     groklab plot results/grid    curves per run, or t1/t2/delta_t/final error over the swept axes
     groklab plot results/grid --x measurements --y sparsity --metric delta_t    a heat map
     groklab report results/grid  the tidy runs table (t1, t2, delta_t, final errors)
+    groklab report results/grid --fit delta_t   fitted exponent of delta_t vs lr*beta, 95% CI
     groklab reproduce fig3       a paper figure at quick scale (--full for the paper's scale)
 
 Bad input exits with status 2 and one line naming the option; nothing is written.  Ctrl-C keeps
@@ -143,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("results", help="results directory")
     rp.add_argument("--format", choices=("table", "csv", "markdown"), default="table")
     rp.add_argument("--columns", default=None, help="comma list of columns to show")
+    rp.add_argument("--fit", choices=("t2", "delta_t"), default=None,
+                    help="instead of the table, print one line: the fitted exponent k of "
+                    "TIME ~ (lr*beta)^k with its 95%% interval (beta = l1, or nuclear for matrix "
+                    "runs; runs with beta = 0 or the time never detected are left out; paper: -1)")
     _add_dataclass_flags(rp, Detection, "re-detect t1/t2 with these settings (no re-simulation)")
     rr = sub.add_parser("reproduce", help="rerun a paper figure and draw it")
     rr.add_argument("figure", help="figure name (see `groklab reproduce list`)")
@@ -251,9 +256,36 @@ def _cmd_report(ns):
     if any(getattr(ns, f.name, None) is not None for f in dataclasses.fields(Detection)):
         problems = runs["problem"].unique() if "problem" in runs else []
         runs = redetect(runs, res.curves, _detection(ns, problems[0] if len(problems) == 1 else None))
+    if ns.fit:
+        print(_fit_line(runs, ns.fit))
+        return 0
     cols = ns.columns.split(",") if ns.columns else None
     _print_runs(runs, ns.format, cols)
     return 0
+
+
+def _fit_line(runs, column: str) -> str:
+    """One line: the power-law exponent of ``column`` against lr * beta with its 95% interval."""
+    import numpy as np
+
+    from .theory import fit_power_law
+    beta = next((b for b in ("l1", "nuclear") if b in runs.columns and (runs[b] > 0).any()), None)
+    if beta is None or "lr" not in runs.columns:
+        raise ConfigError("fit", "needs runs with lr and a positive l1 (or nuclear) penalty")
+    sel = runs[runs[beta] > 0]
+    ab = (sel.lr * sel[beta]).to_numpy(float)
+    t = sel[column].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    if "status" in sel.columns:
+        t[(sel.status != "done").to_numpy()] = np.nan
+    try:
+        fit = fit_power_law(ab, t)
+    except ValueError as e:
+        raise ConfigError("fit", f"{column}: {e}") from None
+    left = len(sel) - fit["n"]
+    return (f"{column} ~ (lr*{beta})^k: k = {fit['exponent']:.4g}, 95% CI "
+            f"[{fit['exponent_low']:.4g}, {fit['exponent_high']:.4g}], prefactor "
+            f"{fit['prefactor']:.4g}, n = {fit['n']} runs ({left} of {len(sel)} with {beta} > 0 "
+            f"left out: not detected); paper: k = -1")
 
 
 def _cmd_reproduce(ns):

@@ -11,7 +11,8 @@
   scale) and the final test error against the first swept axis, one line per value of the second
   (further axes: one row of panels per combination).  When ``lr`` and ``l1`` (or ``nuclear``) are
   swept, a last row plots t2, Delta t and the final error against lr*beta with the predictors
-  t1 + |a_hat - a*|_inf/(alpha beta) and error ~ alpha beta (paper figure 4).
+  t1 + |a_hat - a*|_inf/(alpha beta) and error ~ alpha beta (paper figure 4), and the fitted
+  exponent of Delta t vs alpha*beta with its 95% interval (the paper predicts -1).
 
 Runs whose t1/t2 was never detected (censored at the horizon, or stuck on a high plateau) are drawn
 as hollow markers at the horizon (the run's ``steps``) and the legend says so; diverged runs are
@@ -296,6 +297,33 @@ def summary_row(axes, runs: pd.DataFrame, x: str, hue: str | None, note: str = "
         axes[0].set_title(note, fontsize=9, loc="left")
 
 
+def fit_delta_t(ab, dt) -> dict | None:
+    """Power-law fit of Delta t against alpha*beta over the detected runs (``theory.fit_power_law``);
+    None with fewer than 3 usable points."""
+    from .theory import fit_power_law
+    try:
+        return fit_power_law(ab, dt)
+    except ValueError:
+        return None
+
+
+def fit_text(fit: dict) -> str:
+    return f"{fit['exponent']:.2f} [{fit['exponent_low']:.2f}, {fit['exponent_high']:.2f}]"
+
+
+def fit_line(ax, ab, dt) -> dict | None:
+    """Draw the least-squares power law of Delta t vs alpha*beta with the exponent and its 95%
+    interval in the legend (the paper predicts exponent -1); nothing with < 3 detected runs."""
+    fit = fit_delta_t(ab, dt)
+    if fit is None:
+        return None
+    ab, dt = np.asarray(ab, float), np.asarray(dt, float)
+    xs = np.sort(ab[np.isfinite(ab) & (ab > 0) & np.isfinite(dt) & (dt > 0)])  # the fitted range
+    ax.plot(xs, fit["prefactor"] * xs ** fit["exponent"], color="0.35", ls="-.", lw=1.2,
+            label=f"fit (αβ)^k: k = {fit_text(fit)}\n(95% CI, n={fit['n']}; paper: k = −1)")
+    return fit
+
+
 def product_row(axes, runs: pd.DataFrame, hue: str = "lr", beta: str = "l1",
                 legend_ax=None) -> None:
     """Figure 4 (6 for ``beta="nuclear"``): t2, Delta t and the final test error against
@@ -325,6 +353,7 @@ def product_row(axes, runs: pd.DataFrame, hue: str = "lr", beta: str = "l1",
     o = np.argsort(ab)
     axes[1].plot(ab[o], runs.pred_delta_t.to_numpy(float)[o], "k--", lw=1.2,
                  label=pred_name)
+    fit_line(axes[1], ab, _times(runs)[2])
     ok = runs.t2.notna().to_numpy() & np.isfinite(runs.final_test_error.to_numpy(float))
     if ok.any():
         k = float(np.median(runs.final_test_error.to_numpy(float)[ok] / ab[ok]))

@@ -5,7 +5,8 @@
            |beta H| / |G|, |a_t|_1 against |a*|_1, and the coordinates of a_t against a*.
 * fig25 -- heatmaps of the coordinates a_i(t) of the fig3 l1 run and of |a_i(t) - a*_i|.
 * fig4  -- grid lr x l1: t1 against lr (eq. 78 predictor), t2 and Delta t against alpha*beta with
-           the predictors t1 + |a_hat - a*|_inf/(alpha beta), the final error against alpha*beta
+           the predictors t1 + |a_hat - a*|_inf/(alpha beta) and the fitted exponent of Delta t
+           vs alpha*beta with its 95% interval (paper: -1), the final error against alpha*beta
            (paper) and against beta (where it collapses), and measured / predicted Delta t.
 * fig26 -- the error curves of the fig4 grid, one panel per l1, one colour per lr.
 * fig7  -- l2 only from a large init ("grokking without understanding"): errors and |a|_2, |a|_1.
@@ -183,7 +184,9 @@ def _draw_fig4(out, full=False, quiet=True, batch_size=None):
     res = run_grids([grid], out, quiet=quiet, batch_size=batch_size)
     runs = res.runs
     fig, axes = P.new_figure(2, 3, 5.0, 3.7)
-    P.product_row([axes[0, 1], axes[0, 2], axes[1, 0]], runs)
+    P.product_row([axes[0, 1], axes[0, 2], axes[1, 0]], runs)  # (c) carries the fitted exponent
+    pos = runs[runs.l1 > 0]
+    fit = P.fit_delta_t((pos.lr * pos.l1).to_numpy(float), P._times(pos)[2])
     ax = axes[0, 0]  # t1 vs lr, one line per l1, with eq. (78)
     l1s = sorted(runs.l1.unique())
     censored = False
@@ -226,7 +229,7 @@ def _draw_fig4(out, full=False, quiet=True, batch_size=None):
     e.legend(fontsize=7)
     _legend(f, censored, "t2 beyond the horizon: lower bound (hollow)")
     titles = ("(a) t1 ∝ 1/α, only log in 1/β", "(b) t2 vs αβ with t1 + predicted Δt",
-              "(c) Δt ∝ 1/(αβ)", "(d) final error vs αβ (the paper's axis)",
+              "(c) Δt ∝ 1/(αβ)" + (f"; fitted exponent {P.fit_text(fit)}" if fit else ""), "(d) final error vs αβ (the paper's axis)",
               "(e) the same final error vs β: it is set by β (l1 bias)",
               "(f) measured / predicted Δt")
     for a, t in zip(axes.flat, titles):
