@@ -123,7 +123,9 @@ class SparseRecoveryConfig(ConfigBase):
         "1/N", "variance of the Gaussian entries of M: 1/N (authors' figures) or 1/n (paper text)",
         data=True, choices=("1/N", "1/n"))
     seed: int = _f(1, "seed of the data (a*, M, Phi, noise) and of a random init", data=True)
-    method: str = _f("subgradient", "optimizer", choices=("subgradient", "projected", "ista"))
+    method: str = _f("subgradient", "optimizer; basis-pursuit = the convex baseline min |a|_1 s.t. "
+                     "|Xa - y| <= eps via cvxpy (no steps: one logged point, step 0)",
+                     choices=("subgradient", "projected", "ista", "basis-pursuit"))
     lr: float = _f(0.1, "step size alpha; must be < 2/lambda_max(X^T X + l2)")
     l1: float = _f(1e-5, "l1 penalty strength beta1 (on every factor when depth > 1)")
     l2: float = _f(0.0, "l2 penalty strength beta2 (on |a|^2 / 2; on every factor when depth > 1)")
@@ -163,6 +165,9 @@ class SparseRecoveryConfig(ConfigBase):
         if self.depth > 1 and self.method == "projected":
             raise ConfigError("method", "projected needs --depth 1 (the data constraint is on the "
                               "product, not on the factors); use subgradient or ista")
+        if self.depth > 1 and self.method == "basis-pursuit":
+            raise ConfigError("method", "basis-pursuit is a convex program on a, not a deep model: "
+                              "use --depth 1")
         if self.depth > 1 and self.init == "least-squares":
             raise ConfigError("init", "least-squares needs --depth 1; use constant, random or signed")
         if self.depth == 1 and self.init == "signed":

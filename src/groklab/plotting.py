@@ -150,6 +150,14 @@ def error_panel(ax, c: pd.DataFrame, color_train="C0", color_test="C3", name="")
 def curve_panel(ax, res, row, title: str = "", norms: bool = True) -> None:
     """Errors, t1/t2 and (twin axis) two norms of the parameters of one run."""
     c = res.curve(row.run_id)
+    if not len(positive_steps(c)) and len(c):  # no steps (basis pursuit): one point, step 0
+        last = c.iloc[-1]
+        ax.text(0.5, 0.5, f"{row.get('method', '')}: solution only (step 0)\n"
+                f"train error {last.train_error:.3g}\ntest error {last.test_error:.3g}",
+                transform=ax.transAxes, ha="center", va="center", fontsize=9)
+        ax.set_axis_off()
+        ax.set_title(title, fontsize=9)
+        return
     error_panel(ax, c)
     mark_times(ax, row.t1, row.t2, row.steps, (row.get("t1_rule", ""), row.get("t2_rule", "")))
     handles, labels = ax.get_legend_handles_labels()

@@ -179,6 +179,10 @@ class SparseRecovery(Family):
 
     def check(self, cfg, data):
         from ..config import ConfigError
+        if cfg.method == "basis-pursuit":  # no step size; it needs the optional solver
+            from ..engines.convex import require_cvxpy
+            require_cvxpy()
+            return
         # depth > 1: the same bound is kept, but it does not make a deep run stable (the factors
         # rescale the step); a deep run that blows up ends with status 'diverged'
         bound = lr_bound(data, cfg.l2)
@@ -192,6 +196,10 @@ class SparseRecovery(Family):
                 cfg.log_spacing, cfg.depth, cfg.depth > 1 and cfg.init == "signed")
 
     def run_batch(self, datas, cfgs, *, device, save_iterates, progress=None):
+        if cfgs[0][0].method == "basis-pursuit":  # the convex baseline: one solve per data set
+            from ..engines.convex import run_basis_pursuit_batch
+            return run_basis_pursuit_batch(datas, cfgs, device=device,
+                                           save_iterates=save_iterates, progress=progress)
         from ..engines.linear import run_sparse_batch
         return run_sparse_batch(datas, cfgs, device=device, save_iterates=save_iterates,
                                 progress=progress)
