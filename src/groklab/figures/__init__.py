@@ -6,9 +6,10 @@ the same ``--out`` skips finished runs and only redraws.
 """
 from .common import Figure
 from .matrix import MATRIX_FIGURES
+from .modular import MODULAR_FIGURES
 from .sparse import FIGURES_SPARSE
 
-_ALL = {**FIGURES_SPARSE, **MATRIX_FIGURES}
+_ALL = {**FIGURES_SPARSE, **MATRIX_FIGURES, **MODULAR_FIGURES}
 #: name -> Figure, in paper order
 FIGURES: dict[str, Figure] = {k: _ALL[k] for k in sorted(
     _ALL, key=lambda s: (int(s[3:].rstrip("abcdefgh")), s))}  # fig19a after fig19
