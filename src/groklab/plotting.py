@@ -241,6 +241,14 @@ CENSORED = Line2D([], [], marker="o", mfc="none", mec="k", ls="none",
 DIVERGED = Line2D([], [], marker="x", color="red", ls="none", label="diverged")
 
 
+def legend(ax, censored: bool, text: str | None = None, **kw) -> None:
+    """ax's legend, plus the hollow-marker entry when some runs are censored (never detected)."""
+    h, lb = ax.get_legend_handles_labels()
+    if censored:
+        h, lb = h + [CENSORED], lb + [text or CENSORED.get_label()]
+    ax.legend(h, lb, **{"fontsize": 7, **kw})
+
+
 def measured(ax, x, y, horizon, color, lbl=None, marker="o") -> bool:
     """Detected values as a line with filled markers; missing ones hollow at ``horizon``.
     Returns True if something was censored."""

@@ -231,10 +231,7 @@ def _draw_fig6(out, full=False, quiet=True, batch_size=None):
                    (d, "Δt / (‖A_LS − A*‖₂ / (αβ))")):
         ax.set(xscale="log", yscale="log", xlabel="αβ = lr · nuclear", ylabel=yl)
         ax.grid(True, alpha=0.3)
-    h, lb = a.get_legend_handles_labels()
-    if censored:
-        h, lb = h + [P.CENSORED], lb + ["not generalized by the horizon (hollow)"]
-    a.legend(h, lb, fontsize=7)
+    P.legend(a, censored, "not generalized by the horizon (hollow)")
     b.legend(fontsize=7)
     a.set_title("(a) t2 ∝ 1/(αβ), with the paper's predictor", fontsize=9)
     b.set_title("(b) the final error ∝ αβ", fontsize=9)
@@ -309,10 +306,7 @@ def _draw_fig8(out, full=False, quiet=True, batch_size=None):
     cen |= P.measured(b, tau, t2, hz, "C3", "t2 (generalization)")
     b.set(yscale="log", xlabel="τ (fraction of entries chosen by leverage)", ylabel="step")
     b.grid(True, alpha=0.3)
-    h, lb = b.get_legend_handles_labels()
-    if cen:
-        h, lb = h + [P.CENSORED], lb + ["never within the horizon (hollow)"]
-    b.legend(h, lb, fontsize=7)
+    P.legend(b, cen, "never within the horizon (hollow)")
     d.plot(tau, runs.final_test_error, "s-", color="C3", label="final test error")
     d.plot(tau, runs.final_unobserved_error, "^-", color="C1", lw=1,
            label="final error, unobserved")
@@ -370,10 +364,7 @@ def _draw_fig23(out, full=False, quiet=True, batch_size=None):
         cen |= P.measured(d, g.tau.to_numpy(float), t2, g.steps.to_numpy(float), col, f"N={n}")
     d.set(yscale="log", xlabel="τ", ylabel="t2")
     d.grid(True, alpha=0.3)
-    h, lb = d.get_legend_handles_labels()
-    if cen:
-        h, lb = h + [P.CENSORED], lb + ["never (hollow, at the horizon)"]
-    d.legend(h, lb, fontsize=7)
+    P.legend(d, cen, "never (hollow, at the horizon)")
     dof = int(runs.degrees_of_freedom.iloc[0])
     a.set_title(f"(a) final test error (r(n1+n2−r) = {dof} degrees of freedom)", fontsize=9)
     b.set_title("(b) generalization step t2", fontsize=9)

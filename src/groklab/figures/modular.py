@@ -205,10 +205,7 @@ def _grid_row(fig, axes, runs, kind):
     d.axhline(1.0 / g.modulus.iloc[0], color="0.7", lw=0.7, ls="-.", label="chance 1/p")
     d.plot([], [], "s", mfc="none", mec="k", label="train (hollow squares)")
     d.grid(True, alpha=0.3)
-    h, lb = a.get_legend_handles_labels()
-    if censored:
-        h, lb = h + [P.CENSORED], lb + ["never reached: hollow, at the horizon"]
-    a.legend(h, lb, fontsize=7)
+    P.legend(a, censored, "never reached: hollow, at the horizon")
     d.legend(fontsize=7, loc="center left")
     a.set_title(f"({NAMES[kind]}) t2 against β, one line per lr", fontsize=9)
     b.set_title(f"({NAMES[kind]}) t2 against αβ: a smaller αβ, a longer delay", fontsize=9)

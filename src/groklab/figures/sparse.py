@@ -171,13 +171,6 @@ def _fig4_grid(full: bool) -> tuple[dict, str]:
     return grid, note
 
 
-def _legend(ax, censored: bool, text: str | None = None, **kw) -> None:
-    h, lb = ax.get_legend_handles_labels()
-    if censored:
-        h, lb = h + [P.CENSORED], lb + [text or P.CENSORED.get_label()]
-    ax.legend(h, lb, fontsize=7, **kw)
-
-
 def _draw_fig4(out, full=False, quiet=True, batch_size=None):
     grid, note = _fig4_grid(full)
     note += "; runs with no t1/t2 within the horizon are hollow markers (censored)"
@@ -198,7 +191,7 @@ def _draw_fig4(out, full=False, quiet=True, batch_size=None):
     ax.plot([], [], "k--", lw=1, label="eq. (78) prediction")
     ax.set(xscale="log", yscale="log", xlabel="α = lr", ylabel="t1 (memorization)")
     ax.grid(True, alpha=0.3)
-    _legend(ax, censored, "never memorized (hollow, at the horizon)", loc="lower left", ncol=2)
+    P.legend(ax, censored, "never memorized (hollow, at the horizon)", loc="lower left", ncol=2)
 
     lrs = sorted(runs.lr.unique())
     e, f = axes[1, 1], axes[1, 2]
@@ -227,7 +220,7 @@ def _draw_fig4(out, full=False, quiet=True, batch_size=None):
     for ax in (e, f):
         ax.grid(True, alpha=0.3)
     e.legend(fontsize=7)
-    _legend(f, censored, "t2 beyond the horizon: lower bound (hollow)")
+    P.legend(f, censored, "t2 beyond the horizon: lower bound (hollow)")
     titles = ("(a) t1 ∝ 1/α, only log in 1/β", "(b) t2 vs αβ with t1 + predicted Δt",
               "(c) Δt ∝ 1/(αβ)" + (f"; fitted exponent {P.fit_text(fit)}" if fit else ""), "(d) final error vs αβ (the paper's axis)",
               "(e) the same final error vs β: it is set by β (l1 bias)",
