@@ -199,15 +199,18 @@ def run_sparse_batch(datas: list[SparseData], cfgs: list[list], *, device: str =
     # Every term of the update reads the old iterate: the residual and sign(A) are taken before
     # A is touched.  sign / soft-threshold are L1.subgradient / L1.prox_ (penalties.py), written
     # into the reused buffer P.
+    def penalty_step(A):  # A <- A - alpha (l1 sign(A) + l2 A), sign taken from the old A
+        if has_l1:
+            torch.sign(A, out=P)
+        if has_l2:
+            A.mul_(decay)
+        if has_l1:
+            _axpy_(A, neg_alpha_l1, P)
+
     if method == "subgradient":
         def step(A):
-            fit_residual(A)
-            if has_l1:
-                torch.sign(A, out=P)
-            if has_l2:
-                A.mul_(decay)
-            if has_l1:
-                _axpy_(A, neg_alpha_l1, P)
+            fit_residual(A)  # the residual of the old A, before the penalty moves it
+            penalty_step(A)
             fit_apply(A)
     elif method == "ista":
         thr = alpha * l1
@@ -221,12 +224,7 @@ def run_sparse_batch(datas: list[SparseData], cfgs: list[list], *, device: str =
                 A.sub_(torch.clamp(A, -thr, thr, out=P))
     else:  # projected; the first projection makes the train error zero from step 1 on
         def step(A):
-            if has_l1:
-                torch.sign(A, out=P)
-            if has_l2:
-                A.mul_(decay)
-            if has_l1:
-                _axpy_(A, neg_alpha_l1, P)
+            penalty_step(A)
             fit_residual(A)
             fit_apply(A)
 
