@@ -1,7 +1,7 @@
 """Ensemble vs one-at-a-time training of the modular-arithmetic MLP (issue 6).
 
     .venv/bin/python benchmarks/bench_modular.py                  # p = 97, batch 2048 (paper)
-    .venv/bin/python benchmarks/bench_modular.py --modulus 31 --train-fraction 0.7 --minibatch 0
+    .venv/bin/python benchmarks/bench_modular.py --modulus 31 --train-fraction 0.7 --batch-size 0
 
 Times, in one process and on the same threads, the same 18 configurations (the paper's l1 grid:
 3 learning rates x 6 betas) trained
@@ -67,7 +67,7 @@ def authors_run(cfg, data, steps):
     X = torch.stack([eye[data.x1], eye[data.x2]], 1)[data.train_idx]  # (n_train, 2, p)
     Y = data.labels[data.train_idx]
     n = X.shape[0]
-    mb = cfg.minibatch if 0 < cfg.minibatch < n else n
+    mb = cfg.batch_size if 0 < cfg.batch_size < n else n
     perm, pos = None, n
     for _ in range(steps):
         if pos >= n:
@@ -86,19 +86,19 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--modulus", type=int, default=97)
     ap.add_argument("--train-fraction", type=float, default=0.4)
-    ap.add_argument("--minibatch", type=int, default=2048)
+    ap.add_argument("--batch-size", type=int, default=2048)
     ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = leave as is)")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
     cfgs = [ModularConfig(modulus=a.modulus, train_fraction=a.train_fraction,
-                          minibatch=a.minibatch, steps=a.steps, log_every=a.steps,
+                          batch_size=a.batch_size, steps=a.steps, log_every=a.steps,
                           log_dense_until=0, lr=lr, l1=b, seed=i)
             for i, (lr, b) in enumerate((lr, b) for lr in LRS for b in BETAS)]
     data = make_modular_data(cfgs[0])
     R, S = len(cfgs), a.steps
-    print(f"p={a.modulus} train={data.train_idx.numel()} minibatch={a.minibatch or 'full'} "
+    print(f"p={a.modulus} train={data.train_idx.numel()} batch_size={a.batch_size or 'full'} "
           f"steps={S} members={R} threads={torch.get_num_threads()}")
     run_modular_batch([data], [cfgs[:1]])  # warm-up
     t = time.perf_counter()

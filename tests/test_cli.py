@@ -176,7 +176,7 @@ BAD = [
     (["--steps", "1.5"], "--steps"),
     (["--l1", "1e-3,"], "--l1"),
     (["--test-threshold", "0.1,0.2"], "--test-threshold"),
-    (["--batch-size", "0"], "--batch-size"),
+    (["--runs-per-batch", "0"], "--runs-per-batch"),
 ]
 
 

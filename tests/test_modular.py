@@ -110,7 +110,7 @@ def test_penalty_gradient_matches_autograd(kind, form):
 
 # ---- optimizer and ensembles ---------------------------------------------------------------------
 def _tiny(**kw):
-    base = dict(modulus=11, width=16, train_fraction=0.5, minibatch=16, steps=30, log_every=5,
+    base = dict(modulus=11, width=16, train_fraction=0.5, batch_size=16, steps=30, log_every=5,
                 log_dense_until=10, lr=1e-2)
     base.update(kw)
     return ModularConfig(**base)
@@ -122,7 +122,7 @@ def _tiny(**kw):
 def test_engine_matches_torch_optim(kw):
     """Full-batch training equals an nn-style loop: torch.optim on the same loss, autograd on
     the penalty (float32: rounding only)."""
-    cfg = _tiny(minibatch=0, steps=12, log_every=1, **kw)
+    cfg = _tiny(batch_size=0, steps=12, log_every=1, **kw)
     data = make_modular_data(cfg)
     res = run_modular_batch([data], [[cfg]])
     params = [t.clone().requires_grad_() for t in init_params(cfg)]
@@ -187,7 +187,7 @@ def test_divergent_member_is_isolated():
                                        (dict(architecture="cnn"), "architecture"),
                                        (dict(optimizer="lbfgs"), "optimizer"),
                                        (dict(width=50), "width"),
-                                       (dict(minibatch=-1), "minibatch")])
+                                       (dict(batch_size=-1), "batch-size")])
 def test_config_errors(kw, option):
     with pytest.raises(ConfigError, match=f"--{option}"):
         ModularConfig(**kw)
@@ -204,7 +204,7 @@ def test_cli_bad_input_exits_2(tmp_path, args):
 
 def test_cli_run_writes_tables(tmp_path):
     out = tmp_path / "mod"
-    r = cli("run", "modular", "--modulus", "11", "--width", "16", "--minibatch", "0",
+    r = cli("run", "modular", "--modulus", "11", "--width", "16", "--batch-size", "0",
             "--steps", "30", "--lr", "0.01", "--l1", "0,1e-4", "--train-threshold", "0.01",
             "--test-threshold", "0.01", "--out", out, "--quiet")
     assert r.returncode == 0, r.stderr
@@ -222,7 +222,7 @@ def test_cli_run_writes_tables(tmp_path):
 
 
 # ---- the paper's claims at small scale -----------------------------------------------------------
-SCI = dict(modulus=31, train_fraction=0.7, minibatch=0, steps=2500, log_every=25,
+SCI = dict(modulus=31, train_fraction=0.7, batch_size=0, steps=2500, log_every=25,
            log_dense_until=0, lr=1e-2)
 
 

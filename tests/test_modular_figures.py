@@ -6,7 +6,7 @@ import pytest
 from groklab.figures import FIGURES
 from groklab.figures import modular as figs
 
-TINY_BASE = dict(modulus=11, train_fraction=0.5, minibatch=0, width=16, steps=60, log_every=10,
+TINY_BASE = dict(modulus=11, train_fraction=0.5, batch_size=0, width=16, steps=60, log_every=10,
                  log_dense_until=20, log_spacing="linear")
 
 
@@ -19,7 +19,7 @@ def test_modular_figures_are_registered():
 def test_full_scale_is_the_papers_setting():
     full = figs.SCALES["fig1"]["full"]
     assert full["base"]["modulus"] == 97 and full["base"]["train_fraction"] == 0.4
-    assert full["base"]["minibatch"] == 2048 and full["base"]["steps"] == 20_002
+    assert full["base"]["batch_size"] == 2048 and full["base"]["steps"] == 20_002
     assert full["lr"] == 1e-2 and full["betas"] == figs.PAPER_BETAS
     assert figs.SCALES["fig2"]["full"]["lr"] == [1e-3, 1e-2, 1e-1]
     grids = figs._grids(figs.SCALES["fig30"]["full"])

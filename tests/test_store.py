@@ -201,7 +201,7 @@ DRIVER = textwrap.dedent('''
 
 CLI_ARGS = ["run", "sparse-recovery", "--dim", "20", "--sparsity", "2", "--measurements", "10",
             "--lr", "0.05", "--l1", "1e-3,2e-3,4e-3,8e-3,1.6e-2", "--steps", "400",
-            "--log-every", "50", "--log-dense-until", "50", "--batch-size", "1", "--quiet"]
+            "--log-every", "50", "--log-dense-until", "50", "--runs-per-batch", "1", "--quiet"]
 
 
 def _drive(tmp_path, out, log, kill_at, *extra):

@@ -107,7 +107,7 @@ def _detection(ns, problem: str | None = None) -> Detection:
 def _exec_flags(p):
     g = p.add_argument_group("execution")
     g.add_argument("--out", default=None, help="results directory (default results/<problem>)")
-    g.add_argument("--batch-size", type=int, default=None,
+    g.add_argument("--runs-per-batch", dest="runs_per_batch", type=int, default=None,
                    help="max runs advanced together in one tensor program")
     g.add_argument("--device", default="cpu", help="torch device (cpu, cuda); default cpu")
     g.add_argument("--save-iterates", action="store_true",
@@ -153,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     rr.add_argument("figure", help="figure name (see `groklab reproduce list`)")
     rr.add_argument("--full", action="store_true", help="the paper's scale (hours) instead of quick")
     rr.add_argument("--out", default=None, help="results directory (default results/<figure>)")
-    rr.add_argument("--batch-size", type=int, default=None)
+    rr.add_argument("--runs-per-batch", dest="runs_per_batch", type=int, default=None,
+                    help="at most this many runs per tensor program")
     rr.add_argument("--quiet", action="store_true")
     return p
 
@@ -220,11 +221,11 @@ def _cmd_run(ns):
     values = _collect(ns, cls)
     det = _detection(ns, ns.problem)
     configs = expand_grid(ns.problem, values)
-    if ns.batch_size is not None and ns.batch_size < 1:
-        raise ConfigError("batch_size", f"{ns.batch_size} must be >= 1")
+    if ns.runs_per_batch is not None and ns.runs_per_batch < 1:
+        raise ConfigError("runs_per_batch", f"{ns.runs_per_batch} is out of range: must be an integer >= 1")
     shard = _parse_shard(ns.shard) if ns.shard is not None else None
     out = Path(ns.out or f"results/{ns.problem}")
-    res = execute(configs, out=out, detection=det, batch_size=ns.batch_size or DEFAULT_BATCH_SIZE,
+    res = execute(configs, out=out, detection=det, batch_size=ns.runs_per_batch or DEFAULT_BATCH_SIZE,
                   device=ns.device, save_iterates=ns.save_iterates, quiet=ns.quiet, shard=shard)
     if not ns.quiet:
         _print_runs(res.runs)
@@ -298,7 +299,7 @@ def _cmd_reproduce(ns):
         raise ConfigError("figure", f"{ns.figure!r} is not one of {', '.join(FIGURES)}")
     fig = FIGURES[ns.figure]
     out = Path(ns.out or f"results/{ns.figure}")
-    png = fig.reproduce(out, full=ns.full, quiet=ns.quiet, batch_size=ns.batch_size)
+    png = fig.reproduce(out, full=ns.full, quiet=ns.quiet, batch_size=ns.runs_per_batch)
     print(f"wrote {png}")
     return 0
 

@@ -379,7 +379,7 @@ class ModularConfig(ConfigBase):
     nuclear: float = _f(0.0, "nuclear-norm penalty beta on sum_W |W|_* (every weight matrix)")
     penalty_form: str = _f("norm", "l2 penalty as the Frobenius norm |W|_F (norm) or its square",
                            choices=("norm", "squared"))
-    minibatch: int = _f(2048, "train mini-batch size (0 = full batch); each run reshuffles its "
+    batch_size: int = _f(2048, "train mini-batch size (0 = full batch); each run reshuffles its "
                         "train set every epoch with its own seed, last batch of an epoch smaller")
     seed: int = _f(0, "seed of the initialization and of the mini-batch order")
     steps: int = _f(20_002, "number of optimizer steps")
@@ -413,7 +413,7 @@ class ModularConfig(ConfigBase):
         _check_float("lr", self.lr, 0.0, 1e6, lo_open=True)
         for name in ("weight_decay", "l1", "l2", "nuclear"):
             _check_float(name, getattr(self, name), 0.0, 1e6)
-        _check_int("minibatch", self.minibatch, 0, 10**9)
+        _check_int("batch_size", self.batch_size, 0, 10**9)
         _check_int("steps", self.steps, 1, 10**12)
         _check_int("log_every", self.log_every, 1, 10**12)
         _check_int("log_dense_until", self.log_dense_until, 0, 10**12)

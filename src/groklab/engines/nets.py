@@ -33,9 +33,9 @@ Optimizers follow PyTorch's update rules (Adam / AdamW with betas (0.9, 0.999), 
 correction; SGD without momentum); weight decay 0 by default.
 
 Mini-batches: each member reshuffles its own train set every epoch from its own generator (seeded
-by ``seed``), batches of ``minibatch`` pairs with a smaller last batch (DataLoader shuffle=True,
+by ``seed``), batches of ``batch_size`` pairs with a smaller last batch (DataLoader shuffle=True,
 drop_last=False, as the authors).  So member r of an ensemble sees exactly the batches it would
-see trained alone, and reproduces that run to float rounding.  ``minibatch = 0`` is full batch.
+see trained alone, and reproduces that run to float rounding.  ``batch_size = 0`` is full batch.
 
 Logging (the config's schedule): train/test accuracy, error = 1 - accuracy (what the shared
 detector reads), cross-entropy without the penalty, on the whole splits; l0 (|w| > 1e-4), l1, l2
@@ -208,7 +208,7 @@ class _Chunk:
         self.t = 0
         self.alive = torch.ones(R, dtype=torch.bool)
         n_train = self.train_idx.shape[1]
-        self.mb = cfg.minibatch if 0 < cfg.minibatch < n_train else n_train
+        self.mb = cfg.batch_size if 0 < cfg.batch_size < n_train else n_train
         self.gens = [torch.Generator().manual_seed(int(c.seed) * 1_000_003 + 7) for c in self.cfgs]
         self.order, self.pos = None, n_train  # current epoch's order (R, n_train), position
 

@@ -36,10 +36,10 @@ PAPER_BETAS = {"l1": [5e-9, 1e-8, 1e-7, 1e-6, 5e-6, 1e-5],
                "nuclear": [5e-8, 1e-7, 1e-6, 1e-5, 5e-5, 1e-4]}
 PAPER_LRS = [1e-3, 1e-2, 1e-1]
 #: the authors' setting: p = 97, 40% train, mini-batch 2048, 20 002 Adam steps
-FULL_BASE = dict(modulus=97, train_fraction=0.4, minibatch=2048, width=64, steps=20_002,
+FULL_BASE = dict(modulus=97, train_fraction=0.4, batch_size=2048, width=64, steps=20_002,
                  log_every=10, log_dense_until=100, log_spacing="linear")
 #: small setting that groks within a few thousand full-batch steps on a CPU
-QUICK_BASE = dict(modulus=31, train_fraction=0.7, minibatch=0, width=64, steps=3000,
+QUICK_BASE = dict(modulus=31, train_fraction=0.7, batch_size=0, width=64, steps=3000,
                   log_every=20, log_dense_until=100, log_spacing="linear")
 QUICK_BETAS = {"l1": [5e-5, 1e-4, 1.5e-4], "l2": [3e-4, 1e-3, 3e-3],
                "nuclear": [1e-4, 3e-4, 1e-3]}
@@ -70,7 +70,7 @@ def _note(name: str, full: bool) -> str:
 
     def txt(sc):
         b = sc["base"]
-        mb = "full batch" if b["minibatch"] == 0 else f"batch {b['minibatch']}"
+        mb = "full batch" if b["batch_size"] == 0 else f"batch {b['batch_size']}"
         return (f"p={b['modulus']}, train {b['train_fraction']:.0%}, {mb}, "
                 f"{P.fmt(b['steps'])} steps")
     return scale_note(full, txt(q) + ", betas scaled to it", "the paper's " + txt(f))

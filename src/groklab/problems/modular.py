@@ -90,7 +90,7 @@ class Modular(Family):
         # seeds, operation and the split vary per member.  nuclear > 0 needs SVDs every step:
         # those runs are kept apart from the cheap ones.
         return (cfg.modulus, cfg.n_pairs(), cfg.n_train(), cfg.architecture, cfg.width,
-                cfg.optimizer, cfg.penalty_form, cfg.minibatch, cfg.steps, cfg.log_every,
+                cfg.optimizer, cfg.penalty_form, cfg.batch_size, cfg.steps, cfg.log_every,
                 cfg.log_dense_until, cfg.log_spacing, cfg.nuclear > 0)
 
     def run_batch(self, datas, cfgs, *, device, save_iterates, progress=None):
