@@ -61,6 +61,7 @@ from torch import Tensor
 from ..problems.modular import ModularData, weight_shapes
 from ..schedule import log_steps
 from .linear import BatchResult
+from .optim import update_
 
 DTYPE = torch.float32
 #: members per tensor program (the logits of a p = 97 mini-batch are R x 2048 x 97 floats)
@@ -68,7 +69,6 @@ MAX_MEMBERS = 64
 #: members x pairs x classes per evaluation chunk
 EVAL_ELEMS = 2 ** 24
 L0_THRESHOLD = 1e-4
-BETAS, EPS = (0.9, 0.999), 1e-8
 LinAlgError = getattr(torch.linalg, "LinAlgError", RuntimeError)
 
 
@@ -251,20 +251,8 @@ class _Chunk:
             add_penalty_grad_(g, W, self.l1, self.l2, self.nuc, self.cfg.penalty_form, self.use)
 
     def _update(self, W, g, m, v):
-        opt = self.cfg.optimizer
-        if self.use_wd and opt in ("adam", "sgd"):
-            g = g.addcmul(self.wd, W)
-        if opt == "sgd":
-            W.sub_(self.lr * g)
-            return
-        if self.use_wd and opt == "adamw":
-            W.mul_(1 - self.lr * self.wd)
-        b1, b2 = BETAS
-        m.mul_(b1).add_(g, alpha=1 - b1)
-        v.mul_(b2).addcmul_(g, g, value=1 - b2)
-        bc1, bc2 = 1 - b1 ** self.t, 1 - b2 ** self.t
-        denom = (v.sqrt() / math.sqrt(bc2)).add_(EPS)
-        W.sub_((self.lr / bc1) * (m / denom))
+        update_(W, g, m, v, opt=self.cfg.optimizer, lr=self.lr, t=self.t,
+                wd=self.wd if self.use_wd else None)
 
     def _kill(self, bad: Tensor):
         """Zero the state of the members in ``bad`` (R,) and mark them dead."""
