@@ -213,3 +213,20 @@ def test_lr_just_below_bound_is_accepted(tmp_path):
     assert p.returncode == 0, p.stderr
     runs = pd.read_parquet(out / "runs.parquet")
     assert runs.status.iloc[0] == "done" and np.isfinite(runs.final_train_error.iloc[0])
+
+
+@pytest.mark.parametrize("dev,msg", [("tpu", "--device"), ("cuda:99", "--device"),
+                                     ("nonsense", "--device")])
+def test_bad_device_one_line(tmp_path, dev, msg):
+    import torch
+    if dev == "cuda:99" and not torch.cuda.is_available():
+        msg = "CUDA is not available"
+    r = cli("run", "sparse-recovery", "--steps", "10", "--device", dev, "--out", tmp_path / "r",
+            "--quiet")
+    assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_reproduce_takes_device(tmp_path):
+    r = cli("reproduce", "fig3", "--device", "nonsense", "--out", tmp_path / "f")
+    assert r.returncode == 2 and "--device" in r.stderr and "Traceback" not in r.stderr

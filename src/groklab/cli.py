@@ -155,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     rr.add_argument("--out", default=None, help="results directory (default results/<figure>)")
     rr.add_argument("--runs-per-batch", dest="runs_per_batch", type=int, default=None,
                     help="at most this many runs per tensor program")
+    rr.add_argument("--device", default="cpu", help="torch device (cpu, cuda); default cpu")
     rr.add_argument("--quiet", action="store_true")
     return p
 
@@ -299,7 +300,8 @@ def _cmd_reproduce(ns):
         raise ConfigError("figure", f"{ns.figure!r} is not one of {', '.join(FIGURES)}")
     fig = FIGURES[ns.figure]
     out = Path(ns.out or f"results/{ns.figure}")
-    png = fig.reproduce(out, full=ns.full, quiet=ns.quiet, batch_size=ns.runs_per_batch)
+    png = fig.reproduce(out, full=ns.full, quiet=ns.quiet, batch_size=ns.runs_per_batch,
+                        device=ns.device)
     print(f"wrote {png}")
     return 0
 

@@ -19,7 +19,7 @@ import pandas as pd
 import torch
 
 from . import __version__
-from .config import Detection, config_dict, make_config
+from .config import ConfigError, Detection, config_dict, make_config
 from .detect import detect, detect_many
 from .problems import family
 from .store import Results, Store
@@ -170,6 +170,22 @@ def redetect(runs: pd.DataFrame, curves: pd.DataFrame, det: Detection) -> pd.Dat
     return runs
 
 
+def check_device(device: str) -> None:
+    """Raise ConfigError (one line) for a device torch cannot use here."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError("device", f"{device!r} is not a torch device (cpu, cuda, cuda:N)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("device", f"{device!r}: CUDA is not available on this machine; use cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError("device", f"{device!r}: only {torch.cuda.device_count()} CUDA "
+                              "device(s) here")
+    elif dev.type != "cpu":
+        raise ConfigError("device", f"{device!r} is not supported: use cpu or cuda[:N]")
+
+
 def execute(configs: list, *, out=None, detection: Detection | None = None,
             batch_size: int = DEFAULT_BATCH_SIZE, device: str = "cpu", save_iterates: bool = False,
             quiet: bool = True, shard: tuple[int, int] | None = None) -> Results:
@@ -179,6 +195,7 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
     (a SLURM array, say) given the same grid and the same ``out`` split it without overlap, each
     committing its own parts; any later command consolidates them.
     """
+    check_device(device)
     det = detection or (family(configs[0].problem).detection() if configs else Detection())
     store = Store(out) if out is not None else None
     if shard is not None:

@@ -8,6 +8,7 @@ spinning threads made the same steps 10-70x slower.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -15,6 +16,9 @@ from typing import Callable
 import torch
 
 from ..store import Results
+
+#: torch device the figure's sweeps run on (``groklab reproduce --device``); read by run_grids
+DEVICE = contextvars.ContextVar("groklab_figure_device", default="cpu")
 
 
 @dataclass(frozen=True)
@@ -27,9 +31,13 @@ class Figure:
     draw: Callable[..., Path]  # draw(out, full=..., quiet=..., batch_size=...) -> Path
 
     def reproduce(self, out, full: bool = False, quiet: bool = True,
-                  batch_size: int | None = None) -> Path:
-        with single_thread():
-            return self.draw(Path(out), full=full, quiet=quiet, batch_size=batch_size)
+                  batch_size: int | None = None, device: str = "cpu") -> Path:
+        token = DEVICE.set(device)
+        try:
+            with single_thread():
+                return self.draw(Path(out), full=full, quiet=quiet, batch_size=batch_size)
+        finally:
+            DEVICE.reset(token)
 
 
 @contextlib.contextmanager
@@ -55,7 +63,8 @@ def run_grids(grids: list[dict], out: Path, *, quiet: bool = True, batch_size: i
                 seen.add(cfg.run_id())
                 configs.append(cfg)
     return execute(configs, out=out, batch_size=batch_size or DEFAULT_BATCH_SIZE,
-                   save_iterates=save_iterates, quiet=quiet, detection=detection)
+                   save_iterates=save_iterates, quiet=quiet, detection=detection,
+                   device=DEVICE.get())
 
 
 def scale_note(full: bool, quick: str, full_text: str) -> str:
