@@ -94,3 +94,19 @@ def format_power_law(fit: dict, level: float = 0.95) -> str:
     """'-1.02 [-1.10, -0.94] (95% CI, n=20)'."""
     return (f"{fit['exponent']:.3g} [{fit['exponent_low']:.3g}, {fit['exponent_high']:.3g}] "
             f"({level:.0%} CI, n={fit['n']})")
+
+
+def predicted_t2(pred_t1: float | None, pred_delta_t: float | None) -> float | None:
+    """t2 ~ t1 + |a_hat - a*|_inf / (alpha beta): eq. (78) plus the figure-4 delay."""
+    if pred_t1 is None or pred_delta_t is None:
+        return None
+    return pred_t1 + pred_delta_t
+
+
+def cs_sample_guide(s, n: int, c: float = 2.0):
+    """c * s * ln(n / s): the classical order of the number of Gaussian measurements basis pursuit
+    needs to recover an s-sparse code in R^n (PAPER-NOTES §2.1, App. G: N = Omega(s log(n/s)));
+    a guide for figures 19b / 20, not a fitted or sharp threshold.  Array-friendly."""
+    import numpy as np
+    s = np.asarray(s, dtype=float)
+    return c * s * np.log(n / s)

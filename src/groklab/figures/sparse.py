@@ -49,11 +49,16 @@ def _fig3_grids(full: bool) -> list[dict]:
     return [dict(run, l1=1e-5, l2=0.0), dict(run, l1=0.0, l2=1e-5), dict(run, l1=0.0, l2=0.0)]
 
 
-def _a_star(row) -> np.ndarray:
-    """a* of a run, regenerated from its data fields (the store keeps |a*|_1, not a*)."""
+def _data(row):
+    """The SparseData of a run, regenerated from its data fields (the store keeps summaries)."""
     data = {name: (row[name].item() if hasattr(row[name], "item") else row[name])
             for name, f in fields_dict(SparseRecoveryConfig).items() if f.metadata["data"]}
-    return make_data(make_config("sparse-recovery", **data)).a_star.numpy()
+    return make_data(make_config("sparse-recovery", **data))
+
+
+def _a_star(row) -> np.ndarray:
+    """a* of a run, regenerated from its data fields (the store keeps |a*|_1, not a*)."""
+    return _data(row).a_star.numpy()
 
 
 def _iterates(res, run_id):
@@ -332,5 +337,8 @@ FIGURES_SPARSE = {
 
 # depth (9, 17, 18) and data selection (19a, 21, 22): recipes in their own module
 from .sparse_maps import FIGURES_MAPS  # noqa: E402
+# (s, N) and N scaling (12, 13, 24, 27, 28) and basis pursuit (19b, 20)
+from .sparse_scaling import FIGURES_SCALING  # noqa: E402
 
 FIGURES_SPARSE.update(FIGURES_MAPS)
+FIGURES_SPARSE.update(FIGURES_SCALING)
