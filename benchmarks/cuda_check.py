@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from groklab.sweep import execute, expand_grid
+from groklab.sweep import execute, expand_grid  # noqa: E402
 
 #: (family, grid, dtype tolerance on final metrics, relative)
 CASES = {
@@ -92,20 +92,21 @@ def speed() -> dict:
         el = time.perf_counter() - t0
         res[f"sparse_{R}_runs_run_steps_per_s"] = R * 20_000 / el
         res[f"sparse_{R}_runs_wall_s"] = el
-    # modular: 18 members, p = 97, batch 2048 (the paper's setting), 400 steps
-    grid = dict(modulus=97, train_fraction=0.4, batch_size=2048, width=64, lr=1e-2,
-                l1=[0.0, 1e-6, 1e-5], l2=[0.0, 1e-5], nuclear=[0.0, 1e-5, 1e-4], seed=0, steps=400,
-                log_every=100, log_dense_until=0)
-    cfgs = expand_grid("modular", grid)[:18]
-    fam = family("modular")
-    for n in (1, 18):
-        datas = [fam.make_data(cfgs[0])]
+    # modular, the paper's setting (p = 97, batch 2048), 400 steps: 18 members without nuclear
+    # penalty (one tensor program), 6 with it (SVD every step: a separate program), 1 alone
+    base = dict(modulus=97, train_fraction=0.4, batch_size=2048, width=64, lr=1e-2, seed=0,
+                steps=400, log_every=100, log_dense_until=0)
+    sets = {"18_members": dict(base, l1=[0.0, 1e-8, 1e-7, 1e-6, 5e-6, 1e-5], l2=[0.0, 1e-6, 1e-5]),
+            "6_nuclear_members": dict(base, nuclear=[5e-8, 1e-7, 1e-6, 1e-5, 5e-5, 1e-4]),
+            "1_member": dict(base, l1=1e-5)}
+    for key, grid in sets.items():
+        cfgs = expand_grid("modular", grid)
         t0 = time.perf_counter()
-        fam.run_batch(datas, [cfgs[:n]], device="cuda", save_iterates=False)
+        execute(cfgs, device="cuda")
         torch.cuda.synchronize()
         el = time.perf_counter() - t0
-        res[f"modular_p97_{n}_members_steps_per_s"] = 400 / el
-        res[f"modular_p97_{n}_members_member_steps_per_s"] = n * 400 / el
+        res[f"modular_p97_{key}_ensemble_steps_per_s"] = 400 / el
+        res[f"modular_p97_{key}_member_steps_per_s"] = len(cfgs) * 400 / el
     return res
 
 
