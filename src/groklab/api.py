@@ -20,8 +20,15 @@ def run(config=None, *, problem: str = "sparse-recovery", out=None, detection: D
 
 def sweep(grid: dict, *, problem: str = "sparse-recovery", out=None,
           detection: Detection | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
-          save_iterates: bool = False, device: str = "cpu", quiet: bool = True) -> Results:
-    """Run the Cartesian product of every list in ``grid`` (scalars stay fixed), batched."""
+          save_iterates: bool = False, device: str = "cpu", quiet: bool = True,
+          backend: str = "local", address: str | None = None,
+          ray_cpus_per_task: int = 1) -> Results:
+    """Run the Cartesian product of every list in ``grid`` (scalars stay fixed), batched.
+
+    ``backend="ray"`` runs the batches as Ray tasks (``ray_cpus_per_task`` CPUs each) on a local
+    Ray instance, or on the cluster at ``address`` ("auto" = the one started on this machine);
+    a Ray instance already initialised in this process is used as it is."""
     configs = expand_grid(problem, grid)
     return execute(configs, out=out, detection=detection, batch_size=batch_size,
-                   save_iterates=save_iterates, device=device, quiet=quiet)
+                   save_iterates=save_iterates, device=device, quiet=quiet, backend=backend,
+                   address=address, ray_cpus_per_task=ray_cpus_per_task)

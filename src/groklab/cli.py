@@ -115,6 +115,14 @@ def _exec_flags(p):
     g.add_argument("--shard", default=None, metavar="I/K",
                    help="run only the I-th of K disjoint shards of the grid (0 <= I < K), e.g. one "
                    "per cluster job writing to the same --out")
+    g.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="where batches run: this process (local) or Ray tasks, one per batch "
+                   "(needs pip install -e '.[ray]')")
+    g.add_argument("--address", default=None,
+                   help="with --backend ray: the cluster to join, auto or HOST:PORT (default: "
+                   "start a local Ray instance)")
+    g.add_argument("--ray-cpus-per-task", dest="ray_cpus_per_task", type=int, default=1,
+                   help="with --backend ray: CPUs (and torch threads) per batch task (default 1)")
     g.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
 
@@ -226,8 +234,16 @@ def _cmd_run(ns):
         raise ConfigError("runs_per_batch", f"{ns.runs_per_batch} is out of range: must be an integer >= 1")
     shard = _parse_shard(ns.shard) if ns.shard is not None else None
     out = Path(ns.out or f"results/{ns.problem}")
-    res = execute(configs, out=out, detection=det, batch_size=ns.runs_per_batch or DEFAULT_BATCH_SIZE,
-                  device=ns.device, save_iterates=ns.save_iterates, quiet=ns.quiet, shard=shard)
+    from .backends import BackendError
+    try:
+        res = execute(configs, out=out, detection=det,
+                      batch_size=ns.runs_per_batch or DEFAULT_BATCH_SIZE, device=ns.device,
+                      save_iterates=ns.save_iterates, quiet=ns.quiet, shard=shard,
+                      backend=ns.backend, address=ns.address,
+                      ray_cpus_per_task=ns.ray_cpus_per_task)
+    except BackendError as e:  # a batch failed on a worker: one line; finished batches are kept
+        print(f"groklab {ns.command}: error: {e}", file=sys.stderr)
+        return 1
     if not ns.quiet:
         _print_runs(res.runs)
         print(f"results: {out}/runs.parquet, {out}/curves.parquet")

@@ -95,6 +95,25 @@ def prepare_data(configs: list) -> dict:
     return cache
 
 
+def run_batch_rows(batch, cache, det: Detection, device: str, save_iterates: bool, progress=None):
+    """Advance one batch (D x B configs) with its family's engine; return its runs / curves /
+    iterates tables.  ``cache`` holds the batch's data sets (:func:`prepare_data`)."""
+    first = batch[0][0]
+    datas = [cache[(first.problem, row[0].data_key())][0] for row in batch]
+    with _threads_for(sum(len(row) for row in batch)):
+        res = family(first.problem).run_batch(datas, batch, device=device,
+                                               save_iterates=save_iterates, progress=progress)
+    return _rows(batch, cache, res, det, save_iterates)
+
+
+def remote_batch(batch, det: Detection, device: str, save_iterates: bool, threads: int):
+    """What a Ray task runs: rebuild the batch's data from its configs (a pure function of the
+    config, seed included, so the numbers equal a local run's) on ``threads`` torch threads."""
+    torch.set_num_threads(threads)
+    cache = prepare_data([cfg for row in batch for cfg in row])
+    return run_batch_rows(batch, cache, det, device, save_iterates)
+
+
 def _rows(batch, cache, res, det: Detection, save_iterates: bool):
     """Turn one engine result into runs / curves / iterates DataFrames."""
     flat = [cfg for row in batch for cfg in row]
@@ -188,14 +207,23 @@ def check_device(device: str) -> None:
 
 def execute(configs: list, *, out=None, detection: Detection | None = None,
             batch_size: int = DEFAULT_BATCH_SIZE, device: str = "cpu", save_iterates: bool = False,
-            quiet: bool = True, shard: tuple[int, int] | None = None) -> Results:
+            quiet: bool = True, shard: tuple[int, int] | None = None, backend="local",
+            address: str | None = None, ray_cpus_per_task: int = 1) -> Results:
     """Run every config not already finished in ``out``; return all results for these configs.
+
+    ``backend="ray"`` sends the batches to Ray workers (one task of ``ray_cpus_per_task`` CPUs per
+    batch; ``address`` as for ``ray.init``: None = a local instance, "auto" = the cluster on this
+    machine) and commits each to ``out`` as it comes back, so a rerun resumes just the same.
 
     ``shard=(i, k)`` runs only the runs whose id hashes to i modulo k: k processes or cluster jobs
     (a SLURM array, say) given the same grid and the same ``out`` split it without overlap, each
     committing its own parts; any later command consolidates them.
     """
-    check_device(device)
+    from .backends import make_backend
+    if backend != "ray" or not str(device).startswith("cuda"):
+        check_device(device)  # a Ray cluster's GPUs need not be on this machine
+    runner = make_backend(backend, address=address, cpus_per_task=ray_cpus_per_task, quiet=quiet) \
+        if isinstance(backend, str) else backend
     det = detection or (family(configs[0].problem).detection() if configs else Detection())
     store = Store(out) if out is not None else None
     if shard is not None:
@@ -218,16 +246,12 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
         bar = tqdm(total=total, unit="step", unit_scale=True, desc=f"{len(todo)} runs",
                    dynamic_ncols=True, mininterval=0.1 if sys.stderr.isatty() else 5.0)
     t_start = time.perf_counter()
+    # a generator of finished batches; closing it (finally) cancels work still in flight
+    finished = runner.map(batches, cache, det, device, save_iterates,
+                          progress=bar.update if bar is not None else None)
     try:
         n_done = 0
-        for batch in batches:
-            first = batch[0][0]
-            datas = [cache[(first.problem, row[0].data_key())][0] for row in batch]
-            with _threads_for(sum(len(row) for row in batch)):
-                res = family(first.problem).run_batch(
-                    datas, batch, device=device, save_iterates=save_iterates,
-                    progress=bar.update if bar is not None else None)
-            runs_df, curves_df, it_df = _rows(batch, cache, res, det, save_iterates)
+        for batch, (runs_df, curves_df, it_df) in finished:
             if store is not None:
                 store.write_part(runs_df, curves_df, it_df)
                 store.consolidate(curves=False)
@@ -240,6 +264,7 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
             if bar is not None:
                 bar.set_description(f"{n_done}/{len(todo)} runs")
     finally:
+        finished.close()
         if bar is not None:
             bar.close()
         if store is not None:

@@ -1,0 +1,156 @@
+"""Where batches run: in this process (``local``) or on Ray workers (``ray``).
+
+The driver (:func:`groklab.sweep.execute`) keeps everything that needs one point of view --
+planning, validation, detection settings, the results store -- and a backend only maps
+"run this batch" over the planned batches, yielding each batch's tables as it finishes.  The
+driver commits every finished batch to the store at once, so an interrupted Ray sweep resumes
+exactly like a local one: a rerun skips every committed run.
+
+Ray workers get configs, not tensors: every data set is a pure function of its config (seed
+included), so a worker rebuilds the few data sets of its batch and the numbers are the same as in
+this process.  Each task holds ``cpus_per_task`` CPUs of the cluster and runs torch on that many
+threads (fewer for small batches, as locally).
+
+    groklab run sparse-recovery --lr 0.01,0.1 --l1 1e-5,1e-4 --backend ray               # local Ray
+    groklab run sparse-recovery ... --backend ray --address auto                         # a cluster
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from typing import Iterator
+
+from .config import ConfigError
+
+BACKENDS = ("local", "ray")
+
+
+class BackendError(RuntimeError):
+    """A batch failed where it ran; ``str(err)`` is one line saying which batch and why."""
+
+
+def batch_run_steps(batch) -> int:
+    """Run-steps of one batch (what the progress bar counts)."""
+    return sum(int(cfg.steps) for row in batch for cfg in row)
+
+
+def _describe(batch) -> str:
+    flat = [cfg for row in batch for cfg in row]
+    return f"batch of {len(flat)} run(s) (first run id {flat[0].run_id()})"
+
+
+class LocalBackend:
+    """Today's loop: one batch after another in this process, progress by steps."""
+
+    name = "local"
+
+    def map(self, batches, cache, det, device, save_iterates, progress=None) -> Iterator:
+        from .sweep import run_batch_rows
+        for batch in batches:
+            yield batch, run_batch_rows(batch, cache, det, device, save_iterates, progress)
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("backend", "ray is not installed: pip install -e '.[ray]' "
+                          "(or pip install 'groklab[ray]')") from None
+    return ray
+
+
+class RayBackend:
+    """One Ray task per batch; results come back to the driver in the order they finish.
+
+    ``address``: None starts a local Ray instance (or reuses one already initialised in this
+    process); ``"auto"`` joins the cluster running on this machine (``ray start``); ``HOST:PORT``
+    or ``ray://HOST:10001`` joins that cluster.  When joining a cluster, groklab's own code is
+    shipped with the tasks (``runtime_env py_modules``), so every worker runs the driver's code;
+    the workers' Python needs groklab's dependencies (torch, numpy, pandas, pyarrow, scipy).
+    """
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, cpus_per_task: int = 1, quiet: bool = True):
+        if cpus_per_task < 1:
+            raise ConfigError("ray_cpus_per_task", f"{cpus_per_task} is out of range: must be an "
+                              "integer >= 1")
+        self.address = address
+        self.cpus_per_task = int(cpus_per_task)
+        self.quiet = quiet
+        self.ray = _import_ray()
+        from .sweep import remote_batch
+        #: what each task runs: (batch, detection, device, save_iterates, threads) -> tables
+        self.work = remote_batch
+
+    def connect(self):
+        ray = self.ray
+        if ray.is_initialized():
+            return ray
+        # no usage reporting from a local instance (offline machines, and nobody asked for it)
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        kw = dict(logging_level=logging.ERROR if self.quiet else logging.WARNING,
+                  log_to_driver=not self.quiet)
+        if self.address is None:
+            kw.update(include_dashboard=False)
+        else:
+            import groklab
+            kw.update(address=self.address,
+                      runtime_env={"py_modules": [os.path.dirname(groklab.__file__)]})
+        try:
+            ray.init(**kw)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            where = "a local Ray instance" if self.address is None else repr(self.address)
+            msg = " ".join(str(e).split())[:300]
+            raise ConfigError("address", f"could not start or join {where}: {msg}") from None
+        return ray
+
+    def map(self, batches, cache, det, device, save_iterates, progress=None) -> Iterator:
+        if not batches:
+            return
+        ray = self.connect()
+        gpus = 1 if str(device).startswith("cuda") else 0
+        # a task no node can hold would wait forever: say so instead
+        have = ray.cluster_resources()
+        if have.get("CPU", 0) < self.cpus_per_task:
+            raise ConfigError("ray_cpus_per_task", f"{self.cpus_per_task}: the Ray cluster has "
+                              f"{have.get('CPU', 0):g} CPU(s)")
+        if gpus and have.get("GPU", 0) < 1:
+            raise ConfigError("device", f"{device!r}: the Ray cluster has no GPU")
+        task = ray.remote(num_cpus=self.cpus_per_task, num_gpus=gpus, max_retries=0)(self.work)
+        pending = {task.remote(batch, det, device, save_iterates, self.cpus_per_task): batch
+                   for batch in batches}
+        try:
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                ref = ready[0]
+                batch = pending.pop(ref)
+                try:
+                    out = ray.get(ref)
+                except ray.exceptions.RayError as e:
+                    cause = getattr(e, "cause", None) or e
+                    text = " ".join(str(cause).split())
+                    # RayTaskError strings carry the remote traceback: keep its last line
+                    if isinstance(e, ray.exceptions.RayTaskError) and cause is e:
+                        text = str(e).strip().splitlines()[-1]
+                    raise BackendError(f"{_describe(batch)} failed on a Ray worker: "
+                                       f"{type(cause).__name__}: {text[:400]}") from None
+                if progress is not None:
+                    progress(batch_run_steps(batch))
+                yield batch, out
+        finally:
+            for ref in pending:  # interrupted or failed: do not leave work running
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref, force=True)
+
+
+def make_backend(name: str = "local", *, address: str | None = None, cpus_per_task: int = 1,
+                 quiet: bool = True):
+    if name == "local":
+        if address is not None:
+            raise ConfigError("address", "only applies to --backend ray")
+        return LocalBackend()
+    if name == "ray":
+        return RayBackend(address=address, cpus_per_task=cpus_per_task, quiet=quiet)
+    raise ConfigError("backend", f"{name!r} is not one of {', '.join(BACKENDS)}")
