@@ -427,3 +427,81 @@ class ModularConfig(ConfigBase):
 
 
 PROBLEMS[ModularConfig.problem] = ModularConfig
+
+
+# ---- nonlinear teacher-student and Sobolev training (SPEC §3, PAPER-NOTES §2.7, §2.8, §10(b-c)) ---
+@dataclass(frozen=True)
+class TeacherStudentConfig(ConfigBase):
+    """Two-layer ReLU student y = V relu(W x) learning a two-layer ReLU teacher (SPEC §3)."""
+
+    problem: ClassVar[str] = "teacher-student"
+
+    input_dim: int = _f(100, "input dimension d (x ~ N(0, I_d))", data=True)
+    hidden: int = _f(500, "hidden width h of the teacher and of the student (no biases)",
+                     data=True)
+    outputs: int = _f(2, "number c of outputs", data=True)
+    train_size: int = _f(100, "number N of training inputs (full batch)", data=True)
+    test_size: int = _f(1000, "number of test inputs", data=True)
+    teacher_sparsity: float = _f(
+        0.0, "fraction of zero entries in each row of the teacher's first layer W* (0 = dense, "
+        "the authors' teacher); kept entries are rescaled by sqrt(d / kept) so w*.x keeps its "
+        "variance", data=True)
+    teacher_rank: int = _f(0, "rank of the teacher's first layer W* = A B (A, B Gaussian, entries "
+                           "of W* of variance 1); 0 = full rank (the authors' dense teacher)",
+                           data=True)
+    data_seed: int = _f(0, "seed of the teacher and of the inputs", data=True)
+    optimizer: str = _f("adam", "optimizer (PyTorch's update rules, betas 0.9/0.999, eps 1e-8)",
+                        choices=("adam", "adamw", "sgd"))
+    lr: float = _f(5.5e-3, "learning rate alpha")
+    weight_decay: float = _f(0.0, "weight decay (adam: added to the gradient; adamw: decoupled; "
+                             "sgd: added to the gradient)")
+    l1: float = _f(0.0, "l1 penalty beta on |W|_1 + |V|_1 (entrywise, both layers)")
+    l2: float = _f(0.0, "l2 penalty beta on |W|_F + |V|_F (unsquared, as the authors' code; "
+                   "--penalty-form squared for |W|_F^2 + |V|_F^2)")
+    nuclear: float = _f(0.0, "nuclear-norm penalty beta on |W|_* + |V|_* (an SVD per step)")
+    penalty_form: str = _f("norm", "l2 penalty as the Frobenius norm |W|_F (norm) or its square",
+                           choices=("norm", "squared"))
+    sobolev: float = _f(0.0, "Sobolev strength beta of the first-derivative term: match the "
+                        "student's input Jacobians V diag(relu'(W x_i)) W to the teacher's on the "
+                        "train inputs")
+    sobolev_form: str = _f("norm", "Sobolev term: norm = beta |J - J*|_F over the whole batch "
+                           "(unsquared, not averaged: the authors' code); squared = (beta/N) "
+                           "sum_i |J_i - J*_i|_F^2 (the paper's formula)",
+                           choices=("norm", "squared"))
+    seed: int = _f(0, "seed of the student's initialization")
+    steps: int = _f(1_000_000, "number of full-batch optimizer steps")
+    log_every: int = _f(20, "after the dense phase: points per decade (log spacing) or the "
+                        "period (linear spacing)")
+    log_dense_until: int = _f(100, "log every step below this step")
+    log_spacing: str = _f("log", "spacing of logs after the dense phase: log (log_every points "
+                          "per decade) or linear (every log_every steps)",
+                          choices=("log", "linear"))
+
+    def __post_init__(self):
+        names = fields_dict(type(self))
+        for name in ("optimizer", "penalty_form", "sobolev_form", "log_spacing"):
+            _check_choice(name, getattr(self, name), names[name].metadata["choices"])
+        _check_int("input_dim", self.input_dim, 1, 100_000)
+        _check_int("hidden", self.hidden, 1, 1_000_000)
+        _check_int("outputs", self.outputs, 1, 100_000)
+        _check_int("train_size", self.train_size, 1, 10**8)
+        _check_int("test_size", self.test_size, 1, 10**8)
+        _check_float("teacher_sparsity", self.teacher_sparsity, 0.0, 1.0)
+        if self.teacher_sparsity >= 1.0:
+            raise ConfigError("teacher_sparsity", f"{self.teacher_sparsity} is out of range: must "
+                              "be in [0, 1) (each hidden unit keeps at least one input)")
+        _check_int("teacher_rank", self.teacher_rank, 0, 100_000)
+        if self.teacher_rank > min(self.hidden, self.input_dim):
+            raise ConfigError("teacher_rank", f"{self.teacher_rank} is larger than min(--hidden, "
+                              f"--input-dim) = {min(self.hidden, self.input_dim)}")
+        _check_int("data_seed", self.data_seed, 0, 2**63 - 1)
+        _check_int("seed", self.seed, 0, 2**63 - 1)
+        _check_float("lr", self.lr, 0.0, 1e6, lo_open=True)
+        for name in ("weight_decay", "l1", "l2", "nuclear", "sobolev"):
+            _check_float(name, getattr(self, name), 0.0, 1e6)
+        _check_int("steps", self.steps, 1, 10**12)
+        _check_int("log_every", self.log_every, 1, 10**12)
+        _check_int("log_dense_until", self.log_dense_until, 0, 10**12)
+
+
+PROBLEMS[TeacherStudentConfig.problem] = TeacherStudentConfig

@@ -54,7 +54,7 @@ class Family:
 
 FAMILIES: dict[str, Family] = {}
 #: modules that register families when imported (kept lazy: importing groklab stays cheap)
-FAMILY_MODULES = ("sparse_recovery", "matrix", "modular")
+FAMILY_MODULES = ("sparse_recovery", "matrix", "modular", "teacher_student")
 
 
 def register(fam: Family) -> Family:

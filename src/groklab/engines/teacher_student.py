@@ -1,0 +1,274 @@
+"""Batched two-layer ReLU students (teacher-student and Sobolev training; SPEC §3).
+
+A *panel* of R members (one config each, typically an alpha x beta grid) lives in two stacked
+tensors W (R, h, d) and V (R, c, h); member r predicts y = V_r relu(W_r x).  One full-batch step
+advances every member with a handful of batched GEMMs and one stacked optimizer update
+(``engines.optim.update_``) with per-member learning rates, weight decays and penalty strengths as
+(R, 1, 1) columns.  There is no autograd in the step: the gradient is written by hand (checked
+against autograd in tests/test_teacher_student.py):
+
+    Z = X W^T (R, N, h),  A = relu(Z),  Y = A V^T,  E = Y - Y*
+    MSE = mean(E^2) over N x c (nn.MSELoss, as the authors)     G = 2 E / (N c)
+    dV = G^T A,   dW = (G V * 1[Z > 0])^T X
+
+Sobolev term (first derivatives; ReLU has no second).  The student's input Jacobian at x_i is
+J_i = V diag(m_i) W with m_i = 1[W x_i > 0], so all N Jacobians of a member are ONE GEMM:
+B = (m_i * V) stacked over i as an (N c, h) matrix, J = B W (N c, d).  With D = J - J* and
+K = dL/dJ (``norm``: beta D / |D|_F, the authors' unsquared whole-batch norm; ``squared``:
+2 beta D / N for (beta/N) sum_i |D_i|_F^2), the gradients are (relu'' = 0 a.e.)
+
+    dW += B^T K (h, d),     dV[c, k] += sum_i m_i[k] (K_i W^T)[c, k]
+
+i.e. two more GEMMs of the forward's size; no loop over samples and no double backward.
+
+Penalties: beta * sum over both layers of h(W) (l1 entrywise, l2 = |W|_F unsquared or squared,
+nuclear = sum of singular values), gradient in closed form by ``engines.nets.add_penalty_grad_``.
+
+Precision: float32 by default.  Adam's step is scale-free (about lr per coordinate whatever the
+size of the gradient), so the tiny penalty gradients (beta ~ 1e-7) enter through the ratio of
+the fit and penalty gradients, which float32 resolves; the smallest learning rate (1e-4) moves
+weights of size ~0.05 by 2e-3 relative per step, far above float32's 1.2e-7.  Denormals are
+flushed (Adam's second moment of vanishing gradients).  Metrics are accumulated in float64.
+Float64 (``dtype=``) is used by the tests.
+
+Logging (the config's schedule, log-spaced by default): train / test MSE (no penalty, no
+Sobolev term); ``train_error`` / ``test_error`` = MSE / MSE at step 0 (what the detector reads;
+see problems.teacher_student); relative Jacobian errors |J - J*|_F / |J*|_F on both splits; l0
+(|w| > 1e-4), l1, l2 of all weights; the sum of both layers' nuclear norms and the effective rank
+of W (SVDs at log points only).  A member whose loss or weights go non-finite is marked dead
+(state zeroed, metrics NaN from then on); the others go on.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..problems.teacher_student import TeacherStudentData
+from ..schedule import log_steps
+from .linear import BatchResult
+from .nets import add_penalty_grad_, effective_rank
+from .optim import update_
+
+DTYPE = torch.float32
+MAX_MEMBERS = 64
+#: members x points x hidden units per evaluation chunk (Jacobians of the test set)
+EVAL_ELEMS = 2 ** 23
+L0_THRESHOLD = 1e-4
+LinAlgError = getattr(torch.linalg, "LinAlgError", RuntimeError)
+METRICS = ("train_error", "test_error", "train_mse", "test_mse", "train_jac_error",
+           "test_jac_error", "l0_norm", "l1_norm", "l2_norm", "nuclear_norm", "erank_W")
+
+
+def init_student(cfg, dtype=DTYPE) -> tuple[Tensor, Tensor]:
+    """One member's (W (h, d), V (c, h)): normal init with std 1/sqrt(fan_out), the authors'
+    (W std 1/sqrt(h), V std 1/sqrt(c)), from ``torch.Generator().manual_seed(seed)``."""
+    gen = torch.Generator().manual_seed(int(cfg.seed))
+    h, d, c = cfg.hidden, cfg.input_dim, cfg.outputs
+    W = torch.randn(h, d, generator=gen, dtype=torch.float64) / h ** 0.5
+    V = torch.randn(c, h, generator=gen, dtype=torch.float64) / c ** 0.5
+    return W.to(dtype), V.to(dtype)
+
+
+def forward(W: Tensor, V: Tensor, X: Tensor) -> Tensor:
+    """(R, n, c) outputs of stacked members W (R, h, d), V (R, c, h) on X (n, d) or (R, n, d)."""
+    return torch.relu(X @ W.transpose(1, 2)) @ V.transpose(1, 2)
+
+
+def jacobians(W: Tensor, V: Tensor, X: Tensor) -> Tensor:
+    """(R, n, c, d) input Jacobians V diag(relu'(W x_i)) W (closed form)."""
+    from ..problems.teacher_student import relu_jacobians
+    return relu_jacobians(W, V, X)
+
+
+def loss_and_grads(W, V, X, Y, J_star=None, *, sobolev=None, sobolev_form="norm"):
+    """Hand-written MSE (+ Sobolev) loss and gradients of stacked members.
+
+    X (n, d) or (R, n, d), Y (R or 1, n, c), J_star (R or 1, n, c, d); ``sobolev`` an (R, 1, 1)
+    column of betas or None.  Returns (loss (R,), dW (R, h, d), dV (R, c, h)); the loss is the MSE
+    plus the Sobolev term (no weight penalties)."""
+    R, h, d = W.shape
+    c = V.shape[1]
+    n = X.shape[-2]
+    Z = X @ W.transpose(1, 2)  # (R, n, h)
+    mask = Z > 0
+    A = torch.relu(Z)
+    E = A @ V.transpose(1, 2) - Y  # (R, n, c)
+    loss = (E * E).mean((1, 2))
+    G = E * (2.0 / (n * c))
+    dV = G.transpose(1, 2) @ A  # (R, c, h)
+    dZ = (G @ V).mul_(mask)
+    dW = dZ.transpose(1, 2) @ X if X.dim() == 3 else dZ.transpose(1, 2) @ X.unsqueeze(0)
+    if sobolev is not None:
+        m = mask.to(W.dtype)
+        B = (m.unsqueeze(2) * V.unsqueeze(1)).reshape(R, n * c, h)  # rows m_i * V[c]
+        D = (B @ W).view(R, n, c, d) - J_star
+        if sobolev_form == "norm":
+            nrm = D.flatten(1).norm(dim=1)
+            loss = loss + sobolev.view(R) * nrm
+            K = D * (sobolev.view(R, 1, 1, 1) / torch.where(nrm > 0, nrm, torch.ones_like(nrm))
+                     .view(R, 1, 1, 1))
+        else:
+            loss = loss + sobolev.view(R) * (D * D).sum((1, 2, 3)) / n
+            K = D * (sobolev.view(R, 1, 1, 1) * (2.0 / n))
+        K = K.reshape(R, n * c, d)
+        dW.baddbmm_(B.transpose(1, 2), K)
+        P = (K @ W.transpose(1, 2)).view(R, n, c, h)  # K_i W^T
+        dV.add_((P * m.unsqueeze(2)).sum(1))
+    return loss, dW, dV
+
+
+class _Panel:
+    """R members trained together (the tensor program)."""
+
+    def __init__(self, datas: list[TeacherStudentData], members, dev, dtype):
+        self.cfg = cfg = members[0][1]
+        self.cfgs = [c for _, c in members]
+        self.R = R = len(members)
+        self.dev, self.dtype = dev, dtype
+        idx = [i for i, _ in members]
+        self.shared = len(set(idx)) == 1
+        put = lambda name: torch.stack([getattr(datas[i], name) for i in  # noqa: E731
+                                        ([idx[0]] if self.shared else idx)]).to(dev, dtype)
+        # shared data: X is (n, d) and the member axis broadcasts (one GEMM for the whole panel)
+        self.X_train = put("X_train")[0] if self.shared else put("X_train")
+        self.X_test = put("X_test")[0] if self.shared else put("X_test")
+        self.Y_train, self.Y_test = put("Y_train"), put("Y_test")
+        self.J_train, self.J_test = put("J_train"), put("J_test")
+        self.J_train_norm = self.J_train.flatten(1).norm(dim=1).to(torch.float64)
+        self.J_test_norm = self.J_test.flatten(1).norm(dim=1).to(torch.float64)
+        per = [init_student(c, dtype) for c in self.cfgs]
+        self.W = torch.stack([p[0] for p in per]).to(dev)
+        self.V = torch.stack([p[1] for p in per]).to(dev)
+        col = lambda name: torch.tensor([float(getattr(c, name)) for c in self.cfgs],  # noqa: E731
+                                        dtype=dtype, device=dev).view(R, 1, 1)
+        self.lr, self.wd = col("lr"), col("weight_decay")
+        self.l1, self.l2, self.nuc = col("l1"), col("l2"), col("nuclear")
+        self.sob = col("sobolev") if any(c.sobolev > 0 for c in self.cfgs) else None
+        self.use = tuple(any(getattr(c, n) > 0 for c in self.cfgs) for n in ("l1", "l2", "nuclear"))
+        self.use_wd = any(c.weight_decay > 0 for c in self.cfgs)
+        self.mW, self.vW = torch.zeros_like(self.W), torch.zeros_like(self.W)
+        self.mV, self.vV = torch.zeros_like(self.V), torch.zeros_like(self.V)
+        self.t = 0
+        self.alive = torch.ones(R, dtype=torch.bool)
+        self.mse0 = None  # (R,) train / test MSE at step 0
+
+    def step(self):
+        cfg = self.cfg
+        _, gW, gV = loss_and_grads(self.W, self.V, self.X_train, self.Y_train,
+                                   self.J_train if self.sob is not None else None,
+                                   sobolev=self.sob, sobolev_form=cfg.sobolev_form)
+        if any(self.use):
+            for g, P in ((gW, self.W), (gV, self.V)):
+                try:
+                    add_penalty_grad_(g, P, self.l1, self.l2, self.nuc, cfg.penalty_form, self.use)
+                except LinAlgError:  # a member went non-finite between logs: kill it, redo
+                    self._kill(~(torch.isfinite(self.W).flatten(1).all(1)
+                                 & torch.isfinite(self.V).flatten(1).all(1)).cpu())
+                    g.nan_to_num_(0.0)
+                    add_penalty_grad_(g, P, self.l1, self.l2, self.nuc, cfg.penalty_form, self.use)
+        self.t += 1
+        wd = self.wd if self.use_wd else None
+        update_(self.W, gW, self.mW, self.vW, opt=cfg.optimizer, lr=self.lr, t=self.t, wd=wd)
+        update_(self.V, gV, self.mV, self.vV, opt=cfg.optimizer, lr=self.lr, t=self.t, wd=wd)
+
+    def _kill(self, bad: Tensor):
+        bad = bad & self.alive
+        if not bool(bad.any()):
+            return
+        self.alive &= ~bad
+        keep = (~bad).to(self.dev).view(-1, 1, 1)
+        for t in (self.W, self.V, self.mW, self.vW, self.mV, self.vV):
+            t.copy_(torch.where(keep, t, torch.zeros_like(t)))
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, Tensor]:
+        R = self.R
+        out = {}
+        for split, X, Y, J, Jn in (("train", self.X_train, self.Y_train, self.J_train,
+                                    self.J_train_norm),
+                                   ("test", self.X_test, self.Y_test, self.J_test,
+                                    self.J_test_norm)):
+            n = X.shape[-2]
+            per = max(1, EVAL_ELEMS // (n * self.cfg.hidden * self.cfg.outputs))
+            mse, jerr = [], []
+            for i in range(0, R, per):
+                W, V = self.W[i:i + per], self.V[i:i + per]
+                Xi = X if self.shared else X[i:i + per]
+                Yi = Y if self.shared else Y[i:i + per]
+                Ji = J if self.shared else J[i:i + per]
+                E = (forward(W, V, Xi) - Yi).to(torch.float64)
+                mse.append((E * E).mean((1, 2)))
+                D = (jacobians(W, V, Xi) - Ji).to(torch.float64)
+                jerr.append(D.flatten(1).norm(dim=1))
+            out[f"{split}_mse"] = torch.cat(mse)
+            out[f"{split}_jac_error"] = torch.cat(jerr) / Jn.clamp_min(1e-300)
+        if self.mse0 is None:
+            self.mse0 = {s: out[f"{s}_mse"].clamp_min(1e-300) for s in ("train", "test")}
+        for s in ("train", "test"):
+            out[f"{s}_error"] = out[f"{s}_mse"] / self.mse0[s]
+        flat = torch.cat([self.W.flatten(1), self.V.flatten(1)], 1).to(torch.float64)
+        out["l0_norm"] = (flat.abs() > L0_THRESHOLD).sum(1).to(torch.float64)
+        out["l1_norm"] = flat.abs().sum(1)
+        out["l2_norm"] = flat.norm(dim=1)
+        finite = torch.isfinite(flat).all(1)
+        fin = finite.view(-1, 1, 1)
+        sW = torch.linalg.svdvals(torch.where(fin, self.W, torch.zeros_like(self.W))).to(torch.float64)
+        sV = torch.linalg.svdvals(torch.where(fin, self.V, torch.zeros_like(self.V))).to(torch.float64)
+        out["nuclear_norm"] = sW.sum(-1) + sV.sum(-1)
+        out["erank_W"] = effective_rank(sW)
+        bad = (~torch.isfinite(out["train_mse"]) | ~finite).cpu()
+        self._kill(bad)
+        dead = (~self.alive).to(self.dev)
+        return {k: torch.where(dead, torch.full_like(v, float("nan")), v) for k, v in out.items()}
+
+    def final(self) -> np.ndarray:
+        flat = torch.cat([self.W.flatten(1), self.V.flatten(1)], 1).cpu().numpy().astype(np.float64)
+        flat[~self.alive.numpy()] = np.nan
+        return flat
+
+
+def run_teacher_student_batch(datas: list[TeacherStudentData], cfgs: list[list], *,
+                              device: str = "cpu", progress=None, max_members: int = MAX_MEMBERS,
+                              dtype=DTYPE) -> BatchResult:
+    """Train D x B teacher-student runs (``cfgs[d][b]`` on data set d) as panels of at most
+    ``max_members``; all configs share the family's batch key."""
+    from ..problems.teacher_student import TeacherStudent
+    t0 = time.perf_counter()
+    members = [(i, c) for i, row in enumerate(cfgs) for c in row]
+    first = members[0][1]
+    fam = TeacherStudent()
+    key = fam.batch_key(first)
+    if any(fam.batch_key(c) != key for _, c in members):
+        raise ValueError("run_teacher_student_batch: every config must share the family's batch "
+                         "key (shapes, optimizer, forms, steps, logging schedule)")
+    steps = log_steps(first.steps, first.log_every, first.log_dense_until, first.log_spacing)
+    metrics = {k: np.empty((len(steps), len(members))) for k in METRICS}
+    finals = []
+    dev = torch.device(device)
+    torch.set_flush_denormal(True)
+    try:
+        with torch.no_grad():
+            for lo in range(0, len(members), max_members):
+                panel = _Panel(datas, members[lo:lo + max_members], dev, dtype)
+                R = panel.R
+                logs, done = [], 0
+                for t in range(first.steps + 1):
+                    if t > 0:
+                        panel.step()
+                    if t == steps[len(logs)]:
+                        logs.append({k: v.cpu().numpy() for k, v in panel.evaluate().items()})
+                        if progress is not None:
+                            progress(R * (t - done))
+                            done = t
+                        if len(logs) == len(steps):
+                            break
+                for k in METRICS:
+                    metrics[k][:, lo:lo + R] = np.stack([row[k] for row in logs])
+                finals.append(panel.final())
+    finally:
+        torch.set_flush_denormal(False)
+    return BatchResult(steps=steps, metrics=metrics, final=np.concatenate(finals),
+                       iterates=None, wall_time_s=time.perf_counter() - t0)

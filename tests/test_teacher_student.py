@@ -1,0 +1,226 @@
+"""Nonlinear teacher-student and Sobolev training (SPEC §3, PAPER-NOTES §2.7, §2.8, §10(b-c)).
+
+Expectations come from closed forms (Jacobians vs finite differences and torch.func, gradients vs
+autograd), from PyTorch's own Adam on the same model, from invariants (a panel member equals its
+solo run; same seed, same numbers) or from the paper's qualitative claim at a small pinned size --
+never from numbers copied out of a run.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch.func import jacrev, vmap
+
+from groklab.config import ConfigError, TeacherStudentConfig
+from groklab.engines.nets import penalty_value
+from groklab.engines.teacher_student import (forward, init_student, jacobians, loss_and_grads,
+                                             run_teacher_student_batch)
+from groklab.problems.teacher_student import make_teacher_student_data, relu_jacobians
+
+from conftest import cli
+
+D64 = torch.float64
+
+
+def _small(**kw):
+    base = dict(input_dim=6, hidden=12, outputs=2, train_size=8, test_size=20, steps=15,
+                log_every=5, log_dense_until=5, log_spacing="linear", lr=1e-2)
+    base.update(kw)
+    return TeacherStudentConfig(**base)
+
+
+def _params(R=3, h=12, d=6, c=2, seed=0, dtype=D64):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(R, h, d, generator=g, dtype=dtype),
+            torch.randn(R, c, h, generator=g, dtype=dtype) / 3)
+
+
+# ---- data ----------------------------------------------------------------------------------------
+def test_teacher_and_data_are_seeded_and_shaped():
+    a, b = make_teacher_student_data(_small()), make_teacher_student_data(_small())
+    c = make_teacher_student_data(_small(data_seed=1))
+    assert torch.equal(a.W_star, b.W_star) and torch.equal(a.X_test, b.X_test)
+    assert not torch.equal(a.W_star, c.W_star)
+    assert a.X_train.shape == (8, 6) and a.Y_test.shape == (20, 2) and a.J_train.shape == (8, 2, 6)
+    torch.testing.assert_close(a.Y_train, torch.relu(a.X_train @ a.W_star.T) @ a.V_star.T)
+
+
+def test_structured_teachers():
+    cfg = _small(input_dim=20, hidden=30, teacher_sparsity=0.75)
+    W = make_teacher_student_data(cfg).W_star
+    assert ((W != 0).sum(1) == 5).all()  # each hidden unit keeps round(0.25 * 20) inputs
+    W = make_teacher_student_data(_small(input_dim=20, hidden=30, teacher_rank=3)).W_star
+    s = torch.linalg.svdvals(W)
+    assert s[2] > 1e-6 * s[0] and s[3] < 1e-10 * s[0]  # rank exactly 3
+    dense = make_teacher_student_data(_small(input_dim=20, hidden=30)).W_star
+    assert torch.linalg.matrix_rank(dense) == 20 and (dense != 0).all()  # the authors' teacher
+
+
+def test_student_init_is_the_authors():
+    W, V = init_student(TeacherStudentConfig(), D64)
+    assert W.shape == (500, 100) and V.shape == (2, 500)
+    assert abs(float(W.std()) - 500 ** -0.5) < 0.02 * 500 ** -0.5  # std 1/sqrt(fan_out)
+    assert abs(float(V.std()) - 2 ** -0.5) < 0.05 * 2 ** -0.5
+
+
+# ---- Jacobians and gradients -------------------------------------------------------------------
+def test_jacobian_matches_torch_func_and_finite_differences():
+    W, V = _params()
+    X = torch.randn(5, 6, generator=torch.Generator().manual_seed(3), dtype=D64)
+    J = jacobians(W, V, X)  # closed form V diag(relu'(W x)) W, (R, n, c, d)
+    f = lambda w, v, x: v @ torch.relu(w @ x)  # noqa: E731  one member, one input
+    auto = vmap(vmap(jacrev(f, argnums=2), in_dims=(None, None, 0)), in_dims=(0, 0, None))(W, V, X)
+    torch.testing.assert_close(J, auto)
+    eps = 1e-6
+    for i in range(6):
+        e = torch.zeros(6, dtype=D64)
+        e[i] = eps
+        fd = (forward(W, V, X + e) - forward(W, V, X - e)) / (2 * eps)  # (R, n, c)
+        torch.testing.assert_close(J[..., i], fd, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("form", ["norm", "squared"])
+@pytest.mark.parametrize("with_sobolev", [False, True])
+def test_hand_gradient_matches_autograd(form, with_sobolev):
+    """MSE + beta * Sobolev term: the hand-written gradient equals autograd through the
+    torch.func Jacobian (a double backward, as the authors' create_graph=True)."""
+    W, V = _params(R=3)
+    g = torch.Generator().manual_seed(5)
+    X = torch.randn(7, 6, generator=g, dtype=D64)
+    Wt, Vt = _params(R=1, seed=9)
+    Y = forward(Wt, Vt, X)
+    Jt = jacobians(Wt, Vt, X)
+    beta = torch.tensor([0.3, 1e-3, 0.0], dtype=D64).view(3, 1, 1) if with_sobolev else None
+    loss, dW, dV = loss_and_grads(W, V, X, Y, Jt if with_sobolev else None, sobolev=beta,
+                                  sobolev_form=form)
+    Wa, Va = W.clone().requires_grad_(), V.clone().requires_grad_()
+    f = lambda w, v, x: v @ torch.relu(w @ x)  # noqa: E731
+    pred = forward(Wa, Va, X)
+    ref = ((pred - Y) ** 2).mean((1, 2))
+    if with_sobolev:
+        Ja = vmap(vmap(jacrev(f, argnums=2), in_dims=(None, None, 0)), in_dims=(0, 0, None))(Wa, Va, X)
+        D = Ja - Jt
+        if form == "norm":
+            ref = ref + beta.view(3) * D.flatten(1).norm(dim=1)
+        else:
+            ref = ref + beta.view(3) * (D ** 2).sum((1, 2, 3)) / X.shape[0]
+    gW, gV = torch.autograd.grad(ref.sum(), (Wa, Va))
+    torch.testing.assert_close(loss, ref.detach())
+    torch.testing.assert_close(dW, gW)
+    torch.testing.assert_close(dV, gV)
+
+
+# ---- the engine --------------------------------------------------------------------------------
+@pytest.mark.parametrize("kw", [dict(l1=1e-3), dict(l2=1e-2), dict(nuclear=1e-2),
+                                dict(sobolev=1e-2), dict(sobolev=1e-1, sobolev_form="squared"),
+                                dict(optimizer="adamw", weight_decay=0.1),
+                                dict(optimizer="sgd", lr=0.05, l2=1e-2, penalty_form="squared")])
+def test_engine_matches_torch_optim(kw):
+    """The engine equals an nn-style loop: torch.optim on MSE + autograd penalties (+ the Sobolev
+    term through the torch.func Jacobian with a double backward), float64."""
+    cfg = _small(steps=12, log_every=1, **kw)
+    data = make_teacher_student_data(cfg)
+    res = run_teacher_student_batch([data], [[cfg]], dtype=D64)
+    W, V = (t.clone().requires_grad_() for t in init_student(cfg, D64))
+    Opt = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+    opt = Opt[cfg.optimizer]([W, V], lr=cfg.lr, weight_decay=cfg.weight_decay)
+    f = lambda w, v, x: v @ torch.relu(w @ x)  # noqa: E731
+    one = lambda v: torch.tensor([float(v)], dtype=D64)  # noqa: E731
+    losses = []
+    for t in range(cfg.steps + 1):
+        pred = torch.relu(data.X_train @ W.T) @ V.T
+        mse = torch.nn.functional.mse_loss(pred, data.Y_train)
+        losses.append(float(mse.detach()))
+        if t == cfg.steps:
+            break
+        loss = mse + sum(penalty_value(P[None], one(cfg.l1), one(cfg.l2), one(cfg.nuclear),
+                                       cfg.penalty_form).sum() for P in (W, V))
+        if cfg.sobolev:
+            J = vmap(jacrev(f, argnums=2), in_dims=(None, None, 0))(W, V, data.X_train)
+            D = J - data.J_train
+            loss = loss + cfg.sobolev * (D.norm() if cfg.sobolev_form == "norm"
+                                         else (D ** 2).sum() / len(D))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    np.testing.assert_allclose(res.metrics["train_mse"][:, 0], losses, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(res.final[0], torch.cat([W.flatten(), V.flatten()]).detach(),
+                               rtol=1e-9, atol=1e-12)
+
+
+def test_panel_member_equals_its_solo_run():
+    """Batched member k equals config k trained alone (float32 and float64)."""
+    cfgs = [_small(lr=1e-2, l1=1e-3, seed=0), _small(lr=3e-3, l2=1e-2, seed=1),
+            _small(lr=1e-2, sobolev=0.0, seed=2, weight_decay=0.5), _small(lr=5e-3, seed=3)]
+    data = make_teacher_student_data(cfgs[0])
+    for dtype, tol in ((D64, 1e-10), (torch.float32, 1e-4)):
+        panel = run_teacher_student_batch([data], [cfgs], dtype=dtype)
+        for k, cfg in enumerate(cfgs):
+            solo = run_teacher_student_batch([data], [[cfg]], dtype=dtype)
+            for name in ("train_mse", "test_mse", "test_jac_error", "l1_norm", "nuclear_norm"):
+                np.testing.assert_allclose(panel.metrics[name][:, k], solo.metrics[name][:, 0],
+                                           rtol=tol, atol=tol * 1e-2, err_msg=name)
+            np.testing.assert_allclose(panel.final[k], solo.final[0], rtol=tol, atol=tol * 1e-2)
+
+
+def test_panels_across_data_sets_and_chunks():
+    a, b = _small(data_seed=0), _small(data_seed=1, l1=1e-3, sobolev=1e-2)
+    b = _small(data_seed=1, l1=1e-3)
+    da, db = make_teacher_student_data(a), make_teacher_student_data(b)
+    both = run_teacher_student_batch([da, db], [[a], [b]], dtype=D64)
+    chunked = run_teacher_student_batch([da, db], [[a], [b]], max_members=1, dtype=D64)
+    for name in ("train_mse", "test_mse", "l2_norm"):
+        np.testing.assert_allclose(both.metrics[name], chunked.metrics[name], rtol=1e-10)
+
+
+def test_divergent_member_is_isolated():
+    ok, bad = _small(optimizer="sgd", lr=0.01), _small(optimizer="sgd", lr=1e6, seed=1)
+    data = make_teacher_student_data(ok)
+    res = run_teacher_student_batch([data], [[ok, bad]])
+    assert np.isfinite(res.metrics["train_mse"][:, 0]).all()
+    assert np.isnan(res.metrics["train_mse"][-1, 1]) and np.isnan(res.final[1]).all()
+
+
+def test_errors_are_relative_to_step_zero():
+    cfg = _small()
+    res = run_teacher_student_batch([make_teacher_student_data(cfg)], [[cfg]])
+    m = res.metrics
+    assert m["train_error"][0, 0] == m["test_error"][0, 0] == 1.0
+    np.testing.assert_allclose(m["test_error"][:, 0], m["test_mse"][:, 0] / m["test_mse"][0, 0])
+
+
+# ---- config and CLI ------------------------------------------------------------------------------
+@pytest.mark.parametrize("kw,option", [(dict(hidden=0), "hidden"), (dict(lr=0.0), "lr"),
+                                       (dict(teacher_sparsity=1.0), "teacher-sparsity"),
+                                       (dict(teacher_rank=200), "teacher-rank"),
+                                       (dict(sobolev=-1.0), "sobolev"),
+                                       (dict(sobolev_form="cubed"), "sobolev-form"),
+                                       (dict(optimizer="lbfgs"), "optimizer")])
+def test_config_errors(kw, option):
+    with pytest.raises(ConfigError, match=f"--{option}"):
+        TeacherStudentConfig(**kw)
+
+
+def test_cli_bad_input_exits_2(tmp_path):
+    r = cli("run", "teacher-student", "--teacher-rank", "101", "--out", tmp_path / "r", "--quiet")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "--teacher-rank" in r.stderr
+
+
+def test_cli_run_writes_tables(tmp_path):
+    out = tmp_path / "ts"
+    r = cli("run", "teacher-student", "--input-dim", "6", "--hidden", "12", "--train-size", "8",
+            "--test-size", "20", "--steps", "40", "--lr", "0.01", "--l1", "0,1e-3",
+            "--sobolev", "0,1e-2", "--out", out, "--quiet")
+    assert r.returncode == 0, r.stderr
+    runs = pd.read_parquet(out / "runs.parquet")
+    curves = pd.read_parquet(out / "curves.parquet")
+    assert len(runs) == 4 and (runs.status == "done").all()
+    for col in ("t1", "t2", "t2_best", "best_test_mse", "final_train_mse", "final_test_mse",
+                "final_test_jac_error", "final_l0_norm", "final_nuclear_norm", "initial_test_mse"):
+        assert col in runs, col
+    for col in ("train_mse", "test_mse", "train_jac_error", "test_jac_error", "l0_norm",
+                "l1_norm", "l2_norm", "nuclear_norm", "erank_W"):
+        assert col in curves, col
