@@ -23,6 +23,7 @@ from matplotlib.colors import LogNorm, SymLogNorm
 from .. import plotting as P
 from ..config import SparseRecoveryConfig, fields_dict, make_config
 from ..problems.sparse_recovery import make_data
+from ..theory import format_power_law
 from .common import Figure, run_grids, scale_note
 
 #: the data and optimizer shared by every figure here (PAPER-NOTES §4; noiseless: snr = inf)
@@ -261,8 +262,12 @@ def _draw_fig26(out, full=False, quiet=True, batch_size=None):
     axes.flat[0].plot([], [], "k", **P.TRAIN_STYLE, label="train (dashed)")
     axes.flat[0].plot([], [], "k", **P.TEST_STYLE, label="test (solid)")
     axes.flat[0].legend(fontsize=7, loc="lower left")
-    fig.suptitle("Fig. 26 — error curves of the fig. 4 grid\n" + P.fixed_text(runs) + "\n" + note,
-                 fontsize=9)
+    pos = runs[runs.l1 > 0]
+    fit = P.fit_delta_t((pos.lr * pos.l1).to_numpy(float), P._times(pos)[2])
+    fit_line = ("fitted exponent of Δt vs αβ over the detected runs: "
+                + (f"{format_power_law(fit)} (paper: −1)" if fit else "fewer than 3 detected runs"))
+    fig.suptitle("Fig. 26 — error curves of the fig. 4 grid\n" + fit_line + "\n"
+                 + P.fixed_text(runs) + "\n" + note, fontsize=9)
     return P.save(fig, out / "fig26.png")
 
 
