@@ -59,6 +59,9 @@ SCALES = {
 }
 #: fields that do not enter a basis-pursuit solution: left out of its titles
 BP_SKIP = ("seed", "steps", "lr", "l1", "l2", "init", "init_scale", "depth")
+#: the method of each (s, N) figure (the authors' notebook cells 50-58)
+SN_METHODS = {"fig12": "projected", "fig13": "ista", "fig27": "subgradient",
+              "fig28": "subgradient"}
 METHOD_NAME = {"projected": "projected subgradient", "ista": "proximal gradient (ISTA)",
                "subgradient": "subgradient descent"}
 
@@ -82,7 +85,8 @@ def sn_grid(method: str, full: bool) -> tuple[dict, str]:
 
 def bp_grid(sparsities, Ns, taus, trials: int, **extra) -> dict:
     """Basis-pursuit runs (one cvxpy solve each; lr, l1, init and steps do not enter)."""
-    return dict(dim=100, snr=float("inf"), method="basis-pursuit", steps=1, log_dense_until=1,
+    return dict(dim=BASE["dim"], snr=float("inf"), method="basis-pursuit", steps=1,
+                log_dense_until=1,
                 sparsity=list(sparsities), measurements=list(Ns), tau=list(taus),
                 seed=list(range(1, trials + 1)), **extra)
 
@@ -171,7 +175,9 @@ def _min_error(res, runs, col: str) -> np.ndarray:
 
 
 # ---- figures 12, 13, 27: curves over (s, N) -----------------------------------------------------
-def _draw_sn_curves(method: str, name: str, number: str):
+def _draw_sn_curves(name: str):
+    method, number = SN_METHODS[name], name[3:]
+
     def draw(out, full=False, quiet=True, batch_size=None):
         grid, note = sn_grid(method, full)
         res = run_grids([grid], out, quiet=quiet, batch_size=batch_size)
@@ -212,7 +218,7 @@ def _draw_sn_curves(method: str, name: str, number: str):
 
 # ---- figure 28: summaries over (s, N), subgradient ----------------------------------------------
 def _draw_fig28(out, full=False, quiet=True, batch_size=None):
-    grid, note = sn_grid("subgradient", full)
+    grid, note = sn_grid(SN_METHODS["fig28"], full)
     res = run_grids([grid], out, quiet=quiet, batch_size=batch_size)
     runs = res.runs.sort_values(["sparsity", "measurements"]).reset_index(drop=True)
     bp = _bp_same_data(grid, out, quiet, batch_size)
@@ -324,7 +330,8 @@ def _draw_fig24(out, full=False, quiet=True, batch_size=None):
     d.set(xscale="log", yscale="log", xlabel="predicted Δt = |â − a*|∞ / (αβ)",
           ylabel="measured Δt = t2 − t1")
     d.grid(True, alpha=0.3)
-    d.legend(fontsize=7)
+    if ok.any():
+        d.legend(fontsize=7)
     d.set_title("(d) Δt: measured vs predicted (colour = N)", fontsize=9)
     # (e) Delta t against N
     cens_e = P.measured(e, runs.measurements, dt, runs.steps - np.nan_to_num(P._times(runs)[0]),
@@ -447,9 +454,9 @@ def _draw_fig20(out, full=False, quiet=True, batch_size=None):
 FIGURES_SCALING = {
     "fig12": Figure("fig12", "projected subgradient over (s, N): error curves per s, t2 vs N "
                     "with the predictor, final error vs basis pursuit",
-                    _draw_sn_curves("projected", "fig12", "12")),
+                    _draw_sn_curves("fig12")),
     "fig13": Figure("fig13", "ISTA (proximal) over (s, N): error curves per s, t2 vs N with the "
-                    "predictor, final error vs basis pursuit", _draw_sn_curves("ista", "fig13", "13")),
+                    "predictor, final error vs basis pursuit", _draw_sn_curves("fig13")),
     "fig19b": Figure("fig19b", "basis pursuit (cvxpy): N_min vs sparsity s for several tau",
                      _draw_fig19b),
     "fig20": Figure("fig20", "basis pursuit (cvxpy): error over (N, s) per tau, heat map, N_min",
@@ -458,7 +465,7 @@ FIGURES_SCALING = {
                     "theory, measured vs predicted Delta t (fitted exponent)", _draw_fig24),
     "fig27": Figure("fig27", "subgradient over (s, N): error curves per s, t2 vs N with the "
                     "predictor, final error vs basis pursuit",
-                    _draw_sn_curves("subgradient", "fig27", "27")),
+                    _draw_sn_curves("fig27")),
     "fig28": Figure("fig28", "subgradient over (s, N): best errors, t1 and t2 vs N per s with "
                     "the theory", _draw_fig28),
 }
