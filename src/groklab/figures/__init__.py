@@ -8,8 +8,9 @@ from .common import Figure
 from .matrix import MATRIX_FIGURES
 from .modular import MODULAR_FIGURES
 from .sparse import FIGURES_SPARSE
+from .teacher_student import TEACHER_STUDENT_FIGURES
 
-_ALL = {**FIGURES_SPARSE, **MATRIX_FIGURES, **MODULAR_FIGURES}
+_ALL = {**FIGURES_SPARSE, **MATRIX_FIGURES, **MODULAR_FIGURES, **TEACHER_STUDENT_FIGURES}
 #: name -> Figure, in paper order
 FIGURES: dict[str, Figure] = {k: _ALL[k] for k in sorted(
     _ALL, key=lambda s: (int(s[3:].rstrip("abcdefgh")), s))}  # fig19a after fig19
