@@ -150,3 +150,25 @@ def test_theory_helpers():
     assert cs_sample_guide(1, 100) == pytest.approx(2 * math.log(100))
     g = cs_sample_guide(np.array([1.0, 10.0]), 100, c=1.0)
     np.testing.assert_allclose(g, [math.log(100), 10 * math.log(10)])
+
+
+def test_summary_row_overlays_the_theory_where_it_exists():
+    """groklab plot's sweep summary draws pred_t1, pred_t1 + pred_delta_t and pred_delta_t dashed
+    next to the measured t1, t2, Delta t; runs without a prediction (NaN) draw no theory line."""
+    import pandas as pd
+
+    from groklab import plotting as P
+    rows = [dict(measurements=N, sparsity=s, t1=10, t2=10 + 100 * N, delta_t=100 * N, steps=10**6,
+                 final_test_error=1e-3, status="done", pred_t1=12.0 if s == 1 else np.nan,
+                 pred_delta_t=90.0 * N if s == 1 else np.nan)
+            for N in (10, 20, 30) for s in (1, 2)]
+    runs = pd.DataFrame(rows)
+    fig, axes = P.new_figure(1, 4)
+    P.summary_row(axes[0], runs, "measurements", "sparsity")
+    dashed = [[ln for ln in ax.get_lines() if ln.get_linestyle() == "--"] for ax in axes[0, :3]]
+    assert [len(d) for d in dashed] == [1, 1, 1]  # only s = 1 has a prediction
+    np.testing.assert_allclose(dashed[0][0].get_ydata(), [12.0] * 3)
+    np.testing.assert_allclose(dashed[1][0].get_ydata(), [12.0 + 900, 12.0 + 1800, 12.0 + 2700])
+    np.testing.assert_allclose(dashed[2][0].get_ydata(), [900.0, 1800.0, 2700.0])
+    labels = axes[0, 3].get_legend().get_texts()
+    assert any("theory" in t.get_text() for t in labels)

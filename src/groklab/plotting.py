@@ -269,11 +269,33 @@ def _times(g: pd.DataFrame):
     return t1, t2, dt
 
 
+PREDICTED = Line2D([], [], color="k", ls="--", lw=1,
+                   label="theory (dashed): t1 eq. (78), Δt = pred_delta_t, t2 = their sum")
+
+
+def theory_overlay(axes, g: pd.DataFrame, xs, color) -> bool:
+    """The paper's predictions next to the measured t1, t2, Delta t of ``g`` (dashed, same colour):
+    ``pred_t1`` (eq. 78), ``pred_delta_t`` (|a_hat - a*|_inf/(alpha beta), or the matrix analogue)
+    and t2 = their sum.  Columns that are absent or NaN (no penalty, depth > 1) draw nothing.
+    Returns True if something was drawn."""
+    def col(name):
+        return g[name].to_numpy(float) if name in g else np.full(len(g), np.nan)
+    p1, pdt = col("pred_t1"), col("pred_delta_t")
+    order = np.argsort(xs)
+    drawn = False
+    for ax, y in zip(axes, (p1, p1 + pdt, pdt)):
+        ok = np.isfinite(y[order]) & (y[order] > 0)
+        if ok.any():
+            ax.plot(np.asarray(xs)[order][ok], y[order][ok], ls="--", color=color, lw=1)
+            drawn = True
+    return drawn
+
+
 def summary_row(axes, runs: pd.DataFrame, x: str, hue: str | None, note: str = "") -> None:
     """Four panels: t1, t2, Delta t, final test error vs ``x``, one line per ``hue`` value."""
     hues = sorted(runs[hue].unique()) if hue else [None]
     colors = _cmap(len(hues))
-    censored = diverged = False
+    censored = diverged = predicted = False
     numeric = _numeric(runs[x])
     cats = {v: i for i, v in enumerate(sorted(runs[x].unique(), key=str))}
     for hv, col in zip(hues, colors):
@@ -285,6 +307,7 @@ def summary_row(axes, runs: pd.DataFrame, x: str, hue: str | None, note: str = "
         censored |= measured(axes[0], xs, t1, hz, col, lbl)
         censored |= measured(axes[1], xs, t2, hz, col, lbl)
         censored |= measured(axes[2], xs, dt, hz - np.nan_to_num(t1), col, lbl)
+        predicted |= theory_overlay(axes[:3], g, xs, col)
         err = g.final_test_error.to_numpy(float)
         bad = ~np.isfinite(err) | (g.status != "done").to_numpy()
         measured(axes[3], xs[~bad], err[~bad], err[~bad], col, lbl, marker="s")
@@ -305,7 +328,8 @@ def summary_row(axes, runs: pd.DataFrame, x: str, hue: str | None, note: str = "
         else:
             ax.set_xticks(list(cats.values()), [str(k) for k in cats])
             ax.set_xlabel(x)
-    extra = ([CENSORED] if censored else []) + ([DIVERGED] if diverged else [])
+    extra = ([CENSORED] if censored else []) + ([DIVERGED] if diverged else []) \
+        + ([PREDICTED] if predicted else [])
     h, l_ = axes[3].get_legend_handles_labels()  # one legend per row, outside on the right
     axes[3].legend(h + extra, l_ + [e.get_label() for e in extra], fontsize=7, loc="upper left",
                    bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
