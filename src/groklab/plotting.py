@@ -9,7 +9,8 @@
   Beyond 12 such runs every curve goes into one panel.
 * **sweep summary** (a grid over >= 2 config fields, or > 6 values of one): t1, t2, Delta t (log
   scale) and the final test error against the first swept axis, one line per value of the second
-  (further axes: one row of panels per combination).  When ``lr`` and ``l1`` (or ``nuclear``) are
+  (further axes: one row of panels per combination), with the paper's predictions dashed
+  (pred_t1 = eq. 78, t1 + pred_delta_t, pred_delta_t) where the runs have them.  When ``lr`` and ``l1`` (or ``nuclear``) are
   swept, a last row plots t2, Delta t and the final error against lr*beta with the predictors
   t1 + |a_hat - a*|_inf/(alpha beta) and error ~ alpha beta (paper figure 4), and the fitted
   exponent of Delta t vs alpha*beta with its 95% interval (the paper predicts -1).
