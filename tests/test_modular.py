@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from groklab.config import ConfigError, Detection, ModularConfig
-from groklab.engines.nets import (add_penalty_grad_, forward, init_params, penalty_value,
-                                  run_modular_batch, square_product)
+from groklab.engines.nets import (add_penalty_grad_, forward, init_params, loss_grads,
+                                  penalty_value, run_modular_batch, square_product)
 from groklab.problems.modular import make_modular_data, n_weights
 
 from conftest import cli
@@ -85,6 +85,36 @@ def test_forward_matches_one_hot_model():
     o1, o2 = torch.eye(7, dtype=D64)[x1[0]], torch.eye(7, dtype=D64)[x2[0]]
     h = torch.bmm((o1 @ E1).reshape(3, 4, 4), (o2 @ E2).reshape(3, 4, 4)).reshape(3, 16)
     torch.testing.assert_close(logits, torch.relu(h @ W1) @ W2)
+
+
+@pytest.mark.parametrize("arch", ["matrix-product", "hadamard"])
+def test_hand_written_gradients_match_autograd(arch):
+    """loss_grads (no autograd) equals autograd of the summed members' mean cross-entropy, in
+    float64, with repeated pairs and x1 = x2 in the batch (both index_adds hit one row)."""
+    cfg = ModularConfig(modulus=7, width=16, architecture=arch)
+    R, n, p = 3, 40, 7
+    g = torch.Generator().manual_seed(5)
+    per = [init_params(ModularConfig(modulus=7, width=16, architecture=arch, seed=r))
+           for r in range(R)]
+    params = [torch.stack([m[k] for m in per]).to(D64) for k in range(len(per[0]))]
+    if arch == "hadamard":  # non-zero biases, so their gradients are exercised
+        params[3] += 0.1 * torch.randn(params[3].shape, generator=g, dtype=D64)
+        params[4] += 0.1 * torch.randn(params[4].shape, generator=g, dtype=D64)
+    a = torch.randint(0, p, (R, n), generator=g)
+    b = torch.randint(0, p, (R, n), generator=g)
+    b[:, :5] = a[:, :5]
+    y = torch.randint(0, p, (R, n), generator=g)
+    leaves = [t.clone().requires_grad_() for t in params]
+    ce = torch.nn.functional.cross_entropy(forward(cfg, leaves, a, b).reshape(R * n, p),
+                                           y.reshape(-1), reduction="sum") / n
+    auto = torch.autograd.grad(ce, leaves)
+    mine = loss_grads(cfg, params, a, b, y, fast=False)  # batched matmuls (any device, dtype)
+    for k, (u, v) in enumerate(zip(mine, auto)):
+        torch.testing.assert_close(u, v, rtol=1e-10, atol=1e-12, msg=f"param {k}")
+    # float32: oneDNN member by member where this torch has it (else the same bmm path)
+    mine = loss_grads(cfg, [t.float() for t in params], a, b, y)
+    for k, (u, v) in enumerate(zip(mine, auto)):
+        torch.testing.assert_close(u.double(), v, rtol=1e-4, atol=1e-6, msg=f"param {k}, f32")
 
 
 # ---- penalties ---------------------------------------------------------------------------------
@@ -156,6 +186,28 @@ def test_ensemble_member_reproduces_its_solo_run():
             np.testing.assert_allclose(ens.metrics[name][:, k], solo.metrics[name][:, 0],
                                        rtol=1e-4, atol=1e-6, err_msg=name)
         np.testing.assert_allclose(ens.final[k], solo.final[0], rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("arch", ["matrix-product", "hadamard"])
+def test_ensemble_on_worker_threads_reproduces_solo_runs(arch):
+    """With 2 torch threads the members are split over 2 worker threads (one core each); every
+    member still reproduces its solo run, mini-batches and all."""
+    cfgs = [_tiny(architecture=arch, lr=1e-2, l1=1e-4, seed=0),
+            _tiny(architecture=arch, lr=3e-3, l2=1e-3, seed=1),
+            _tiny(architecture=arch, lr=1e-2, seed=2)]
+    data = make_modular_data(cfgs[0])
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        ens = run_modular_batch([data], [cfgs])
+        assert torch.get_num_threads() == 2  # restored after the workers
+    finally:
+        torch.set_num_threads(old)
+    for k, cfg in enumerate(cfgs):
+        solo = run_modular_batch([data], [[cfg]])
+        for name in ("train_loss", "test_accuracy", "l1_norm", "nuclear_norm"):
+            np.testing.assert_allclose(ens.metrics[name][:, k], solo.metrics[name][:, 0],
+                                       rtol=1e-4, atol=1e-6, err_msg=name)
 
 
 def test_ensemble_across_data_sets_and_chunks():

@@ -96,7 +96,8 @@ def init_params(cfg, device="cpu") -> list[Tensor]:
 
 
 def forward(cfg, params: list[Tensor], a: Tensor, b: Tensor) -> Tensor:
-    """Logits (R, n, p) of R members on operand indices a, b of shape (R, n)."""
+    """Logits (R, n, p) of R members on operand indices a, b of shape (R, n) (autograd-able;
+    training uses the hand-written :func:`loss_grads` instead)."""
     R, n = a.shape
     p, d = cfg.modulus, cfg.width
     offs = (torch.arange(R, device=a.device) * p).unsqueeze(1)  # (R, 1): member r's rows
@@ -112,41 +113,154 @@ def forward(cfg, params: list[Tensor], a: Tensor, b: Tensor) -> Tensor:
     return torch.baddbmm(b2, torch.relu(torch.baddbmm(b1, h, W1)), W2)
 
 
-def _sq(a: Tensor, b: Tensor) -> Tensor:
-    """c[i, k, m] = sum_j a[i, j, m] b[j, k, m] for (s, s, N) feature-major stacks."""
-    # s rank-one updates of (s, s, N): no (s, s, s, N) intermediate
-    c = a[:, 0].unsqueeze(1) * b[0].unsqueeze(0)
-    for j in range(1, a.shape[1]):
-        c.addcmul_(a[:, j].unsqueeze(1), b[j].unsqueeze(0))
-    return c
-
-
-class _SquareProduct(torch.autograd.Function):
-    """Per-sample s x s matrix products, feature-major (samples on the contiguous last axis).
-
-    A batched matmul of N tiny 8 x 8 matrices is several times slower on the CPU (each is its own
-    GEMM call), and autograd's broadcast backward is slower still; the backward here is two more
-    products of the same form: dA = dC B^T, dB = A^T dC."""
-
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return _sq(a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        g = g.contiguous()
-        return _sq(g, b.transpose(0, 1)), _sq(a.transpose(0, 1), g)
-
-
 def square_product(h1: Tensor, h2: Tensor) -> Tensor:
     """(R, n, d) row-wise products reshape(h1, s x s) @ reshape(h2, s x s), d = s^2."""
     R, n, d = h1.shape
     s = math.isqrt(d)
-    a = h1.reshape(R * n, s, s).permute(1, 2, 0).contiguous()  # (s, s, N)
-    b = h2.reshape(R * n, s, s).permute(1, 2, 0).contiguous()
-    return _SquareProduct.apply(a, b).permute(2, 0, 1).reshape(R, n, d)
+    return torch.bmm(h1.reshape(R * n, s, s), h2.reshape(R * n, s, s)).reshape(R, n, d)
+
+
+def _fast_linear():
+    """oneDNN's dense linear (``torch.ops.mkldnn._linear_pointwise``: x @ w^T, strided inputs
+    accepted) when this torch has it and it is right, else None.  On the dev box (AMD Zen 5)
+    MKL's sgemm runs its AVX2 kernels while oneDNN uses AVX-512: about 2x on these K = 64
+    products (benchmarks/bench_modular.py)."""
+    global _LINEAR
+    if _LINEAR is False:
+        try:
+            lin = torch.ops.mkldnn._linear_pointwise
+            g = torch.Generator().manual_seed(0)
+            x, w, bias = (torch.randn(s, generator=g) for s in ((33, 20), (20, 7), (7,)))
+            xt = torch.randn(20, 33, generator=g).t()  # strided input, as act^T in dW2
+            ok = torch.allclose(lin(x, w.t(), None, "none", [], ""), x @ w, atol=1e-5) and \
+                torch.allclose(lin(xt, w.t(), bias, "none", [], ""), xt @ w + bias, atol=1e-5)
+            _LINEAR = lin if ok else None
+        except Exception:  # noqa: BLE001 -- no oneDNN in this build: plain matmuls
+            _LINEAR = None
+    return _LINEAR
+
+
+_LINEAR = False
+
+
+def loss_grads(cfg, params: list[Tensor], a: Tensor, b: Tensor, y: Tensor,
+               out: list[Tensor] | None = None, *, fast: bool = True) -> list[Tensor]:
+    """Gradients of sum_r mean_i CE(logits_r(a_ri, b_ri), y_ri) with respect to ``params``,
+    written by hand (no autograd; the model is a handful of matmuls).
+
+    ``a``, ``b``: (R, n) operand indices, ``y``: (R, n) labels of the members' batches.
+    ``out``: buffers of the parameters' shapes to write into (fresh ones otherwise).  With
+    G = softmax(logits) - onehot(y):
+
+        dW2 = act^T G,  d act = G W2^T,  dz = d act [z > 0],  dW1 = h^T dz,  dh = dz W1^T,
+        matrix-product: dA_i = dH_i B_i^T, dB_i = A_i^T dH_i (s x s per pair);
+        hadamard:       de1 = dh * e2, de2 = dh * e1, db1 = sum dz, db2 = sum G;
+        embedding rows: index_add of the pairs' row gradients (no dense one-hot product),
+
+    all divided by n at the end (the mean; linear, so the scale is applied to the small
+    parameter gradients instead of the (n, p) logits).  On the CPU with oneDNN (``fast``) the
+    members go one at a time through oneDNN's float32 matmul (their (n, p) logits stay in
+    cache); else all at once through ``torch.bmm``.  Each member's numbers depend on its own data only."""
+    if out is None:
+        out = [torch.empty_like(t) for t in params]
+    R, n = a.shape
+    cpu32 = a.device.type == "cpu" and params[0].dtype == torch.float32
+    lin = _fast_linear() if fast and cpu32 else None
+    if lin is None:
+        _grads_bmm(cfg, params, a, b, y, out)
+    else:
+        mm = lambda x, w, bias=None: lin(x, w.t(), bias, "none", [], "")  # noqa: E731  x @ w
+        pos = torch.arange(0, n * cfg.modulus, cfg.modulus, device=a.device)
+        for r in range(R):
+            _grads_one(cfg, mm, [t[r] for t in params], a[r], b[r], pos + y[r],
+                       [g[r] for g in out])
+    for g in out:
+        g.mul_(1.0 / n)
+    return out
+
+
+_MINUS_ONE = torch.tensor(-1.0, dtype=DTYPE)
+
+
+def _grads_one(cfg, mm, prm, a, b, pos, out):
+    """One member, 2-D tensors; ``pos``: flat positions of the labels in the (n, p) logits.
+    Writes the gradients of the summed (not yet averaged) cross-entropy into ``out``."""
+    n, d = a.shape[0], cfg.width
+    if cfg.architecture == "matrix-product":
+        E1, E2, W1, W2 = prm
+        s = math.isqrt(d)
+        h1 = E1.index_select(0, a).view(n, s, s)
+        h2 = E2.index_select(0, b).view(n, s, s)
+        h = torch.bmm(h1, h2).view(n, d)
+        act = torch.relu_(mm(h, W1))
+        G = torch.softmax(mm(act, W2), -1)
+    else:
+        E, W1, W2, b1, b2 = prm
+        e1, e2 = E.index_select(0, a), E.index_select(0, b)
+        h = e1 * e2
+        act = torch.relu_(mm(h, W1, b1.view(-1)))
+        G = torch.softmax(mm(act, W2, b2.view(-1)), -1)
+    G.view(-1).index_put_((pos,), _MINUS_ONE, accumulate=True)
+    if cfg.architecture == "hadamard":
+        torch.sum(G, 0, keepdim=True, out=out[4])
+    out[-3 if cfg.architecture == "hadamard" else 3].copy_(mm(act.t(), G))  # dW2
+    dz = torch.ops.aten.threshold_backward(mm(G, W2.t()), act, 0)
+    del G
+    gW1 = out[1] if cfg.architecture == "hadamard" else out[2]
+    gW1.copy_(mm(h.t(), dz))
+    dh = mm(dz, W1.t())
+    if cfg.architecture == "matrix-product":
+        dh = dh.view(n, s, s)
+        out[0].zero_().index_add_(0, a, torch.bmm(dh, h2.transpose(1, 2)).view(n, d))
+        out[1].zero_().index_add_(0, b, torch.bmm(h1.transpose(1, 2), dh).view(n, d))
+    else:
+        out[0].zero_().index_add_(0, a, dh * e2).index_add_(0, b, dh * e1)
+        torch.sum(dz, 0, keepdim=True, out=out[3])
+
+
+def _grads_bmm(cfg, params, a, b, y, out):
+    """All R members at once with batched matmuls (any device); same sums as _grads_one."""
+    R, n = a.shape
+    p, d = cfg.modulus, cfg.width
+    N = R * n
+    offs = (torch.arange(R, device=a.device) * p).unsqueeze(1)
+    af, bf = (a + offs).reshape(-1), (b + offs).reshape(-1)
+    if cfg.architecture == "matrix-product":
+        E1, E2, W1, W2 = params
+        gE1, gE2, gW1, gW2 = out
+        s = math.isqrt(d)
+        h1 = E1.reshape(R * p, d).index_select(0, af).view(N, s, s)
+        h2 = E2.reshape(R * p, d).index_select(0, bf).view(N, s, s)
+        h = torch.bmm(h1, h2).view(R, n, d)
+        act = torch.relu_(torch.bmm(h, W1))
+        G = torch.softmax(torch.bmm(act, W2), -1)
+    else:
+        E, W1, W2, b1, b2 = params
+        gE, gW1, gW2, gb1, gb2 = out
+        e1 = E.reshape(R * p, d).index_select(0, af)
+        e2 = E.reshape(R * p, d).index_select(0, bf)
+        h = (e1 * e2).view(R, n, d)
+        act = torch.relu_(torch.baddbmm(b1, h, W1))
+        G = torch.softmax(torch.baddbmm(b2, act, W2), -1)
+    pos = torch.arange(0, N * p, p, device=a.device) + y.reshape(-1)
+    G.view(-1).index_put_((pos,), torch.tensor(-1.0, dtype=G.dtype, device=G.device),
+                          accumulate=True)
+    torch.bmm(act.transpose(1, 2), G, out=gW2)
+    if cfg.architecture == "hadamard":
+        torch.sum(G, 1, keepdim=True, out=gb2)
+    dz = torch.ops.aten.threshold_backward(torch.bmm(G, W2.transpose(1, 2)), act, 0)
+    del G
+    torch.bmm(h.transpose(1, 2), dz, out=gW1)
+    dh = torch.bmm(dz, W1.transpose(1, 2))
+    if cfg.architecture == "matrix-product":
+        dh = dh.view(N, s, s)
+        gE1.zero_().view(R * p, d).index_add_(0, af, torch.bmm(dh, h2.transpose(1, 2)).view(N, d))
+        gE2.zero_().view(R * p, d).index_add_(0, bf, torch.bmm(h1.transpose(1, 2), dh).view(N, d))
+    else:
+        dh = dh.view(N, d)
+        gEf = gE.zero_().view(R * p, d)
+        gEf.index_add_(0, af, dh * e2).index_add_(0, bf, dh * e1)
+        torch.sum(dz, 1, keepdim=True, out=gb1)
 
 
 def penalty_value(W: Tensor, l1, l2, nuclear, form: str = "norm") -> Tensor:
@@ -183,9 +297,13 @@ def effective_rank(s: Tensor) -> Tensor:
 class _Chunk:
     """R members trained together (the tensor program)."""
 
-    def __init__(self, datas: list[ModularData], members: list[tuple[int, object]], dev):
+    def __init__(self, datas: list[ModularData], members: list[tuple[int, object]], dev,
+                 pool=None, workers: int = 1):
         self.cfg = cfg = members[0][1]
         self.R = R = len(members)
+        w = min(workers, R) if pool is not None else 1
+        self.pool = pool if w > 1 else None
+        self.slices = [(R * i // w, R * (i + 1) // w) for i in range(w)]
         self.dev = dev
         self.cfgs = [c for _, c in members]
         d0 = datas[members[0][0]]
@@ -194,8 +312,9 @@ class _Chunk:
         self.train_idx = torch.stack([datas[i].train_idx for i, _ in members]).to(dev)
         self.test_idx = torch.stack([datas[i].test_idx for i, _ in members]).to(dev)
         per = [init_params(c) for c in self.cfgs]
-        self.params = [torch.stack([m[k] for m in per]).to(dev).requires_grad_()
-                       for k in range(len(per[0]))]
+        self.params = [torch.stack([m[k] for m in per]).to(dev) for k in range(len(per[0]))]
+        self.grads = [torch.empty_like(t) for t in self.params]
+        self._full = None
         self.n_w = len(weight_shapes(cfg))
         col = lambda name: torch.tensor([float(getattr(c, name)) for c in self.cfgs],  # noqa: E731
                                         dtype=DTYPE, device=dev).view(R, 1, 1)
@@ -227,20 +346,30 @@ class _Chunk:
         return idx
 
     # ---- one step ---------------------------------------------------------------------------
+    def _inputs(self, idx: Tensor):
+        """(a, b, y) of a batch of pair indices (R, n): operands and labels."""
+        if self._full is not None and idx is self.train_idx:
+            return self._full
+        out = (self.x1[idx], self.x2[idx], self.labels.gather(1, idx))
+        if idx is self.train_idx:
+            self._full = out
+        return out
+
     def step(self):
-        cfg = self.cfg
-        idx = self.next_batch()
-        logits = forward(cfg, self.params, self.x1[idx], self.x2[idx])
-        y = self.labels.gather(1, idx)
-        R, n = idx.shape
-        ce = F.cross_entropy(logits.reshape(R * n, -1), y.reshape(-1), reduction="sum")
-        grads = torch.autograd.grad(ce / n, self.params)  # sum over members of their mean CE
+        a, b, y = self._inputs(self.next_batch())
+        if self.pool is None:
+            loss_grads(self.cfg, self.params, a, b, y, out=self.grads)
+        else:  # members split over worker threads, one core each (see _workers)
+            jobs = [self.pool.submit(loss_grads, self.cfg, [t[lo:hi] for t in self.params],
+                                     a[lo:hi], b[lo:hi], y[lo:hi], [g[lo:hi] for g in self.grads])
+                    for lo, hi in self.slices]
+            for j in jobs:
+                j.result()
         self.t += 1
-        with torch.no_grad():
-            for k, (W, g) in enumerate(zip(self.params, grads)):
-                if k < self.n_w and any(self.use):
-                    self._penalty_grad(g, W)
-                self._update(W, g, self.m[k], self.v[k])
+        for k, (W, g) in enumerate(zip(self.params, self.grads)):
+            if k < self.n_w and any(self.use):
+                self._penalty_grad(g, W)
+            self._update(W, g, self.m[k], self.v[k])
 
     def _penalty_grad(self, g, W):
         try:
@@ -334,18 +463,42 @@ def run_modular_batch(datas: list[ModularData], cfgs: list[list], *, device: str
     # 10-100x slower; flushing them to zero changes nothing measurable and keeps steps uniform.
     # (torch has no getter for this flag: it is reset to torch's default, off, afterwards.)
     torch.set_flush_denormal(True)
+    threads = torch.get_num_threads()
+    workers = threads if dev.type == "cpu" and len(members) > 1 and _fast_linear() else 1
+    pool = _workers(workers) if workers > 1 else None
     try:
-        _train(datas, members, steps, names, metrics, dev, progress, max_members, finals := [])
+        _train(datas, members, steps, names, metrics, dev, progress, max_members, finals := [],
+               pool, workers)
     finally:
         torch.set_flush_denormal(False)
+        if pool is not None:
+            pool.shutdown()
+            torch.set_num_threads(threads)  # MKL's thread count is process-wide: restore it
     return BatchResult(steps=steps, metrics=metrics, final=np.concatenate(finals),
                        iterates=None, wall_time_s=time.perf_counter() - t0)
 
 
-def _train(datas, members, steps, names, metrics, dev, progress, max_members, finals):
+def _workers(n: int):
+    """n threads that each compute the gradients of a slice of the members on one core.
+
+    Members are independent, so on a CPU the ensemble parallelizes across them: each worker
+    runs its members' small matmuls single-threaded (intra-op threading of n = 2048 x 64 x 97
+    products mostly synchronizes), while torch ops release the GIL.  Each worker sets its own
+    OpenMP thread count and denormal flushing (both are per-thread states)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def init():
+        torch.set_num_threads(1)
+        torch.set_flush_denormal(True)
+
+    return ThreadPoolExecutor(n, thread_name_prefix="groklab-member", initializer=init)
+
+
+def _train(datas, members, steps, names, metrics, dev, progress, max_members, finals,
+           pool=None, workers=1):
     first = members[0][1]
     for lo in range(0, len(members), max_members):
-        chunk = _Chunk(datas, members[lo:lo + max_members], dev)
+        chunk = _Chunk(datas, members[lo:lo + max_members], dev, pool, workers)
         R = chunk.R
         logs, done = [], 0
         for t in range(first.steps + 1):
