@@ -172,3 +172,28 @@ def test_summary_row_overlays_the_theory_where_it_exists():
     np.testing.assert_allclose(dashed[2][0].get_ydata(), [900.0, 1800.0, 2700.0])
     labels = axes[0, 3].get_legend().get_texts()
     assert any("theory" in t.get_text() for t in labels)
+
+
+def test_sparse_predictions_scale_as_the_paper_says():
+    """Delta t = |a_hat - a*|_inf/(alpha beta) exactly; t1 (eq. 78) is ~1/alpha and only
+    logarithmic in 1/beta; starting at the least-squares fit leaves nothing to memorize (t1 = 0);
+    more measurements shrink the gap |a_hat - a*| and with it Delta t."""
+    from groklab.theory import sparse_predictions
+    base = dict(dim=100, sparsity=5, measurements=30, seed=1)
+    p = sparse_predictions(SparseRecoveryConfig(**base, lr=0.1, l1=1e-5))
+    assert p["t2"] == pytest.approx(p["t1"] + p["delta_t"])
+    assert p["error_scale"] == pytest.approx(1e-6) and 0.5 < p["memorized_error"] < 1
+    for lr, l1 in ((0.05, 1e-5), (0.1, 1e-3), (0.02, 1e-4)):
+        q = sparse_predictions(SparseRecoveryConfig(**base, lr=lr, l1=l1))
+        assert q["delta_t"] == pytest.approx(p["delta_t"] * (0.1 * 1e-5) / (lr * l1), rel=1e-12)
+    slow = sparse_predictions(SparseRecoveryConfig(**base, lr=0.01, l1=1e-5))
+    assert 7 < slow["t1"] / p["t1"] < 13  # ~1/alpha
+    weak = sparse_predictions(SparseRecoveryConfig(**base, lr=0.1, l1=1e-7))
+    assert 1 < weak["t1"] / p["t1"] < 2  # 100x smaller beta, only a log more steps
+    at_ls = sparse_predictions(SparseRecoveryConfig(**base, lr=0.1, l1=1e-5, init="least-squares"))
+    assert at_ls["t1"] == 0
+    more = sparse_predictions(SparseRecoveryConfig(**{**base, "measurements": 90}, lr=0.1,
+                                                   l1=1e-5))
+    assert more["delta_t"] < p["delta_t"] and more["memorized_error"] < p["memorized_error"]
+    with pytest.raises(ValueError, match="depth-1"):
+        sparse_predictions(SparseRecoveryConfig(**base, depth=2, init="random"))

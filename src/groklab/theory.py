@@ -110,3 +110,26 @@ def cs_sample_guide(s, n: int, c: float = 2.0):
     import numpy as np
     s = np.asarray(s, dtype=float)
     return c * s * np.log(n / s)
+
+
+def sparse_predictions(cfg) -> dict:
+    """The paper's predictions for one sparse-recovery config (depth 1), as functions of alpha =
+    lr, beta = l1, the initialization (init, init_scale) and the data (n, s, N, tau, seed):
+
+    * ``t1``: eq. (78); None without a penalty or when the step is unstable (rho >= 1);
+    * ``delta_t``: |a_hat - a*|_inf / (alpha beta) (figure 4), exactly proportional to 1/(alpha beta);
+    * ``t2``: t1 + delta_t;
+    * ``memorized_error``: |a_hat - a*| / |a*|, the test error of the least-squares fit (what a run
+      that memorizes without generalizing shows);
+    * ``error_scale``: alpha * beta, the order of the final error (a scale, not a value).
+
+    The same numbers are stored per run as ``pred_t1`` / ``pred_delta_t`` / ``ls_test_error``."""
+    from .problems.sparse_recovery import initial_point, make_data
+    if getattr(cfg, "depth", 1) != 1:
+        raise ValueError("the predictions are the depth-1 theory (Thm 3.1, eq. 78)")
+    data = make_data(cfg)
+    ref = sparse_reference(data)
+    t1 = predicted_t1(initial_point(cfg, data), ref, cfg.lr, cfg.l1)
+    dt = predicted_delta_t(ref["ls_gap_inf"], cfg.lr, cfg.l1)
+    return {"t1": t1, "delta_t": dt, "t2": predicted_t2(t1, dt),
+            "memorized_error": ref["ls_test_error"], "error_scale": cfg.lr * cfg.l1}
