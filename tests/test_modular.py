@@ -231,6 +231,20 @@ def test_divergent_member_is_isolated():
                                rtol=1e-4, atol=1e-6)
 
 
+def test_diverged_status_in_runs_table():
+    """Through the sweep (one tensor program for both lrs): the NaN member is 'diverged' in
+    runs.parquet, the other 'done' with finite numbers; a nuclear run (SVD every step) too."""
+    from groklab.sweep import execute
+
+    for extra in ({}, {"nuclear": 1e-3}):
+        res = execute([_tiny(optimizer="sgd", lr=lr, **extra) for lr in (0.1, 1e6)],
+                      detection=Detection(train_threshold=0.01, test_threshold=0.01))
+        runs = res.runs.set_index("lr")
+        assert runs.batch_runs.iloc[0] == 2  # trained together
+        assert runs.status[1e6] == "diverged" and runs.status[0.1] == "done"
+        assert np.isfinite(runs.final_test_accuracy[0.1])
+
+
 # ---- config and CLI ------------------------------------------------------------------------------
 @pytest.mark.parametrize("kw,option", [(dict(modulus=1), "modulus"),
                                        (dict(modulus=12, operation="div"), "modulus"),
@@ -263,14 +277,25 @@ def test_cli_run_writes_tables(tmp_path):
     runs = pd.read_parquet(out / "runs.parquet")
     curves = pd.read_parquet(out / "curves.parquet")
     assert len(runs) == 2 and (runs.status == "done").all()
-    for col in ("t1", "t2", "t2_best", "final_train_accuracy", "final_test_accuracy",
-                "final_l0_norm", "final_l1_norm", "final_l2_norm", "final_nuclear_norm"):
+    for col in ("t1", "t2", "t1_best", "t2_best", "final_train_accuracy", "final_test_accuracy",
+                "final_l0_norm", "final_l1_norm", "final_l2_norm", "final_nuclear_norm",
+                "wall_time_s", "status"):
         assert col in runs
     for col in ("train_accuracy", "test_accuracy", "train_loss", "test_loss", "l0_norm",
-                "erank_embed1", "erank_out"):
+                "l1_norm", "l2_norm", "nuclear_norm", "erank_embed1", "erank_embed2",
+                "erank_hidden", "erank_out"):
         assert col in curves
     c = curves[curves.run_id == runs.run_id[0]]
     np.testing.assert_allclose(c.train_error, 1 - c.train_accuracy)
+    for _, row in runs.iterrows():  # the authors' rule: first logged step at the best value
+        c = curves[curves.run_id == row.run_id].sort_values("step")
+        for col, split in (("t1_best", "train_accuracy"), ("t2_best", "test_accuracy")):
+            best = c[split].max()
+            assert row[col] == c.step[c[split] == best].min()
+            assert (c[split][c.step < row[col]] < best).all()
+        assert row.final_test_accuracy == c.test_accuracy.iloc[-1]
+        assert row.final_l2_norm == pytest.approx(c.l2_norm.iloc[-1])
+        assert row.wall_time_s > 0
 
 
 # ---- the paper's claims at small scale -----------------------------------------------------------

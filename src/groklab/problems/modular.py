@@ -104,11 +104,11 @@ class Modular(Family):
         out = {"n_train": int(data.train_idx.numel()), "n_test": int(data.test_idx.numel()),
                "n_weights": n_weights(cfg), "chance_accuracy": 1.0 / cfg.modulus,
                "best_test_accuracy": float(np.nanmax(acc)) if np.isfinite(acc).any() else None}
-        # the authors' t2: first logged step at the best test accuracy (PAPER-NOTES §10(a))
-        if np.isfinite(acc).any():
-            out["t2_best"] = int(steps[int(np.nanargmax(acc))])
-        else:
-            out["t2_best"] = None
+        # the authors' rule (find_memorization_generalization_steps, PAPER-NOTES §10(a)): t1 / t2
+        # = the first logged step at the best train / test accuracy (their error <= its minimum)
+        for name, split in (("t1_best", "train_accuracy"), ("t2_best", "test_accuracy")):
+            a = np.asarray(col[split], dtype=float)
+            out[name] = int(steps[int(np.nanargmax(a))]) if np.isfinite(a).any() else None
         return out
 
 
