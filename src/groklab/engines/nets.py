@@ -218,6 +218,30 @@ def _grads_one(cfg, mm, prm, a, b, pos, out):
         torch.sum(dz, 0, keepdim=True, out=out[3])
 
 
+def _eval_one(cfg, lin, prm, a, b, y, correct, loss, rows: int = 4096):
+    """One member's correctness and cross-entropy on the pairs (a, b) -> labels y, written into
+    ``correct`` and ``loss`` (P,), ``rows`` pairs at a time (they stay in cache)."""
+    d = cfg.width
+    for lo in range(0, a.shape[0], rows):
+        aa, bb, yy = a[lo:lo + rows], b[lo:lo + rows], y[lo:lo + rows]
+        n = aa.shape[0]
+        if cfg.architecture == "matrix-product":
+            E1, E2, W1, W2 = prm
+            s = math.isqrt(d)
+            h = torch.bmm(E1.index_select(0, aa).view(n, s, s),
+                          E2.index_select(0, bb).view(n, s, s)).view(n, d)
+            act = torch.relu_(lin(h, W1.t(), None, "none", [], ""))
+            logits = lin(act, W2.t(), None, "none", [], "")
+        else:
+            E, W1, W2, b1, b2 = prm
+            h = E.index_select(0, aa) * E.index_select(0, bb)
+            act = torch.relu_(lin(h, W1.t(), b1.view(-1), "none", [], ""))
+            logits = lin(act, W2.t(), b2.view(-1), "none", [], "")
+        torch.eq(logits.argmax(-1), yy, out=correct[lo:lo + n])
+        torch.sub(torch.logsumexp(logits, -1), logits.gather(1, yy[:, None])[:, 0],
+                  out=loss[lo:lo + n])
+
+
 def _grads_bmm(cfg, params, a, b, y, out):
     """All R members at once with batched matmuls (any device); same sums as _grads_one."""
     R, n = a.shape
@@ -398,19 +422,20 @@ class _Chunk:
     @torch.no_grad()
     def evaluate(self) -> dict[str, Tensor]:
         R, P = self.labels.shape
-        per = max(1, EVAL_ELEMS // (P * self.cfg.modulus))
-        correct, loss = [], []
-        ar = torch.arange(P, device=self.dev)
-        for i in range(0, R, per):
-            ps = [t[i:i + per] for t in self.params]
-            r = ps[0].shape[0]
-            logits = forward(self.cfg, ps, self.x1.expand(r, P), self.x2.expand(r, P))
-            lab = self.labels[i:i + per]
-            correct.append((logits.argmax(-1) == lab).to(DTYPE))
-            loss.append(F.cross_entropy(logits.reshape(r * P, -1), lab.reshape(-1),
-                                        reduction="none").view(r, P))
-        del ar
-        correct, loss = torch.cat(correct), torch.cat(loss)
+        lin = _fast_linear() if self.dev.type == "cpu" and DTYPE == torch.float32 else None
+        if lin is not None:  # member by member through oneDNN, on the workers if any
+            correct = torch.empty(R, P, dtype=DTYPE)
+            loss = torch.empty(R, P, dtype=DTYPE)
+            job = lambda lo, hi: [_eval_one(self.cfg, lin, [t[r] for t in self.params],  # noqa
+                                            self.x1, self.x2, self.labels[r], correct[r],
+                                            loss[r]) for r in range(lo, hi)]
+            if self.pool is None:
+                job(0, R)
+            else:
+                for j in [self.pool.submit(job, lo, hi) for lo, hi in self.slices]:
+                    j.result()
+        else:
+            correct, loss = self._eval_batched()
         out = {}
         for split, idx in (("train", self.train_idx), ("test", self.test_idx)):
             acc = correct.gather(1, idx).mean(1)
@@ -435,6 +460,20 @@ class _Chunk:
         dead = (~self.alive).to(self.dev)
         return {k: torch.where(dead, torch.full_like(v, float("nan")), v.to(torch.float64)
                                if v.dtype != torch.float64 else v) for k, v in out.items()}
+
+    def _eval_batched(self):
+        R, P = self.labels.shape
+        per = max(1, EVAL_ELEMS // (P * self.cfg.modulus))
+        correct, loss = [], []
+        for i in range(0, R, per):
+            ps = [t[i:i + per] for t in self.params]
+            r = ps[0].shape[0]
+            logits = forward(self.cfg, ps, self.x1.expand(r, P), self.x2.expand(r, P))
+            lab = self.labels[i:i + per]
+            correct.append((logits.argmax(-1) == lab).to(DTYPE))
+            loss.append(F.cross_entropy(logits.reshape(r * P, -1), lab.reshape(-1),
+                                        reduction="none").view(r, P))
+        return torch.cat(correct), torch.cat(loss)
 
     def final(self) -> np.ndarray:
         flat = torch.cat([t.detach().flatten(1) for t in self.params[:self.n_w]], 1)
