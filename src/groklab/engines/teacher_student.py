@@ -98,17 +98,17 @@ def loss_and_grads(W, V, X, Y, J_star=None, *, sobolev=None, sobolev_form="norm"
     R, h, d = W.shape
     c = V.shape[1]
     n = X.shape[-2]
-    Z = X @ W.transpose(1, 2)  # (R, n, h)
-    mask = Z > 0
-    A = torch.relu(Z)
-    E = A @ V.transpose(1, 2) - Y  # (R, n, c)
+    Xe = X.expand(R, n, d) if X.dim() == 2 else X  # shared data: a stride-0 batch, no copy
+    A = torch.bmm(Xe, W.transpose(1, 2)).relu_()  # (R, n, h)
+    E = torch.bmm(A, V.transpose(1, 2)).sub_(Y)  # (R, n, c)
     loss = (E * E).mean((1, 2))
-    G = E * (2.0 / (n * c))
-    dV = G.transpose(1, 2) @ A  # (R, c, h)
-    dZ = (G @ V).mul_(mask)
-    dW = dZ.transpose(1, 2) @ X if X.dim() == 3 else dZ.transpose(1, 2) @ X.unsqueeze(0)
+    G = E.mul_(2.0 / (n * c))
+    dV = torch.bmm(G.transpose(1, 2), A)  # (R, c, h)
+    # relu's backward in one fused op: G V where A > 0 (i.e. W x > 0), else 0
+    dZ = torch.ops.aten.threshold_backward(torch.bmm(G, V), A, 0)
+    dW = torch.bmm(dZ.transpose(1, 2), Xe)  # (R, h, d)
     if sobolev is not None:
-        m = mask.to(W.dtype)
+        m = (A > 0).to(W.dtype)
         B = (m.unsqueeze(2) * V.unsqueeze(1)).reshape(R, n * c, h)  # rows m_i * V[c]
         D = (B @ W).view(R, n, c, d) - J_star
         if sobolev_form == "norm":
