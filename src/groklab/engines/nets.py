@@ -381,31 +381,46 @@ class _Chunk:
 
     def step(self):
         a, b, y = self._inputs(self.next_batch())
-        if self.pool is None:
-            loss_grads(self.cfg, self.params, a, b, y, out=self.grads)
-        else:  # members split over worker threads, one core each (see _workers)
-            jobs = [self.pool.submit(loss_grads, self.cfg, [t[lo:hi] for t in self.params],
-                                     a[lo:hi], b[lo:hi], y[lo:hi], [g[lo:hi] for g in self.grads])
-                    for lo, hi in self.slices]
-            for j in jobs:
-                j.result()
         self.t += 1
-        for k, (W, g) in enumerate(zip(self.params, self.grads)):
-            if k < self.n_w and any(self.use):
-                self._penalty_grad(g, W)
-            self._update(W, g, self.m[k], self.v[k])
+        if self.pool is None:
+            failed = [] if self._slice_step(0, self.R, a, b, y) else [(0, self.R)]
+        else:  # members split over worker threads, one core each (see _workers)
+            jobs = [(sl, self.pool.submit(self._slice_step, *sl, a, b, y)) for sl in self.slices]
+            failed = [sl for sl, j in jobs if not j.result()]
+        for lo, hi in failed:  # an SVD met a non-finite member: kill it, redo that slice
+            self._kill(torch.zeros(self.R, dtype=torch.bool).index_fill_(
+                0, torch.arange(lo, hi), True) & ~torch.isfinite(
+                torch.cat([W.flatten(1) for W in self.params], 1)).all(1).cpu())
+            prm, grads = self._views(lo, hi)
+            loss_grads(self.cfg, prm, a[lo:hi], b[lo:hi], y[lo:hi], out=grads)
+            for g in grads:
+                g.nan_to_num_(0.0)
+            self._slice_step(lo, hi, a, b, y, grads_done=True)
 
-    def _penalty_grad(self, g, W):
-        try:
-            add_penalty_grad_(g, W, self.l1, self.l2, self.nuc, self.cfg.penalty_form, self.use)
-        except LinAlgError:  # a member went non-finite between logs: kill it, redo
-            self._kill(~torch.isfinite(W).flatten(1).all(1).cpu())
-            g.nan_to_num_(0.0)
-            add_penalty_grad_(g, W, self.l1, self.l2, self.nuc, self.cfg.penalty_form, self.use)
+    def _views(self, lo, hi):
+        return [t[lo:hi] for t in self.params], [g[lo:hi] for g in self.grads]
 
-    def _update(self, W, g, m, v):
-        update_(W, g, m, v, opt=self.cfg.optimizer, lr=self.lr, t=self.t,
-                wd=self.wd if self.use_wd else None)
+    def _slice_step(self, lo, hi, a, b, y, grads_done=False) -> bool:
+        """Gradient, penalty gradient and optimizer step of members lo..hi-1 (their own slices
+        of every tensor: slices can run on different threads).  False if an SVD failed (nothing
+        updated then)."""
+        cfg = self.cfg
+        prm, grads = self._views(lo, hi)
+        if not grads_done:
+            loss_grads(cfg, prm, a[lo:hi], b[lo:hi], y[lo:hi], out=grads)
+        if any(self.use):
+            try:
+                for W, g in zip(prm[:self.n_w], grads):
+                    add_penalty_grad_(g, W, self.l1[lo:hi], self.l2[lo:hi], self.nuc[lo:hi],
+                                      cfg.penalty_form, self.use)
+            except LinAlgError:
+                if grads_done:
+                    raise
+                return False
+        for W, g, m, v in zip(prm, grads, self.m, self.v):
+            update_(W, g, m[lo:hi], v[lo:hi], opt=cfg.optimizer, lr=self.lr[lo:hi], t=self.t,
+                    wd=self.wd[lo:hi] if self.use_wd else None)
+        return True
 
     def _kill(self, bad: Tensor):
         """Zero the state of the members in ``bad`` (R,) and mark them dead."""
