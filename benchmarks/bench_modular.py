@@ -72,14 +72,14 @@ def _authors_step(model, opt, cfg, xb, yb):
     opt.step()
 
 
-def authors_run(cfg, data, steps, dataloader=False):
+def authors_run(cfg, data, steps, dataloader=False, device="cpu"):
     torch.manual_seed(cfg.seed)
     p = cfg.modulus
-    model = AuthorsMLP(p, cfg.width)
+    model = AuthorsMLP(p, cfg.width).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=0)
     eye = torch.eye(p)
-    X = torch.stack([eye[data.x1], eye[data.x2]], 1)[data.train_idx]  # (n_train, 2, p)
-    Y = data.labels[data.train_idx]
+    X = torch.stack([eye[data.x1], eye[data.x2]], 1)[data.train_idx].to(device)  # (n, 2, p)
+    Y = data.labels[data.train_idx].to(device)
     n = X.shape[0]
     mb = cfg.batch_size if 0 < cfg.batch_size < n else n
     done = 0
@@ -96,7 +96,7 @@ def authors_run(cfg, data, steps, dataloader=False):
     perm, pos = None, n
     for _ in range(steps):
         if pos >= n:
-            perm, pos = torch.randperm(n), 0
+            perm, pos = torch.randperm(n, device=device), 0
         idx = perm[pos:pos + mb]
         pos += mb
         _authors_step(model, opt, cfg, X[idx], Y[idx])
@@ -132,6 +132,7 @@ def main():
     ap.add_argument("--no-sequential", action="store_true", help="skip the sequential engine")
     ap.add_argument("--dataloader", action="store_true", help="also time the DataLoader loop")
     ap.add_argument("--profile", action="store_true", help="profile ensemble steps and exit")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (every contender runs there)")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -144,31 +145,36 @@ def main():
     R, S = len(cfgs), a.steps
     n = data.train_idx.numel()
     mb = a.batch_size if 0 < a.batch_size < n else n
-    print(f"p={a.modulus} train={n} batch={mb} steps={S} members={R} "
+    print(f"p={a.modulus} train={n} batch={mb} steps={S} members={R} device={a.device} "
           f"threads={torch.get_num_threads()} oneDNN={'yes' if nets._fast_linear() else 'no'}")
     if a.profile:
         profile_step(cfgs, data)
         return
     gflop = R * S * mb * flops_per_pair(a.modulus, cfgs[0].width) / 1e9
-    nets.run_modular_batch([data], [[dataclasses.replace(cfgs[0], steps=5, log_every=5)]])
-    authors_run(cfgs[0], data, 5)
+    dev = a.device
+    sync = torch.cuda.synchronize if dev.startswith("cuda") else (lambda: None)
+    nets.run_modular_batch([data], [[dataclasses.replace(cfgs[0], steps=5, log_every=5)]],
+                           device=dev)
+    authors_run(cfgs[0], data, 5, device=dev)
     rows = []
     with Meter() as m:
-        nets.run_modular_batch([data], [cfgs])
+        nets.run_modular_batch([data], [cfgs], device=dev)
     rows.append(("ensemble (one tensor program)", m))
     if not a.no_sequential:
         with Meter() as m:
             for c in cfgs:
-                nets.run_modular_batch([data], [[c]])
+                nets.run_modular_batch([data], [[c]], device=dev)
         rows.append(("sequential (same engine, 1 member)", m))
     with Meter() as m:
         for c in cfgs:
-            authors_run(c, data, S)
+            authors_run(c, data, S, device=dev)
+        sync()
     rows.append(("authors-style (nn.Module, torch.optim.Adam)", m))
     if a.dataloader:
         with Meter() as m:
             for c in cfgs:
-                authors_run(c, data, S, dataloader=True)
+                authors_run(c, data, S, dataloader=True, device=dev)
+            sync()
         rows.append(("authors, DataLoader(shuffle=True)", m))
     ens = rows[0][1].wall
     for name, m in rows:
