@@ -197,3 +197,24 @@ def test_sparse_predictions_scale_as_the_paper_says():
     assert more["delta_t"] < p["delta_t"] and more["memorized_error"] < p["memorized_error"]
     with pytest.raises(ValueError, match="depth-1"):
         sparse_predictions(SparseRecoveryConfig(**base, depth=2, init="random"))
+
+
+def test_basis_pursuit_phase_transition_at_small_scale(tmp_path):
+    """n = 30, 3 trials: N_min grows with s, stays within the classical order 2 s ln(n/s) (plus a
+    grid step) for Gaussian measurements, and a fully coherent design (tau = 1) needs most of the
+    n coordinates sampled (figures 19b, 20)."""
+    pytest.importorskip("cvxpy")
+    import warnings
+
+    from groklab.sweep import execute, expand_grid
+    n = 30
+    grid = dict(dim=n, snr=float("inf"), method="basis-pursuit", steps=1, log_dense_until=1,
+                sparsity=[1, 4], measurements=list(range(4, 33, 4)), tau=[0.0, 1.0],
+                seed=[1, 2, 3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        runs = execute(expand_grid("sparse-recovery", grid), out=tmp_path / "bp", quiet=True).runs
+    nm = S.n_min(runs)
+    assert nm[(0.0, 1)] < nm[(0.0, 4)] <= cs_sample_guide(4, n) + 4
+    assert nm[(1.0, 1)] >= 2 * n / 3 and nm[(1.0, 4)] >= 2 * n / 3
+    assert nm[(1.0, 4)] > nm[(0.0, 4)]
