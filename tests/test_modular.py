@@ -339,37 +339,59 @@ def _curve(curves, rid):
 
 @pytest.mark.parametrize("which", [1, 2], ids=["l1", "l2"])
 def test_penalty_groks(grokking_runs, which):
-    """Train accuracy 100% early, test accuracy near chance then, >= 95% much later."""
+    """Train accuracy 100% early and from then on; test accuracy near chance for a long stretch
+    after that (>= 5 t1 steps below 20%, chance 1/31), then >= 95% much later (t2 >= 10 t1)."""
     runs, curves = grokking_runs
     row = runs.iloc[which]
     chance = 1 / SCI["modulus"]
     assert row.t1 is not pd.NA and row.t1 <= 200  # memorized within 200 steps
     c = _curve(curves, row.run_id)
+    after = c[c.step >= row.t1]
+    assert (after.train_accuracy >= 0.99).all()  # stays memorized
     at_t1 = float(c.test_accuracy[c.step == row.t1].iloc[0])
     assert at_t1 < 5 * chance  # memorized, not generalized
+    leave = int(after.step[after.test_accuracy >= 0.2].min())  # end of the near-chance stretch
+    assert leave - row.t1 >= 5 * row.t1
     assert row.final_test_accuracy >= 0.95
-    assert row.t2 is not pd.NA and row.t2 >= 5 * row.t1  # a long delay
-    assert row.t2_best >= row.t2 or row.t2_best >= 5 * row.t1
+    assert row.t2 is not pd.NA and row.t2 >= 10 * row.t1  # a long delay
+    assert row.t2_best >= row.t2  # the authors' rule: the best test accuracy comes at/after t2
 
 
 def test_no_penalty_does_not_generalize(grokking_runs):
+    """beta = 0 on the same budget: memorizes, never generalizes (test accuracy stays low)."""
     runs, curves = grokking_runs
     row = runs.iloc[0]
     assert row.final_train_accuracy == 1.0
-    assert row.final_test_accuracy < 0.2
+    c = _curve(curves, row.run_id)
+    assert c.test_accuracy.max() < 0.2
     assert row.t2 is pd.NA
 
 
-def test_l1_shrinks_l1_norm_and_l2_norm_rises_again(grokking_runs):
-    """Under l1 the l1 norm falls after memorization while the l2 norm, after its post-
-    memorization minimum, rises again (l2 is no proxy for the l1-driven simplification)."""
+def _climb(c, lo=0.1, hi=0.9):
+    """Rows of the curve from the first step at test accuracy >= lo to the first at >= hi."""
+    a = int(c.step[c.test_accuracy >= lo].min())
+    b = int(c.step[c.test_accuracy >= hi].min())
+    return c[(c.step >= a) & (c.step <= b)]
+
+
+def test_under_l1_the_l2_norm_is_no_progress_measure(grokking_runs):
+    """The paper's point (figure 1, bottom) at small scale.  Under l1: (a) while the test
+    accuracy climbs from 10% to 90%, the l1 norm falls by more than 40% while the l2 norm moves
+    by less than 15%; (b) after the climb the l2 norm rises again from its minimum while the l1
+    norm keeps falling.  (The paper's stronger reading, l2 rising *during* the climb, was not
+    robust at this scale: README, modular section.)"""
     runs, curves = grokking_runs
     c = _curve(curves, runs.iloc[1].run_id)
-    after = c[c.step >= runs.iloc[1].t1]
-    l1, l2 = after.l1_norm.to_numpy(), after.l2_norm.to_numpy()
-    assert l1[-1] < 0.5 * l1.max()
-    k = int(np.argmin(l2))
-    assert k < len(l2) - 1 and l2[-1] > 1.01 * l2[k]
+    w = _climb(c)
+    l1, l2 = w.l1_norm.to_numpy(), w.l2_norm.to_numpy()
+    assert len(w) >= 10  # a gradual climb, not a jump between two logs
+    assert l1[-1] < 0.6 * l1[0]
+    assert abs(l2[-1] / l2[0] - 1) < 0.15
+    later = c[c.step >= w.step.max()]
+    k = int(np.argmin(later.l2_norm.to_numpy()))
+    m2, m1 = later.l2_norm.to_numpy(), later.l1_norm.to_numpy()
+    assert k < len(later) - 1 and m2[-1] > 1.01 * m2[k]
+    assert m1[-1] < m1[k]
 
 
 def test_accuracy_0_99_is_the_default_detection_for_networks(tmp_path):
