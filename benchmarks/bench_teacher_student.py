@@ -73,6 +73,8 @@ def main():
                     help="authors-style runs timed (scaled to 42); 0 skips them")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (0 = leave as is)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="CPU: chunks of the panel trained at once in threads (one core each)")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -87,13 +89,13 @@ def main():
     run_teacher_student_batch([data], [cfgs[:2]], device=a.device)  # warm-up
     sync = (lambda: torch.cuda.synchronize()) if a.device != "cpu" else (lambda: None)
     with Meter() as m_panel:
-        run_teacher_student_batch([data], [cfgs], device=a.device)
+        run_teacher_student_batch([data], [cfgs], device=a.device, workers=a.workers)
         sync()
     with Meter() as m_seq:
         for c in cfgs:
             run_teacher_student_batch([data], [[c]], device=a.device)
         sync()
-    rows = [("panel (one program)", m_panel.wall, m_panel.busy, R),
+    rows = [(f"panel (one program, {a.workers} worker(s))", m_panel.wall, m_panel.busy, R),
             ("sequential (same engine, 1 member)", m_seq.wall, m_seq.busy, R)]
     if a.authors_runs:
         k = min(a.authors_runs, R)
@@ -113,10 +115,9 @@ def main():
     per_run_step = panel / (R * S)
     hours = R * full_steps * per_run_step / 3600
     fig = "fig34" if a.sobolev else "fig31"
+    cores = f" with {a.workers} worker(s)" if a.device == "cpu" else ""
     print(f"projected `groklab reproduce {fig} --full` ({R} runs x {full_steps:.0e} steps, "
-          f"steps only): {hours:.2f} h on this device"
-          + (f" / one core, {hours / 2:.2f} h on 2 cores (two --shard processes)"
-             if a.device == "cpu" else ""))
+          f"steps only): {hours:.2f} h on this device{cores}")
     if a.authors_runs:
         ah = R * full_steps * rows[2][1] / (R * S) / 3600
         print(f"  the authors-style loop would take {ah:.2f} h for the same ({ah / hours:.1f}x)")

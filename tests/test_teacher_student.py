@@ -277,3 +277,13 @@ def test_sobolev_accelerates_generalization():
     assert hi.final_test_mse < lo.final_test_mse
     assert hi.final_test_jac_error < lo.final_test_jac_error
     assert hi.final_test_mse < 0.5 * hi.target_mse_zero  # beats predicting 0 by a factor 2
+
+
+def test_chunks_in_worker_threads_give_the_same_numbers():
+    cfgs = [_small(lr=1e-2 * (k + 1), l1=1e-3, seed=k) for k in range(5)]
+    data = make_teacher_student_data(cfgs[0])
+    one = run_teacher_student_batch([data], [cfgs], max_members=2, workers=1)
+    two = run_teacher_student_batch([data], [cfgs], max_members=2, workers=2)
+    for name in ("train_mse", "test_mse", "l1_norm"):
+        np.testing.assert_array_equal(one.metrics[name], two.metrics[name])
+    np.testing.assert_array_equal(one.final, two.final)

@@ -40,7 +40,9 @@ of W (SVDs at log points only).  A member whose loss or weights go non-finite is
 """
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -236,12 +238,43 @@ class _Panel:
         return flat
 
 
+def _train_chunk(datas, chunk, steps, dev, dtype, progress, lock):
+    """Train one chunk of members to the end; returns (metrics rows, final weights)."""
+    first = chunk[0][1]
+    torch.set_flush_denormal(True)  # per thread: the FTZ/DAZ bits are thread state
+    try:
+        with torch.no_grad():
+            panel = _Panel(datas, chunk, dev, dtype)
+            R = panel.R
+            logs, done = [], 0
+            for t in range(first.steps + 1):
+                if t > 0:
+                    panel.step()
+                if t == steps[len(logs)]:
+                    logs.append({k: v.cpu().numpy() for k, v in panel.evaluate().items()})
+                    if progress is not None:
+                        with lock:
+                            progress(R * (t - done))
+                        done = t
+                    if len(logs) == len(steps):
+                        break
+            return {k: np.stack([row[k] for row in logs]) for k in METRICS}, panel.final()
+    finally:
+        torch.set_flush_denormal(False)
+
+
 def run_teacher_student_batch(datas: list[TeacherStudentData], cfgs: list[list], *,
                               device: str = "cpu", progress=None, max_members: int | None = None,
-                              dtype=DTYPE) -> BatchResult:
+                              dtype=DTYPE, workers: int | None = None) -> BatchResult:
     """Train D x B teacher-student runs (``cfgs[d][b]`` on data set d) as panels of at most
     ``max_members`` (default: CPU_MEMBERS on the CPU, GPU_MEMBERS on a GPU); all configs share
-    the family's batch key."""
+    the family's batch key.
+
+    On the CPU the chunks of a large panel are independent programs: ``workers`` of them run at
+    once in Python threads (torch ops release the GIL), each on one intra-op thread, so a 42-member
+    panel uses every core it is given without OpenMP spin-waits.  Default: torch's thread count
+    at the call (the sweep gives small batches 1, figures run with 1).  Results do not depend on
+    ``workers``: each chunk is the same computation whichever thread runs it."""
     from ..problems.teacher_student import TeacherStudent
     t0 = time.perf_counter()
     members = [(i, c) for i, row in enumerate(cfgs) for c in row]
@@ -252,32 +285,25 @@ def run_teacher_student_batch(datas: list[TeacherStudentData], cfgs: list[list],
         raise ValueError("run_teacher_student_batch: every config must share the family's batch "
                          "key (shapes, optimizer, forms, steps, logging schedule)")
     steps = log_steps(first.steps, first.log_every, first.log_dense_until, first.log_spacing)
-    metrics = {k: np.empty((len(steps), len(members))) for k in METRICS}
-    finals = []
     dev = torch.device(device)
     if max_members is None:
         max_members = CPU_MEMBERS if dev.type == "cpu" else GPU_MEMBERS
-    torch.set_flush_denormal(True)
-    try:
-        with torch.no_grad():
-            for lo in range(0, len(members), max_members):
-                panel = _Panel(datas, members[lo:lo + max_members], dev, dtype)
-                R = panel.R
-                logs, done = [], 0
-                for t in range(first.steps + 1):
-                    if t > 0:
-                        panel.step()
-                    if t == steps[len(logs)]:
-                        logs.append({k: v.cpu().numpy() for k, v in panel.evaluate().items()})
-                        if progress is not None:
-                            progress(R * (t - done))
-                            done = t
-                        if len(logs) == len(steps):
-                            break
-                for k in METRICS:
-                    metrics[k][:, lo:lo + R] = np.stack([row[k] for row in logs])
-                finals.append(panel.final())
-    finally:
-        torch.set_flush_denormal(False)
-    return BatchResult(steps=steps, metrics=metrics, final=np.concatenate(finals),
+    chunks = [members[lo:lo + max_members] for lo in range(0, len(members), max_members)]
+    n_threads = torch.get_num_threads()
+    if workers is None:
+        workers = n_threads
+    workers = max(1, min(workers, len(chunks))) if dev.type == "cpu" else 1
+    lock = threading.Lock()
+    run = lambda ch: _train_chunk(datas, ch, steps, dev, dtype, progress, lock)  # noqa: E731
+    if workers == 1:
+        out = [run(ch) for ch in chunks]
+    else:
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                out = list(pool.map(run, chunks))
+        finally:
+            torch.set_num_threads(n_threads)
+    metrics = {k: np.concatenate([m[k] for m, _ in out], axis=1) for k in METRICS}
+    return BatchResult(steps=steps, metrics=metrics, final=np.concatenate([f for _, f in out]),
                        iterates=None, wall_time_s=time.perf_counter() - t0)
