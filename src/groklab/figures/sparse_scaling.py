@@ -372,7 +372,8 @@ def _nmin_panel(ax, nm: dict, taus, n: int, Nmax: int) -> None:
         items = sorted((s, v) for (t, s), v in nm.items() if t == tau)
         ss = np.array([s for s, _ in items], float)
         vals = np.array([np.nan if v is None else v for _, v in items], float)
-        ax.plot(ss, vals, "o-", ms=4, color=tcol[tau], label=f"τ = {P.fmt(tau)}")
+        ax.plot(ss, vals, "o-", ms=4, color=tcol[tau],  # many taus: the colour bar says which
+                label=f"τ = {P.fmt(tau)}" if len(taus) <= 6 else None)
         miss = ~np.isfinite(vals)
         if miss.any():
             ax.plot(ss[miss], np.full(miss.sum(), Nmax), "o", mfc="none", color=tcol[tau])
