@@ -18,8 +18,9 @@
   (s, N) heat map of the error and N_min against s.
 
 Hyperparameters are the paper's (PAPER-NOTES §4): n = 100, alpha = 0.1, beta1 = 1e-5, init
-1e-6 * 1, seed 1, noiseless unless said; the (s, N) grids use one data seed per (s, N) (the
-authors' seed 1 for everything).  Quick scale shortens the horizon (3e5 steps instead of 1e6) or
+1e-6 * 1, noiseless unless said, data seed 1 for every (s, N) as in the authors' notebook (so a
+GD run and the basis-pursuit run of the same (s, N) see the same a*, M); basis-pursuit trials are
+seeds 1, 2, ...  Quick scale shortens the horizon (3e5 steps instead of 1e6) or
 the number of basis-pursuit trials; ``--full`` runs the paper's grid.  Registered into
 ``FIGURES_SPARSE`` by :mod:`.sparse`.
 """
@@ -186,11 +187,10 @@ def _draw_sn_curves(name: str):
         ss = sorted(runs.sparsity.unique())
         Ns = sorted(runs.measurements.unique())
         fig, axes = P.new_figure(3, 2, 5.2, 3.5)
-        ncols, _ = _colors(Ns)
+        ncols, sm = _colors(Ns)
         for ax, s in zip(axes[:2].flat, ss):
             _curves(ax, res, runs[runs.sparsity == s], "measurements", ncols)
             ax.set_title(f"s = {s}", fontsize=9)
-        _, sm = _colors(Ns)
         fig.colorbar(sm, ax=axes[:2, 1], label="N (measurements)", shrink=0.9)
         _style_legend(axes[0, 0], loc="lower left")
         scol = _discrete(ss)
