@@ -33,7 +33,7 @@ def ray_local(tmp_path_factory):
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # offline machine: no usage reports
     if ray.is_initialized():
         ray.shutdown()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
              # Ray tasks run torch on one thread each (OMP_NUM_THREADS = the task's CPUs)
              runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "RAY_USAGE_STATS_ENABLED": "0"}})
     yield ray
@@ -151,11 +151,25 @@ def test_cli_backend_ray_matches_local(tmp_path):
                                   check_exact=True)
 
 
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_cli_refusals_are_one_line(tmp_path, capsys, monkeypatch):
     from groklab.cli import main
     assert main([*CLI_ARGS, "--out", str(tmp_path / "a"), "--address", "auto"]) == 2
     err = capsys.readouterr().err
     assert "--address" in err and "--backend ray" in err and len(err.splitlines()) == 1
+    # nothing listens there: refused in seconds (ray.init alone retries for many minutes)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    dead = f"127.0.0.1:{free_port()}"
+    assert main([*CLI_ARGS, "--out", str(tmp_path / "a"), "--backend", "ray",
+                 "--address", dead]) == 2
+    err = capsys.readouterr().err
+    assert "no Ray cluster answers" in err and len(err.splitlines()) == 1
     # Ray not installed: one line telling how to install it, nothing written
     monkeypatch.setitem(sys.modules, "ray", None)
     assert main([*CLI_ARGS, "--out", str(tmp_path / "b"), "--backend", "ray"]) == 2
@@ -168,11 +182,15 @@ def test_cli_refusals_are_one_line(tmp_path, capsys, monkeypatch):
 def test_join_existing_cluster_with_address(tmp_path):
     """`ray start --head` (our own child process group), then --address HOST:PORT ships the code
     to the workers and gives the local numbers."""
+    import shutil
+    import tempfile
     ray_bin = os.path.join(os.path.dirname(sys.executable), "ray")
-    port = 6400 + os.getpid() % 500
+    port = free_port()
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    # its own short temp dir (socket paths), so /tmp/ray/ray_current_cluster is not touched
+    temp = tempfile.mkdtemp(prefix="gl-ray-", dir="/tmp")
     head = subprocess.Popen([ray_bin, "start", "--head", "--block", f"--port={port}",
-                             "--num-cpus=2", "--include-dashboard=false"],
+                             "--num-cpus=2", "--include-dashboard=false", f"--temp-dir={temp}"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
                             start_new_session=True)
     try:
@@ -180,7 +198,7 @@ def test_join_existing_cluster_with_address(tmp_path):
         for _ in range(60):  # wait for the head node
             p = cli(*args, "--out", tmp_path / "ray", "--backend", "ray",
                     "--address", f"127.0.0.1:{port}", env_extra={"RAY_USAGE_STATS_ENABLED": "0"})
-            if p.returncode == 0 or "could not" not in p.stderr:
+            if p.returncode == 0 or "no Ray cluster answers" not in p.stderr:
                 break
             time.sleep(1)
         assert p.returncode == 0, p.stderr[-2000:]
@@ -193,3 +211,4 @@ def test_join_existing_cluster_with_address(tmp_path):
             head.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, 9)
+        shutil.rmtree(temp, ignore_errors=True)

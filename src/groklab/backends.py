@@ -93,8 +93,11 @@ class RayBackend:
         kw = dict(logging_level=logging.ERROR if self.quiet else logging.WARNING,
                   log_to_driver=not self.quiet)
         if self.address is None:
-            kw.update(include_dashboard=False)
+            # "local": always a fresh instance -- never whatever cluster /tmp/ray or RAY_ADDRESS
+            # points at (a stale pointer makes ray.init retry for many minutes)
+            kw.update(address="local", include_dashboard=False)
         else:
+            self._check_reachable()
             import groklab
             kw.update(address=self.address,
                       runtime_env={"py_modules": [os.path.dirname(groklab.__file__)]})
@@ -105,6 +108,29 @@ class RayBackend:
             msg = " ".join(str(e).split())[:300]
             raise ConfigError("address", f"could not start or join {where}: {msg}") from None
         return ray
+
+    def _check_reachable(self) -> None:
+        """Fail in seconds, not after ray.init's minutes of retries, when nothing answers at the
+        address (a typo, a stopped cluster, a stale /tmp/ray/ray_current_cluster)."""
+        import socket
+        if self.address.startswith("ray://"):
+            return  # Ray Client: ray.init reports a dead server quickly itself
+        try:
+            from ray._private.services import canonicalize_bootstrap_address
+            where = canonicalize_bootstrap_address(self.address)
+        except ImportError:  # private helper moved: leave it to ray.init
+            return
+        except Exception as e:  # noqa: BLE001 -- e.g. "auto" with no cluster on this machine
+            raise ConfigError("address", f"{self.address!r}: {' '.join(str(e).split())[:300]}") \
+                from None
+        if where is None:
+            return
+        host, _, port = where.rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=3).close()
+        except (OSError, ValueError):
+            raise ConfigError("address", f"{self.address!r}: no Ray cluster answers at {where} "
+                              "(start one with `ray start --head`)") from None
 
     def map(self, batches, cache, det, device, save_iterates, progress=None) -> Iterator:
         if not batches:
