@@ -49,9 +49,12 @@ gains only what a single run wastes: Python/dispatch overhead (small p), intra-o
 (the workers), MKL's AVX2 kernels (oneDNN) and autograd's bookkeeping (hand-written backward).
 The whole ensemble step runs at 37-44 GFLOP/s; the dense products alone reach ~100-180 GFLOP/s
 per core, the rest is the memory-bound 8 x 8 products per pair (3 per step, ~12 GFLOP/s) and
-the softmax.  Tried and dropped: batched torch.bmm over all members (1.4-3x slower on the CPU),
+the softmax.  Tried and dropped: batched torch.bmm over all members (1.6-2.9x slower on the CPU),
 groups of members per bmm (no better than member by member), torch.compile of the 8 x 8
-products (5-10 s compile, 0-12% per step, within noise).
+products (5-10 s compile, 0-12% per step, within noise), MKL torch.mm(out=) for the weight
+gradients instead of oneDNN + copy (15% slower).  Logging on the authors' schedule (every 10
+steps: accuracy and loss on all p^2 pairs, 4 SVDs per member) adds ~45% at p=97 (dev box,
+1 thread: 342 -> 236 model-steps/s); a nuclear penalty (4 SVDs per member per step) ~40%.
 """
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ the AMD Zen 5 dev box MKL's sgemm runs AVX2 kernels while oneDNN runs AVX-512 on
 these K = 64 products, and one member's (n, p) logits stay in cache.  With T torch threads the
 members are split over T worker threads of one core each (torch ops release the GIL); intra-op
 threading of such small products mostly synchronizes.  Batched ``torch.bmm`` over all members
-(the path on a GPU, or without oneDNN) was 1.4-3x slower on the CPU.  What remains is bound by
+(the path on a GPU, or without oneDNN) was 1.6-2.9x slower on the CPU.  What remains is bound by
 the s x s products (memory-bound batched 8 x 8 matmuls, ~12 GFLOP/s), the softmax's exp and the
 products themselves: per pair and step 2 x 3 x (s^3 + d^2 + d p) = 65 kFLOP at p = 97, which
 runs at 37-43 GFLOP/s over the whole step on two Xeon cores.  Evaluation (on the logging
