@@ -29,7 +29,11 @@ size of the gradient), so the tiny penalty gradients (beta ~ 1e-7) enter through
 the fit and penalty gradients, which float32 resolves; the smallest learning rate (1e-4) moves
 weights of size ~0.05 by 2e-3 relative per step, far above float32's 1.2e-7.  Denormals are
 flushed (Adam's second moment of vanishing gradients).  Metrics are accumulated in float64.
-Float64 (``dtype=``) is used by the tests.
+Float64 (``dtype=``) is used by the tests.  Checked at the paper's size over 3000 steps (lr, beta)
+= (5.5e-3, l1 1e-3), (1e-4, l1 1e-7), (5.5e-3, Sobolev 1e-7), (5.5e-3, Sobolev 1e-2): final test
+MSEs agree with float64 to 1.5%, logged test MSEs to 5e-5 .. 16% (Adam's loss spikes are
+chaotic); only the train-MSE floor differs (~1e-12 against ~1e-14), far below the detector's
+1e-3 x initial.  A float32 step costs half a float64 one on the CPU.
 
 Logging (the config's schedule, log-spaced by default): train / test MSE (no penalty, no
 Sobolev term); ``train_error`` / ``test_error`` = MSE / MSE at step 0 (what the detector reads;
