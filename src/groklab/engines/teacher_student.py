@@ -45,6 +45,7 @@ of W (SVDs at log points only).  A member whose loss or weights go non-finite is
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -277,9 +278,11 @@ def run_teacher_student_batch(datas: list[TeacherStudentData], cfgs: list[list],
 
     On the CPU the chunks of a large panel are independent programs: ``workers`` of them run at
     once in Python threads (torch ops release the GIL), each on one intra-op thread, so a 42-member
-    panel uses every core it is given without OpenMP spin-waits.  Default: torch's thread count
-    at the call (the sweep gives small batches 1, figures run with 1).  Results do not depend on
-    ``workers``: each chunk is the same computation whichever thread runs it."""
+    panel uses every core it is given without OpenMP spin-waits.  Default: the cores this process
+    may run on (``os.sched_getaffinity``), at most one per chunk -- also under ``groklab
+    reproduce``, whose single intra-op thread policy is about spin-waits, which single-threaded
+    workers do not have.  Results do not depend on ``workers``: each chunk is the same
+    computation whichever thread runs it."""
     from ..problems.teacher_student import TeacherStudent
     t0 = time.perf_counter()
     members = [(i, c) for i, row in enumerate(cfgs) for c in row]
@@ -293,11 +296,18 @@ def run_teacher_student_batch(datas: list[TeacherStudentData], cfgs: list[list],
     dev = torch.device(device)
     if max_members is None:
         max_members = CPU_MEMBERS if dev.type == "cpu" else GPU_MEMBERS
-    chunks = [members[lo:lo + max_members] for lo in range(0, len(members), max_members)]
     n_threads = torch.get_num_threads()
     if workers is None:
-        workers = n_threads
-    workers = max(1, min(workers, len(chunks))) if dev.type == "cpu" else 1
+        try:
+            workers = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            workers = os.cpu_count() or 1
+    n_chunks = -(-len(members) // max_members)
+    workers = max(1, min(workers, n_chunks)) if dev.type == "cpu" else 1
+    # near-equal chunks, as many as a multiple of the workers (42 members, 2 workers: 6 x 7)
+    n_chunks = min(len(members), -(-n_chunks // workers) * workers)
+    bounds = np.linspace(0, len(members), n_chunks + 1).round().astype(int)
+    chunks = [members[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
     lock = threading.Lock()
     run = lambda ch: _train_chunk(datas, ch, steps, dev, dtype, progress, lock)  # noqa: E731
     if workers == 1:
