@@ -25,17 +25,23 @@ machine was (other processes' CPU, in cores).
 
 Measured (2026-11-27):
 
-  2-core dev box (AMD EPYC, 1 MB L2 per core, 32 MB L3; another helper's job held one core
-  throughout), 1 thread, fp32, --steps 200:
-    panel 2400 model-steps/s, sequential engine 2317, authors-style 503:
-    panel = 1.04x the sequential engine, 4.8x the authors-style loop.
-    Projected fig31 --full: 4.9 h of steps on one core (2.4 h with the panel's chunks on two
-    free cores, --workers 2, or two --shard processes); the authors-style loop: 23 h.
-  On the CPU a single member is already GEMM-bound (~20 MFLOP per step at ~80 GFLOP/s, 0.37 ms),
-  so stacking members cannot beat running them one by one; the panel's gains there are the
-  hand-written step (4.8x over autograd + torch.optim) and the use of both cores.  THE ISSUE'S
-  >= 10x IS NOT MET ON ONE CORE against the sequential engine; against the authors-style loop it
-  is 4.8x per core, ~9.5x with both cores.
+  2-core dev box (AMD EPYC, 1 MB L2 per core, 32 MB L3), fp32, other helpers' jobs holding
+  about one core most of the time (the "others used" column):
+    --workers 1, --steps 200: panel 2400 model-steps/s, sequential engine 2317, authors-style
+      503 (450-670 over three runs): panel = 1.04x the sequential engine, 4.8x the authors-style
+      loop; fig31 --full projected at 4.9 h of steps on one core (authors-style loop: 17-26 h).
+    --workers 2, --steps 200, a moment when others used only 0.38 cores: panel 3499
+      model-steps/s = 1.47x the sequential engine, ~5-7x the authors-style loop; fig31 --full
+      projected at 3.3 h (on an idle 2-core box about 2.5 h: 4.9 h / ~1.9).  When the other core
+      was busy, 2 workers gave 0.95x (nothing to gain).
+    Sobolev, --workers 1, --steps 100 (others 1.0-1.2 cores): panel 538, sequential 772,
+      authors-style 149 model-steps/s (the panel's 0.70x is contention noise: per-member cost is
+      flat at ~1.2 ms for 1..8 members in a separate measurement); fig34 --full ~2 h on one core.
+  On the CPU a single member is already GEMM-bound (~20 MFLOP per step at ~80 GFLOP/s: 0.37 ms,
+  57% of it in bmm), so stacking members cannot beat running them one by one on one core; the
+  CPU gains are the hand-written step (3.6-4.8x over autograd + torch.optim, per core) and using
+  both cores (worker threads, or two --shard processes).  THE ISSUE'S >= 10x IS NOT MET ON THE
+  CPU: ~5-7x against the authors-style loop on 2 cores; fig31 --full fits in a night (2.5-5 h).
 
   NVIDIA H100 (device machine, --device cuda --threads 0, --steps 1000, 2 authors-style runs):
     l1:      panel 50 813 model-steps/s, sequential engine 1 951, authors-style 226
