@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_sparse.py
 	$(PY) benchmarks/bench_matrix.py
 	$(PY) benchmarks/bench_modular.py
+	$(PY) benchmarks/bench_fig4.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

@@ -63,9 +63,11 @@ def _import_ray():
 class RayBackend:
     """One Ray task per batch; results come back to the driver in the order they finish.
 
-    ``address``: None starts a local Ray instance (or reuses one already initialised in this
-    process); ``"auto"`` joins the cluster running on this machine (``ray start``); ``HOST:PORT``
-    or ``ray://HOST:10001`` joins that cluster.  When joining a cluster, groklab's own code is
+    ``address``: None starts a fresh local Ray instance (``address="local"``: RAY_ADDRESS and
+    /tmp/ray are ignored); ``"auto"`` joins the cluster this machine belongs to (``ray start``);
+    ``HOST:PORT`` joins the cluster whose head (GCS) listens there; ``ray://HOST:10001`` uses Ray
+    Client (needs ``ray[client]``).  A Ray already initialised in this process is used as it is.
+    When joining a cluster, groklab's own code is
     shipped with the tasks (``runtime_env py_modules``), so every worker runs the driver's code;
     the workers' Python needs groklab's dependencies (torch, numpy, pandas, pyarrow, scipy).
     """
