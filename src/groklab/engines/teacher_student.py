@@ -65,7 +65,9 @@ DTYPE = torch.float32
 #: activations: ~1.4 MB at d = 100, h = 500 in float32) is streamed through the cache every step;
 #: measured on the 2-core dev box (1 thread, fp32): 0.37 ms per member-step for 1..8 members,
 #: 0.62 ms at 16 and 0.75 ms at 42, when the panel's state no longer fits the 32 MB L3.  So a
-#: 42-member panel runs as chunks of 8 on the CPU; on a GPU it is one program (launch-bound).
+#: 42-member panel runs as near-equal chunks of at most 8 (6 x 7) on the CPU, trained by one
+#: worker thread per core; on a GPU (H100: 26x the sequential engine, benchmarks/
+#: bench_teacher_student.py) it is one program, since a single member is launch-bound there.
 CPU_MEMBERS = 8
 GPU_MEMBERS = 512
 #: members x points x hidden units per evaluation chunk (Jacobians of the test set)
