@@ -282,14 +282,19 @@ def _cmd_report(ns):
     return 0
 
 
+#: penalty strengths report --fit looks for, in this order (the first one swept > 0 is used)
+BETA_FIELDS = ("l1", "nuclear", "l2", "sobolev")
+
+
 def _fit_line(runs, column: str) -> str:
     """One line: the power-law exponent of ``column`` against lr * beta with its 95% interval."""
     import numpy as np
 
     from .theory import fit_power_law
-    beta = next((b for b in ("l1", "nuclear") if b in runs.columns and (runs[b] > 0).any()), None)
+    beta = next((b for b in BETA_FIELDS if b in runs.columns and (runs[b] > 0).any()), None)
     if beta is None or "lr" not in runs.columns:
-        raise ConfigError("fit", "needs runs with lr and a positive l1 (or nuclear) penalty")
+        raise ConfigError("fit", "needs runs with lr and a positive penalty (one of "
+                          f"{', '.join(BETA_FIELDS)})")
     sel = runs[runs[beta] > 0]
     ab = (sel.lr * sel[beta]).to_numpy(float)
     t = sel[column].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
