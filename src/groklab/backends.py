@@ -146,6 +146,11 @@ class RayBackend:
                               f"{have.get('CPU', 0):g} CPU(s)")
         if gpus and have.get("GPU", 0) < 1:
             raise ConfigError("device", f"{device!r}: the Ray cluster has no GPU")
+        slots = int(have.get("CPU", 0) // self.cpus_per_task)
+        if not self.quiet and len(batches) < slots:
+            import sys
+            print(f"groklab: {len(batches)} batch(es) for {slots} Ray task slots: a smaller "
+                  "--runs-per-batch spreads the grid wider", file=sys.stderr, flush=True)
         task = ray.remote(num_cpus=self.cpus_per_task, num_gpus=gpus, max_retries=0)(self.work)
         pending = {task.remote(batch, det, device, save_iterates, self.cpus_per_task): batch
                    for batch in batches}
