@@ -96,14 +96,26 @@ def test_interrupted_ray_sweep_resumes_without_redoing_runs(tmp_path, ray_local,
                                   check_exact=True)
 
 
-def test_matrix_family_through_ray(tmp_path, ray_local):
-    grid = dict(rows=6, cols=5, rank=2, observed=18, lr=0.1, nuclear=[1e-3, 1e-2], seed=[0, 1],
-                steps=200, log_every=50, log_dense_until=50)
-    loc = groklab.sweep(grid, problem="matrix-completion", out=None, batch_size=2)
-    rr = groklab.sweep(grid, problem="matrix-completion", out=tmp_path, batch_size=2,
-                       backend="ray")
+OTHER_FAMILIES = {
+    "matrix-completion": dict(rows=6, cols=5, rank=2, observed=18, lr=0.1, nuclear=[1e-3, 1e-2],
+                              seed=[0, 1], steps=200, log_every=50, log_dense_until=50),
+    "modular": dict(modulus=7, train_fraction=0.5, steps=20, log_every=5, seed=[0, 1],
+                    lr=[1e-3, 3e-3]),
+    "teacher-student": dict(input_dim=6, hidden=12, outputs=2, train_size=8, test_size=20,
+                            steps=15, log_every=5, log_dense_until=5, log_spacing="linear",
+                            lr=1e-2, l1=[0.0, 1e-3], seed=[0, 1]),
+}
+
+
+@pytest.mark.parametrize("problem", list(OTHER_FAMILIES))
+def test_other_families_through_ray(tmp_path, ray_local, problem):
+    grid = OTHER_FAMILIES[problem]
+    loc = groklab.sweep(grid, problem=problem, out=None, batch_size=2)
+    rr = groklab.sweep(grid, problem=problem, out=tmp_path, batch_size=2, backend="ray")
     assert len(rr.runs) == 4
     pd.testing.assert_frame_equal(numbers(rr.runs), numbers(loc.runs), check_exact=True)
+    pd.testing.assert_frame_equal(sorted_curves(rr.curves), sorted_curves(loc.curves),
+                                  check_exact=True)
 
 
 def test_worker_failure_is_one_clear_error_and_keeps_finished_batches(tmp_path, ray_local):
