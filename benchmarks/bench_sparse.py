@@ -253,7 +253,7 @@ def main(argv=None):
             l1 = ",".join(f"{v:g}" for v in grid["l1"])
             tmp = tempfile.mkdtemp(prefix="groklab-bench-")
             cmd = [exe, "run", PROBLEM, "--lr", lr, "--l1", l1, "--steps", str(steps),
-                   "--batch-size", str(a.batch_size), "--out", tmp, "--quiet"]
+                   "--runs-per-batch", str(a.batch_size), "--out", tmp, "--quiet"]
             try:
                 wait_quiet()
                 with Meter() as m:

@@ -27,9 +27,11 @@ from .store import Results, Store
 #: runs per tensor program: 1024 measured best on 2 cores (benchmarks/bench_sparse.py: 128 -> 11x,
 #: 512 -> 19.6x, 1024 -> 20.6x, 2048 -> 21.5x vs numpy, at twice the memory per batch)
 DEFAULT_BATCH_SIZE = 1024
-#: batches smaller than this run on one torch thread: a second thread gains nothing there when the
-#: machine is idle, and costs 10-100x when another process holds a core (intra-op spin waits)
-SMALL_BATCH = 32
+#: batches smaller than this run on one torch thread.  A second thread gains little there on an idle
+#: machine (fig4's 36-run batch: 0.41 s vs 0.46 s), and when another process holds a core the
+#: intra-op barriers make it 10-400x slower (the same batch: 4 s, 27 s, 179 s vs 0.45 s).  Large
+#: batches keep torch's thread count: their GEMMs are where two cores pay (bench_sparse.py).
+SMALL_BATCH = 256
 
 
 @contextlib.contextmanager
