@@ -224,3 +224,21 @@ def test_join_existing_cluster_with_address(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, 9)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_reproduce_runs_a_figure_through_ray(tmp_path, ray_local, monkeypatch):
+    """`groklab reproduce FIG --backend ray`: the figure's batches go to Ray (the local loop is
+    made to fail) and the stored runs equal the local ones."""
+    from groklab import backends
+    from groklab.figures import FIGURES
+    fig = FIGURES["fig19a"]
+    fig.reproduce(tmp_path / "local")
+
+    def no_local(*a, **k):
+        raise AssertionError("the local backend ran a batch")
+    monkeypatch.setattr(backends.LocalBackend, "map", no_local)
+    png = fig.reproduce(tmp_path / "ray", backend="ray")
+    assert png.exists()
+    loc, rr = load(tmp_path / "local").runs, load(tmp_path / "ray").runs
+    assert len(rr) == len(loc) > 0
+    pd.testing.assert_frame_equal(numbers(rr), numbers(loc), check_exact=True)

@@ -164,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     rr.add_argument("--runs-per-batch", dest="runs_per_batch", type=int, default=None,
                     help="at most this many runs per tensor program")
     rr.add_argument("--device", default="cpu", help="torch device (cpu, cuda); default cpu")
+    rr.add_argument("--backend", choices=("local", "ray"), default="local",
+                    help="where the figure's batches run (as for run)")
+    rr.add_argument("--address", default=None, help="with --backend ray: auto or HOST:PORT")
+    rr.add_argument("--ray-cpus-per-task", dest="ray_cpus_per_task", type=int, default=1,
+                    help="with --backend ray: CPUs per batch task (default 1)")
     rr.add_argument("--quiet", action="store_true")
     return p
 
@@ -321,8 +326,14 @@ def _cmd_reproduce(ns):
         raise ConfigError("figure", f"{ns.figure!r} is not one of {', '.join(FIGURES)}")
     fig = FIGURES[ns.figure]
     out = Path(ns.out or f"results/{ns.figure}")
-    png = fig.reproduce(out, full=ns.full, quiet=ns.quiet, batch_size=ns.runs_per_batch,
-                        device=ns.device)
+    from .backends import BackendError
+    try:
+        png = fig.reproduce(out, full=ns.full, quiet=ns.quiet, batch_size=ns.runs_per_batch,
+                            device=ns.device, backend=ns.backend, address=ns.address,
+                            ray_cpus_per_task=ns.ray_cpus_per_task)
+    except BackendError as e:
+        print(f"groklab reproduce: error: {e}", file=sys.stderr)
+        return 1
     print(f"wrote {png}")
     return 0
 

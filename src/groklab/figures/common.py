@@ -17,8 +17,9 @@ import torch
 
 from ..store import Results
 
-#: torch device the figure's sweeps run on (``groklab reproduce --device``); read by run_grids
-DEVICE = contextvars.ContextVar("groklab_figure_device", default="cpu")
+#: how the figure's sweeps execute (``groklab reproduce --device/--backend/--address/...``):
+#: keyword arguments of sweep.execute, read by run_grids
+EXEC = contextvars.ContextVar("groklab_figure_exec", default={})
 
 
 @dataclass(frozen=True)
@@ -31,13 +32,15 @@ class Figure:
     draw: Callable[..., Path]  # draw(out, full=..., quiet=..., batch_size=...) -> Path
 
     def reproduce(self, out, full: bool = False, quiet: bool = True,
-                  batch_size: int | None = None, device: str = "cpu") -> Path:
-        token = DEVICE.set(device)
+                  batch_size: int | None = None, device: str = "cpu", **execution) -> Path:
+        """``execution``: more keywords of :func:`groklab.sweep.execute` for the figure's sweeps
+        (``backend="ray"``, ``address``, ``ray_cpus_per_task``)."""
+        token = EXEC.set(dict(execution, device=device))
         try:
             with single_thread():
                 return self.draw(Path(out), full=full, quiet=quiet, batch_size=batch_size)
         finally:
-            DEVICE.reset(token)
+            EXEC.reset(token)
 
 
 @contextlib.contextmanager
@@ -64,7 +67,7 @@ def run_grids(grids: list[dict], out: Path, *, quiet: bool = True, batch_size: i
                 configs.append(cfg)
     return execute(configs, out=out, batch_size=batch_size or DEFAULT_BATCH_SIZE,
                    save_iterates=save_iterates, quiet=quiet, detection=detection,
-                   device=DEVICE.get())
+                   **EXEC.get())
 
 
 def scale_note(full: bool, quick: str, full_text: str) -> str:
