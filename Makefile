@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_matrix.py
 	$(PY) benchmarks/bench_modular.py
 	$(PY) benchmarks/bench_fig4.py
+	$(PY) benchmarks/bench_teacher_student.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache
