@@ -21,6 +21,16 @@ K = dL/dJ (``norm``: beta D / |D|_F, the authors' unsquared whole-batch norm; ``
 
 i.e. two more GEMMs of the forward's size; no loop over samples and no double backward.
 
+CPU, shared data (the usual case: every member of a panel sees the same X): the step is
+``shared_loss_and_grads``, with the hidden layer laid out (R, h, n) so that the two big products
+of all members are ONE GEMM each, Z = W_flat X^T ((R h) x d x n) and dW = dZ_flat X, through
+oneDNN's float32 matmul (``engines.nets._fast_linear``: AVX-512 on the Zen 5 dev box, ~2x MKL's
+sgemm, relu fused); the c-row products are small bmm's.  Its Sobolev term needs two GEMMs per
+member instead of three: with m = 1[Z > 0] (h, n) and Wc = [V[0] W | ... | V[c-1] W] (h, c d),
+J = m^T Wc (n, c d), and Q = m K (h, c d) gives both dW[k] += sum_c V[c, k] Q[k, c] and
+dV[c, k] += <W[k], Q[k, c]>.  Adam / AdamW go through torch's fused CPU kernel (one pass instead
+of ~10 elementwise ops).  A GPU, or members with their own data, keep the batched path above.
+
 Penalties: beta * sum over both layers of h(W) (l1 entrywise, l2 = |W|_F unsquared or squared,
 nuclear = sum of singular values), gradient in closed form by ``engines.nets.add_penalty_grad_``.
 
@@ -57,17 +67,18 @@ from torch import Tensor
 from ..problems.teacher_student import TeacherStudentData
 from ..schedule import log_steps
 from .linear import BatchResult
-from .nets import add_penalty_grad_, effective_rank
-from .optim import update_
+from .nets import _fast_linear, add_penalty_grad_, effective_rank
+from .optim import BETAS, EPS, update_
 
 DTYPE = torch.float32
 #: members per tensor program on the CPU.  A member's state (W, V, Adam moments, gradient,
 #: activations: ~1.4 MB at d = 100, h = 500 in float32) is streamed through the cache every step;
-#: measured on the 2-core dev box (1 thread, fp32): 0.37 ms per member-step for 1..8 members,
-#: 0.62 ms at 16 and 0.75 ms at 42, when the panel's state no longer fits the 32 MB L3.  So a
-#: 42-member panel runs as near-equal chunks of at most 8 (6 x 7) on the CPU, trained by one
-#: worker thread per core; on a GPU (H100: 26x the sequential engine, benchmarks/
-#: bench_teacher_student.py) it is one program, since a single member is launch-bound there.
+#: measured on the 2-core dev box (1 thread, fp32, l1, shared-data path): 0.16-0.18 ms per
+#: member-step for 4..21 members (0.21 ms for 1: the panel-wide GEMMs amortize), 0.26 ms at 42,
+#: when the panel's state no longer fits the 32 MB L3.  So a 42-member panel runs as near-equal
+#: chunks of at most 8 (6 x 7) on the CPU, trained by one worker thread per core; on a GPU
+#: (H100: 26x the sequential engine, benchmarks/bench_teacher_student.py) it is one program,
+#: since a single member is launch-bound there.
 CPU_MEMBERS = 8
 GPU_MEMBERS = 512
 #: members x points x hidden units per evaluation chunk (Jacobians of the test set)
@@ -136,6 +147,65 @@ def loss_and_grads(W, V, X, Y, J_star=None, *, sobolev=None, sobolev_form="norm"
     return loss, dW, dV
 
 
+def _mm_fn(dev, dtype):
+    """a @ b (optionally relu-fused) for the shared-data step: oneDNN's float32 matmul on the CPU
+    when this torch has it (``engines.nets._fast_linear``, AVX-512 on the Zen 5 dev box: ~2x MKL's
+    sgemm on these products), else torch.mm."""
+    lin = _fast_linear() if dev.type == "cpu" and dtype == torch.float32 else None
+    if lin is not None:
+        return lambda a, b, relu=False: lin(a, b.t(), None, "relu" if relu else "none", [], "")
+    return lambda a, b, relu=False: torch.mm(a, b).relu_() if relu else torch.mm(a, b)
+
+
+def shared_loss_and_grads(W, V, X, Yt, J_star=None, *, sobolev=None, sobolev_form="norm",
+                          mm=None):
+    """loss_and_grads for members that share X (n, d), with the hidden layer laid out (R, h, n):
+    the two big products are each ONE GEMM over the whole panel,
+
+        Z = W_flat X^T  ((R h) x d times d x n),    dW = dZ_flat X  ((R h) x n times n x d),
+
+    and the c-row products (E = V A, dV = G A^T, dA = V^T G) are small batched ones.  ``Yt``:
+    targets transposed, (R or 1, c, n); ``mm(a, b, relu=False)`` the matmul (``_mm_fn``).  The
+    Sobolev products (per member: the mask differs) go member by member through ``mm``.  Same
+    sums as loss_and_grads (checked against autograd in the tests)."""
+    mm = mm or _mm_fn(W.device, W.dtype)
+    R, h, d = W.shape
+    c = V.shape[1]
+    n = X.shape[0]
+    A = mm(W.view(R * h, d), X.t(), relu=True).view(R, h, n)
+    E = torch.bmm(V, A).sub_(Yt)  # (R, c, n)
+    loss = (E * E).mean((1, 2))
+    G = E.mul_(2.0 / (n * c))
+    dV = torch.bmm(G, A.transpose(1, 2))  # (R, c, h)
+    dZ = torch.bmm(V.transpose(1, 2), G)  # (R, h, n)
+    torch.ops.aten.threshold_backward.grad_input(dZ, A, 0, grad_input=dZ)  # relu', in place
+    dW = mm(dZ.view(R * h, n), X).view(R, h, d)
+    if sobolev is not None:
+        m = torch.sign(A)  # (R, h, n): relu'(W x_i) in {0, 1} (A >= 0), unit k by point i
+        mT = m.transpose(1, 2).contiguous()  # (R, n, h): oneDNN is ~1.5x faster unstrided
+        # J_i[c] = sum_k m[k, i] V[c, k] W[k]: all n points and c outputs of a member are ONE
+        # (n x h) (h x c d) product with the c row-scaled copies of W side by side
+        Wc = torch.mul(V.transpose(1, 2).unsqueeze(3), W.unsqueeze(2),
+                       out=W.new_empty(R, h, c, d)).view(R, h, c * d)
+        D = torch.stack([mm(mT[r], Wc[r]) for r in range(R)]).view(R, n, c, d) - J_star
+        if sobolev_form == "norm":
+            nrm = D.flatten(1).norm(dim=1)
+            loss = loss + sobolev.view(R) * nrm
+            K = D.mul_(sobolev.view(R, 1, 1, 1) / torch.where(nrm > 0, nrm, torch.ones_like(nrm))
+                       .view(R, 1, 1, 1))
+        else:
+            loss = loss + sobolev.view(R) * (D * D).sum((1, 2, 3)) / n
+            K = D.mul_(sobolev.view(R, 1, 1, 1) * (2.0 / n))
+        # with Q = m K (h, c d) per member (K = dL/dJ as (n, c d)):
+        #   dW[k] += sum_c V[c, k] Q[k, c],   dV[c, k] += <W[k], Q[k, c]>
+        for r in range(R):  # member by member: Q stays in cache
+            Q = mm(m[r], K[r].view(n, c * d)).view(h, c, d)
+            for j in range(c):
+                dW[r].addcmul_(V[r, j].unsqueeze(1), Q[:, j])
+                dV[r, j].add_((Q[:, j] * W[r]).sum(1))
+    return loss, dW, dV
+
+
 class _Panel:
     """R members trained together (the tensor program)."""
 
@@ -153,6 +223,10 @@ class _Panel:
         self.X_test = put("X_test")[0] if self.shared else put("X_test")
         self.Y_train, self.Y_test = put("Y_train"), put("Y_test")
         self.J_train, self.J_test = put("J_train"), put("J_test")
+        # shared data on the CPU: the (R, h, n) layout with panel-wide GEMMs (a GPU keeps bmm)
+        self.fast = self.shared and dev.type == "cpu"
+        self.Yt_train = self.Y_train.transpose(1, 2).contiguous()
+        self.mm = _mm_fn(dev, dtype)
         self.J_train_norm = self.J_train.flatten(1).norm(dim=1).to(torch.float64)
         self.J_test_norm = self.J_test.flatten(1).norm(dim=1).to(torch.float64)
         per = [init_student(c, dtype) for c in self.cfgs]
@@ -168,14 +242,29 @@ class _Panel:
         self.mW, self.vW = torch.zeros_like(self.W), torch.zeros_like(self.W)
         self.mV, self.vV = torch.zeros_like(self.V), torch.zeros_like(self.V)
         self.t = 0
+        # Adam / AdamW on the CPU: torch's fused kernel, members grouped by (lr, weight decay)
+        self.fused = None
+        if dev.type == "cpu" and cfg.optimizer in ("adam", "adamw"):
+            self.fused = getattr(torch, "_fused_adam_" if cfg.optimizer == "adam"
+                                 else "_fused_adamw_", None)
+        self.step_t = torch.zeros((), dtype=dtype, device=dev)
+        hp = [(float(c.lr), float(c.weight_decay)) for c in self.cfgs]
+        cut = [0] + [r for r in range(1, R) if hp[r] != hp[r - 1]] + [R]
+        self.groups = [(a, b) + hp[a] for a, b in zip(cut[:-1], cut[1:])]
         self.alive = torch.ones(R, dtype=torch.bool)
         self.mse0 = None  # (R,) train / test MSE at step 0
 
     def step(self):
         cfg = self.cfg
-        _, gW, gV = loss_and_grads(self.W, self.V, self.X_train, self.Y_train,
-                                   self.J_train if self.sob is not None else None,
-                                   sobolev=self.sob, sobolev_form=cfg.sobolev_form)
+        if self.fast:
+            _, gW, gV = shared_loss_and_grads(self.W, self.V, self.X_train, self.Yt_train,
+                                              self.J_train if self.sob is not None else None,
+                                              sobolev=self.sob, sobolev_form=cfg.sobolev_form,
+                                              mm=self.mm)
+        else:
+            _, gW, gV = loss_and_grads(self.W, self.V, self.X_train, self.Y_train,
+                                       self.J_train if self.sob is not None else None,
+                                       sobolev=self.sob, sobolev_form=cfg.sobolev_form)
         if any(self.use):
             for g, P in ((gW, self.W), (gV, self.V)):
                 try:
@@ -186,9 +275,23 @@ class _Panel:
                     g.nan_to_num_(0.0)
                     add_penalty_grad_(g, P, self.l1, self.l2, self.nuc, cfg.penalty_form, self.use)
         self.t += 1
+        if self.fused is not None:
+            self._fused_update(gW, gV)
+            return
         wd = self.wd if self.use_wd else None
         update_(self.W, gW, self.mW, self.vW, opt=cfg.optimizer, lr=self.lr, t=self.t, wd=wd)
         update_(self.V, gV, self.mV, self.vV, opt=cfg.optimizer, lr=self.lr, t=self.t, wd=wd)
+
+    def _fused_update(self, gW, gV):
+        """Adam / AdamW through torch's fused CPU kernel (one pass over W, m, v, g instead of
+        ~10 elementwise ops; the update rule of ``engines.optim.update_`` and torch.optim), one
+        call per run of consecutive members with the same (lr, weight decay)."""
+        self.step_t.fill_(self.t)
+        for a, b, lr, wd in self.groups:
+            self.fused([self.W[a:b], self.V[a:b]], [gW[a:b], gV[a:b]], [self.mW[a:b], self.mV[a:b]],
+                       [self.vW[a:b], self.vV[a:b]], [], [self.step_t, self.step_t], lr=lr,
+                       beta1=BETAS[0], beta2=BETAS[1], weight_decay=wd, eps=EPS,
+                       amsgrad=False, maximize=False)
 
     def _kill(self, bad: Tensor):
         bad = bad & self.alive
@@ -210,7 +313,9 @@ class _Panel:
             n = X.shape[-2]
             per = max(1, EVAL_ELEMS // (n * self.cfg.hidden * self.cfg.outputs))
             mse, jerr = [], []
-            for i in range(0, R, per):
+            if self.fast:  # member by member through self.mm, no (n c, h) Jacobian factors
+                mse, jerr = self._eval_shared(X, Y[0], J[0])
+            for i in range(0 if not self.fast else R, R, per):
                 W, V = self.W[i:i + per], self.V[i:i + per]
                 Xi = X if self.shared else X[i:i + per]
                 Yi = Y if self.shared else Y[i:i + per]
@@ -239,6 +344,21 @@ class _Panel:
         self._kill(bad)
         dead = (~self.alive).to(self.dev)
         return {k: torch.where(dead, torch.full_like(v, float("nan")), v) for k, v in out.items()}
+
+    def _eval_shared(self, X, Y, J):
+        """(R,) MSEs and |J - J*|_F on shared inputs X (n, d): per member Z = X W^T (n, h),
+        the outputs relu(Z) V^T and all n Jacobians as ONE (n x h) (h x c d) product
+        1[Z > 0] [V[0] W | V[1] W | ...] (see shared_loss_and_grads)."""
+        mm, (c, h), d, n = self.mm, self.V.shape[1:], self.W.shape[2], X.shape[0]
+        mse, jerr = [], []
+        for W, V in zip(self.W, self.V):
+            A = mm(X, W.t(), relu=True)  # (n, h)
+            E = (mm(A, V.t()) - Y).to(torch.float64)
+            mse.append((E * E).mean().view(1))
+            Wc = torch.mul(V.t().unsqueeze(2), W.unsqueeze(1), out=W.new_empty(h, c, d))
+            D = (mm(torch.sign(A), Wc.view(h, c * d)).view(n, c, d) - J).to(torch.float64)
+            jerr.append(D.norm().view(1))
+        return mse, jerr
 
     def final(self) -> np.ndarray:
         flat = torch.cat([self.W.flatten(1), self.V.flatten(1)], 1).cpu().numpy().astype(np.float64)
