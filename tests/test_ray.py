@@ -198,7 +198,12 @@ def test_join_existing_cluster_with_address(tmp_path):
     import tempfile
     ray_bin = os.path.join(os.path.dirname(sys.executable), "ray")
     port = free_port()
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    import secrets
+    # Ray >= 2.59 authenticates local clusters with a token: give the head and the driver the same
+    # one explicitly, so a stale ~/.ray/auth_token of another session cannot get in the way
+    auth = dict(RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token",
+                RAY_AUTH_TOKEN=secrets.token_hex(16))
+    env = dict(os.environ, **auth)
     # its own short temp dir (socket paths), so /tmp/ray/ray_current_cluster is not touched
     temp = tempfile.mkdtemp(prefix="gl-ray-", dir="/tmp")
     head = subprocess.Popen([ray_bin, "start", "--head", "--block", f"--port={port}",
@@ -209,7 +214,7 @@ def test_join_existing_cluster_with_address(tmp_path):
         args = CLI_ARGS
         for _ in range(60):  # wait for the head node
             p = cli(*args, "--out", tmp_path / "ray", "--backend", "ray",
-                    "--address", f"127.0.0.1:{port}", env_extra={"RAY_USAGE_STATS_ENABLED": "0"})
+                    "--address", f"127.0.0.1:{port}", env_extra=auth)
             if p.returncode == 0 or "no Ray cluster answers" not in p.stderr:
                 break
             time.sleep(1)
