@@ -37,7 +37,12 @@ CASES = {
     "matrix-sensing": (dict(rows=8, cols=8, rank=1, measurements=40, lr=0.05,
                             nuclear=[0.0, 1e-3], seed=1, steps=2000), 1e-6),
     "modular": (dict(modulus=23, train_fraction=0.6, width=16, batch_size=[0, 64], lr=1e-2,
-                     l1=[0.0, 1e-4], seed=0, steps=300, log_every=50), 2e-3),
+                     l1=[0.0, 1e-4], seed=0, steps=50, log_every=10), 2e-3),
+    # float32 families: few steps, since training amplifies rounding (after 300 Adam steps the
+    # H100 and the CPU differed by 0.014 in modular final test error: a few test pairs)
+    "teacher-student": (dict(input_dim=10, hidden=40, outputs=2, train_size=20, test_size=100,
+                             lr=5.5e-3, l1=[0.0, 1e-3], sobolev=[0.0, 1e-2], seed=0, steps=200),
+                        2e-3),
 }
 PROBLEM = {k: k.replace("-deep", "") for k in CASES}
 
