@@ -387,12 +387,17 @@ def _nmin_panel(ax, nm: dict, taus, n: int, Nmax: int) -> None:
     return sm
 
 
-def _draw_fig19b(out, full=False, quiet=True, batch_size=None):
-    taus, trials = SCALES["fig19b"]["full" if full else "quick"]
+def _bp_runs(name, out, full, quiet, batch_size):
+    """The basis-pursuit (s, N, tau, trial) sweep of figure ``name``: (taus, trials, runs)."""
+    taus, trials = SCALES[name]["full" if full else "quick"]
     with _quiet_solver():
         res = run_grids([bp_grid(BP_S, BP_N, taus, trials)], out, quiet=quiet,
                         batch_size=batch_size)
-    runs = res.runs
+    return taus, trials, res.runs
+
+
+def _draw_fig19b(out, full=False, quiet=True, batch_size=None):
+    taus, trials, runs = _bp_runs("fig19b", out, full, quiet, batch_size)
     nm = n_min(runs)
     fig, axes = P.new_figure(1, 1, 8.6, 5.0)
     ax = axes[0, 0]
@@ -411,11 +416,7 @@ def _draw_fig19b(out, full=False, quiet=True, batch_size=None):
 
 
 def _draw_fig20(out, full=False, quiet=True, batch_size=None):
-    taus, trials = SCALES["fig20"]["full" if full else "quick"]
-    with _quiet_solver():
-        res = run_grids([bp_grid(BP_S, BP_N, taus, trials)], out, quiet=quiet,
-                        batch_size=batch_size)
-    runs = res.runs
+    taus, trials, runs = _bp_runs("fig20", out, full, quiet, batch_size)
     mean = runs.groupby(["tau", "sparsity", "measurements"]).final_test_error.mean()
     nm = n_min(runs)
     n = int(runs.dim.iloc[0])
