@@ -5,12 +5,26 @@
     res = groklab.sweep({"lr": [0.05, 0.1], "l1": [1e-5, 1e-4]})  # a grid, batched
     res.runs, res.curves                                          # pandas DataFrames
     groklab.load("results/fig3")                                  # read a results directory
+
+Every family's config class is an attribute too (``groklab.SparseRecoveryConfig``,
+``groklab.MatrixCompletionConfig``, ...), looked up in the registry by its class name.
+Importing groklab does not import torch; running does.
 """
 __version__ = "0.1.0"
 
 from .api import run, sweep  # noqa: E402
-from .config import ConfigError, Detection, SparseRecoveryConfig  # noqa: E402
+from .detect import Detection  # noqa: E402
+from .family import Family, all_families, register  # noqa: E402
+from .fields import ConfigError  # noqa: E402
 from .store import Results, load  # noqa: E402
 
-__all__ = ["run", "sweep", "load", "Results", "Detection", "ConfigError", "SparseRecoveryConfig",
-           "__version__"]
+__all__ = ["run", "sweep", "load", "Results", "Detection", "ConfigError", "Family", "register",
+           "all_families", "__version__"]
+
+
+def __getattr__(name: str):
+    """``groklab.<Family>Config``: a registered family's config class, by its class name."""
+    for fam in all_families():
+        if fam.config.__name__ == name:
+            return fam.config
+    raise AttributeError(f"module 'groklab' has no attribute {name!r}")

@@ -1,24 +1,26 @@
 """Python API mirroring the CLI: ``run(config) -> Results``, ``sweep(grid) -> Results``."""
 from __future__ import annotations
 
-from .config import Detection, make_config
+from . import family as registry
+from .detect import Detection
 from .store import Results
 from .sweep import DEFAULT_BATCH_SIZE, execute, expand_grid
 
 
-def run(config=None, *, problem: str = "sparse-recovery", out=None, detection: Detection | None = None,
+def run(config=None, *, problem: str | None = None, out=None, detection: Detection | None = None,
         save_iterates: bool = False, device: str = "cpu", quiet: bool = True, **fields) -> Results:
     """Run one experiment.  Pass a config object, or its fields as keywords
-    (``groklab.run(lr=0.1, l1=1e-5)``).  With ``out`` the results are stored (and reused)."""
+    (``groklab.run(lr=0.1, l1=1e-5)``; ``problem`` defaults to the registry's default family,
+    sparse recovery).  With ``out`` the results are stored (and reused)."""
     if config is None:
-        config = make_config(problem, **fields)
+        config = registry.make_config(problem or registry.default().name, **fields)
     elif fields:
         raise TypeError("give either a config or keyword fields, not both")
     return execute([config], out=out, detection=detection, save_iterates=save_iterates,
                    device=device, quiet=quiet)
 
 
-def sweep(grid: dict, *, problem: str = "sparse-recovery", out=None,
+def sweep(grid: dict, *, problem: str | None = None, out=None,
           detection: Detection | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
           save_iterates: bool = False, device: str = "cpu", quiet: bool = True,
           backend: str = "local", address: str | None = None,
@@ -28,7 +30,7 @@ def sweep(grid: dict, *, problem: str = "sparse-recovery", out=None,
     ``backend="ray"`` runs the batches as Ray tasks (``ray_cpus_per_task`` CPUs each) on a local
     Ray instance, or on the cluster at ``address`` ("auto" = the one started on this machine);
     a Ray instance already initialised in this process is used as it is."""
-    configs = expand_grid(problem, grid)
+    configs = expand_grid(problem or registry.default().name, grid)
     return execute(configs, out=out, detection=detection, batch_size=batch_size,
                    save_iterates=save_iterates, device=device, quiet=quiet, backend=backend,
                    address=address, ray_cpus_per_task=ray_cpus_per_task)

@@ -19,15 +19,31 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from typing import Iterator
+import socket
+import sys
+from dataclasses import dataclass
+from typing import Callable, Iterator
 
-from .config import ConfigError
+from .fields import ConfigError
 
 BACKENDS = ("local", "ray")
+#: this package's directory: shipped to a cluster's workers so they run the driver's code
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 class BackendError(RuntimeError):
     """A batch failed where it ran; ``str(err)`` is one line saying which batch and why."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """What to do with each batch.  ``local(batch, progress)`` runs it in this process;
+    ``remote(batch, *remote_args, threads)`` is a module-level function a Ray worker runs (Ray
+    ships it by reference, so the worker imports it and rebuilds the batch's data itself)."""
+
+    local: Callable
+    remote: Callable
+    remote_args: tuple = ()
 
 
 def batch_run_steps(batch) -> int:
@@ -45,10 +61,9 @@ class LocalBackend:
 
     name = "local"
 
-    def map(self, batches, cache, det, device, save_iterates, progress=None) -> Iterator:
-        from .sweep import run_batch_rows
+    def map(self, batches, job: Job, device: str, progress=None) -> Iterator:
         for batch in batches:
-            yield batch, run_batch_rows(batch, cache, det, device, save_iterates, progress)
+            yield batch, job.local(batch, progress)
 
 
 def _import_ray():
@@ -82,9 +97,6 @@ class RayBackend:
         self.cpus_per_task = int(cpus_per_task)
         self.quiet = quiet
         self.ray = _import_ray()
-        from .sweep import remote_batch
-        #: what each task runs: (batch, detection, device, save_iterates, threads) -> tables
-        self.work = remote_batch
 
     def connect(self):
         ray = self.ray
@@ -100,9 +112,8 @@ class RayBackend:
             kw.update(address="local", include_dashboard=False)
         else:
             self._check_reachable()
-            import groklab
             kw.update(address=self.address,
-                      runtime_env={"py_modules": [os.path.dirname(groklab.__file__)]})
+                      runtime_env={"py_modules": [PACKAGE_DIR]})
         try:
             ray.init(**kw)
         except (ConnectionError, RuntimeError, ValueError) as e:
@@ -114,7 +125,6 @@ class RayBackend:
     def _check_reachable(self) -> None:
         """Fail in seconds, not after ray.init's minutes of retries, when nothing answers at the
         address (a typo, a stopped cluster, a stale /tmp/ray/ray_current_cluster)."""
-        import socket
         if self.address.startswith("ray://"):
             return  # Ray Client: ray.init reports a dead server quickly itself
         try:
@@ -134,7 +144,7 @@ class RayBackend:
             raise ConfigError("address", f"{self.address!r}: no Ray cluster answers at {where} "
                               "(start one with `ray start --head`)") from None
 
-    def map(self, batches, cache, det, device, save_iterates, progress=None) -> Iterator:
+    def map(self, batches, job: Job, device: str, progress=None) -> Iterator:
         if not batches:
             return
         ray = self.connect()
@@ -148,11 +158,10 @@ class RayBackend:
             raise ConfigError("device", f"{device!r}: the Ray cluster has no GPU")
         slots = int(have.get("CPU", 0) // self.cpus_per_task)
         if not self.quiet and len(batches) < slots:
-            import sys
             print(f"groklab: {len(batches)} batch(es) for {slots} Ray task slots: a smaller "
                   "--runs-per-batch spreads the grid wider", file=sys.stderr, flush=True)
-        task = ray.remote(num_cpus=self.cpus_per_task, num_gpus=gpus, max_retries=0)(self.work)
-        pending = {task.remote(batch, det, device, save_iterates, self.cpus_per_task): batch
+        task = ray.remote(num_cpus=self.cpus_per_task, num_gpus=gpus, max_retries=0)(job.remote)
+        pending = {task.remote(batch, *job.remote_args, self.cpus_per_task): batch
                    for batch in batches}
         try:
             while pending:

@@ -10,7 +10,7 @@ Two rules, tried in order, and the one that fired is reported:
     ``plateau_factor`` (max/min) over every log in [t, 2t], with that whole window <= ``plateau_max``.
     It finds the *first* low plateau, so the memorization plateau of a strongly penalized run
     (train error ~3e-3 from step ~60, later 1.4e-3 once it generalizes) gives t1 ~ 60.
-  - ``final`` (the authors' rule, SPEC §0): p = mean of the last ``plateau_tail`` logs; the first
+  - ``final`` (the authors' rule): p = mean of the last ``plateau_tail`` logs; the first
     step from which ``plateau_window`` consecutive errors lie within ``plateau_tol * p`` of p,
     provided p <= ``plateau_max``.  It misreads such a t1 as the time the *final* plateau is reached.
 
@@ -19,6 +19,9 @@ Two rules, tried in order, and the one that fired is reported:
 * ``never``: neither fired; the time is None.
 
 Non-finite errors (a diverged run) are treated as +inf: they never satisfy either rule.
+The settings are a :class:`Detection`; each family declares its own defaults (networks log
+1 - accuracy, so accuracy 0.99 is an error threshold of 0.01).  docs/detection.md has the rules
+with examples.
 """
 from __future__ import annotations
 
@@ -26,7 +29,36 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import Detection
+from .fields import Checked, param
+
+
+@dataclass(frozen=True)
+class Detection(Checked):
+    """How t1 (memorization) and t2 (generalization) are read off the logged curves.
+
+    Not part of the run id: changing these re-reads stored curves, it never re-simulates.
+    """
+
+    train_threshold: float = param(1e-3, "t1 = first logged step with train error <= this",
+                                   low=0.0, high=1e9, low_open=True)
+    test_threshold: float = param(1e-3, "t2 = first logged step with test error <= this",
+                                  low=0.0, high=1e9, low_open=True)
+    plateau_mode: str = param(
+        "first", "plateau rule (used when a threshold is never reached): 'first' = first step from "
+        "which the error stays within --plateau-factor of its value until twice that step; "
+        "'final' = authors' rule, first step with --plateau-window consecutive logs within "
+        "--plateau-tol of the final plateau", choices=("first", "final"))
+    plateau_factor: float = param(2.0, "'first' plateau rule: allowed max/min ratio over [t, 2t]",
+                                  low=1.0, high=1e6, low_open=True)
+    plateau_tol: float = param(0.05, "'final' plateau rule: relative band around the final plateau",
+                               low=0.0, high=1.0, low_open=True)
+    plateau_window: int = param(2, "'final' plateau rule: consecutive logs inside the band",
+                                low=1, high=10_000)
+    plateau_tail: int = param(3, "'final' plateau rule: the plateau is the mean of this many last "
+                              "logs", low=1, high=10_000)
+    plateau_max: float = param(
+        0.05, "plateau rule fires only if the plateau error is <= this (a high plateau is no "
+        "memorization/generalization)", low=0.0, high=1e9, low_open=True)
 
 
 @dataclass(frozen=True)

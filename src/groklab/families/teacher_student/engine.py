@@ -1,38 +1,12 @@
-"""Batched two-layer ReLU students (teacher-student and Sobolev training; SPEC §3).
+"""Training panels of two-layer ReLU students together (docs/families/teacher-student.md).
 
-A *panel* of R members (one config each, typically an alpha x beta grid) lives in two stacked
-tensors W (R, h, d) and V (R, c, h); member r predicts y = V_r relu(W_r x).  One full-batch step
-advances every member with a handful of batched GEMMs and one stacked optimizer update
-(``engines.optim.update_``) with per-member learning rates, weight decays and penalty strengths as
-(R, 1, 1) columns.  There is no autograd in the step: the gradient is written by hand (checked
-against autograd in tests/test_teacher_student.py):
-
-    Z = X W^T (R, N, h),  A = relu(Z),  Y = A V^T,  E = Y - Y*
-    MSE = mean(E^2) over N x c (nn.MSELoss, as the authors)     G = 2 E / (N c)
-    dV = G^T A,   dW = (G V * 1[Z > 0])^T X
-
-Sobolev term (first derivatives; ReLU has no second).  The student's input Jacobian at x_i is
-J_i = V diag(m_i) W with m_i = 1[W x_i > 0], so all N Jacobians of a member are ONE GEMM:
-B = (m_i * V) stacked over i as an (N c, h) matrix, J = B W (N c, d).  With D = J - J* and
-K = dL/dJ (``norm``: beta D / |D|_F, the authors' unsquared whole-batch norm; ``squared``:
-2 beta D / N for (beta/N) sum_i |D_i|_F^2), the gradients are (relu'' = 0 a.e.)
-
-    dW += B^T K (h, d),     dV[c, k] += sum_i m_i[k] (K_i W^T)[c, k]
-
-i.e. two more GEMMs of the forward's size; no loop over samples and no double backward.
-
-CPU, shared data (the usual case: every member of a panel sees the same X): the step is
-``shared_loss_and_grads``, with the hidden layer laid out (R, h, n) so that the two big products
-of all members are ONE GEMM each, Z = W_flat X^T ((R h) x d x n) and dW = dZ_flat X, through
-oneDNN's float32 matmul (``engines.nets._fast_linear``: AVX-512 on the Zen 5 dev box, ~2x MKL's
-sgemm, relu fused); the c-row products are small bmm's.  Its Sobolev term needs two GEMMs per
-member instead of three: with m = 1[Z > 0] (h, n) and Wc = [V[0] W | ... | V[c-1] W] (h, c d),
-J = m^T Wc (n, c d), and Q = m K (h, c d) gives both dW[k] += sum_c V[c, k] Q[k, c] and
-dV[c, k] += <W[k], Q[k, c]>.  Adam / AdamW go through torch's fused CPU kernel (one pass instead
-of ~10 elementwise ops).  A GPU, or members with their own data, keep the batched path above.
+A *panel* of R members (one config each) lives in stacked W (R, h, d), V (R, c, h); one
+full-batch step is the hand-written gradient of :mod:`.model`, the penalty gradient, and one
+stacked optimizer update with per-member (R, 1, 1) hyper-parameters.
 
 Penalties: beta * sum over both layers of h(W) (l1 entrywise, l2 = |W|_F unsquared or squared,
-nuclear = sum of singular values), gradient in closed form by ``engines.nets.add_penalty_grad_``.
+nuclear = sum of singular values), gradient in closed form by
+``groklab.families.nets.penalty.add_penalty_grad_``.
 
 Precision: float32 by default.  Adam's step is scale-free (about lr per coordinate whatever the
 size of the gradient), so the tiny penalty gradients (beta ~ 1e-7) enter through the ratio of
@@ -43,13 +17,12 @@ Float64 (``dtype=``) is used by the tests.  Checked at the paper's size over 300
 = (5.5e-3, l1 1e-3), (1e-4, l1 1e-7), (5.5e-3, Sobolev 1e-7), (5.5e-3, Sobolev 1e-2): final test
 MSEs agree with float64 to 1.5%, logged test MSEs to 5e-5 .. 16% (Adam's loss spikes are
 chaotic); only the train-MSE floor differs (~1e-12 against ~1e-14), far below the detector's
-1e-3 x initial.  A float64 step costs 3.5-5x a float32 one on the dev box (1.2-1.7 ms against
-0.34 ms per member, l1, 1 thread).
+1e-3 x initial.  A float64 step costs several times a float32 one.
 
 Logging (the config's schedule, log-spaced by default): train / test MSE (no penalty, no
 Sobolev term); ``train_error`` / ``test_error`` = MSE / MSE at step 0 (what the detector reads;
-see problems.teacher_student); relative Jacobian errors |J - J*|_F / |J*|_F on both splits; l0
-(|w| > 1e-4), l1, l2 of all weights; the sum of both layers' nuclear norms and the effective rank
+see the family's detection notes in its ``__init__``); relative Jacobian errors |J - J*|_F /
+|J*|_F on both splits; l0 (|w| > 1e-4), l1, l2 of all weights; the sum of both layers' nuclear norms and the effective rank
 of W (SVDs at log points only).  A member whose loss or weights go non-finite is marked dead
 (state zeroed, metrics NaN from then on); the others go on.
 """
@@ -64,146 +37,31 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..problems.teacher_student import TeacherStudentData
-from ..schedule import log_steps
-from .linear import BatchResult
-from .nets import _fast_linear, add_penalty_grad_, effective_rank
-from .optim import BETAS, EPS, update_
+from ...result import BatchResult
+from ...schedule import log_steps
+from ..nets.ops import effective_rank
+from ..nets.optim import BETAS, EPS, fused_adam, update_
+from ..nets.penalty import add_penalty_grad_
+from .data import TeacherStudentData
+from .model import (DTYPE, forward, init_student, jacobians, loss_and_grads, mm_fn,
+                    shared_loss_and_grads)
 
-DTYPE = torch.float32
 #: members per tensor program on the CPU.  A member's state (W, V, Adam moments, gradient,
-#: activations: ~1.4 MB at d = 100, h = 500 in float32) is streamed through the cache every step;
-#: measured on the 2-core dev box (1 thread, fp32, l1, shared-data path): 0.16-0.18 ms per
-#: member-step for 4..21 members (0.21 ms for 1: the panel-wide GEMMs amortize), 0.26 ms at 42,
-#: when the panel's state no longer fits the 32 MB L3.  So a 42-member panel runs as near-equal
-#: chunks of at most 8 (6 x 7) on the CPU, trained by one worker thread per core; on a GPU
-#: (H100: 26x the sequential engine, benchmarks/bench_teacher_student.py) it is one program,
-#: since a single member is launch-bound there.
+#: activations: ~1.4 MB at d = 100, h = 500 in float32) is streamed through the cache every step,
+#: so a panel stops paying once its state no longer fits the last-level cache
+#: (benchmarks/bench_teacher_student.py): a 42-member panel runs as near-equal chunks of at most 8
+#: (6 x 7) on the CPU, trained by one worker thread per core; on a GPU it is one program, since a
+#: single member is launch-bound there.
 CPU_MEMBERS = 8
 GPU_MEMBERS = 512
 #: members x points x hidden units per evaluation chunk (Jacobians of the test set)
 EVAL_ELEMS = 2 ** 23
 L0_THRESHOLD = 1e-4
-LinAlgError = getattr(torch.linalg, "LinAlgError", RuntimeError)
+LinAlgError = torch.linalg.LinAlgError
 METRICS = ("train_error", "test_error", "train_mse", "test_mse", "train_jac_error",
            "test_jac_error", "l0_norm", "l1_norm", "l2_norm", "nuclear_norm", "erank_W")
 
 
-def init_student(cfg, dtype=DTYPE) -> tuple[Tensor, Tensor]:
-    """One member's (W (h, d), V (c, h)): normal init with std 1/sqrt(fan_out), the authors'
-    (W std 1/sqrt(h), V std 1/sqrt(c)), from ``torch.Generator().manual_seed(seed)``."""
-    gen = torch.Generator().manual_seed(int(cfg.seed))
-    h, d, c = cfg.hidden, cfg.input_dim, cfg.outputs
-    W = torch.randn(h, d, generator=gen, dtype=torch.float64) / h ** 0.5
-    V = torch.randn(c, h, generator=gen, dtype=torch.float64) / c ** 0.5
-    return W.to(dtype), V.to(dtype)
-
-
-def forward(W: Tensor, V: Tensor, X: Tensor) -> Tensor:
-    """(R, n, c) outputs of stacked members W (R, h, d), V (R, c, h) on X (n, d) or (R, n, d)."""
-    return torch.relu(X @ W.transpose(1, 2)) @ V.transpose(1, 2)
-
-
-def jacobians(W: Tensor, V: Tensor, X: Tensor) -> Tensor:
-    """(R, n, c, d) input Jacobians V diag(relu'(W x_i)) W (closed form)."""
-    from ..problems.teacher_student import relu_jacobians
-    return relu_jacobians(W, V, X)
-
-
-def loss_and_grads(W, V, X, Y, J_star=None, *, sobolev=None, sobolev_form="norm"):
-    """Hand-written MSE (+ Sobolev) loss and gradients of stacked members.
-
-    X (n, d) or (R, n, d), Y (R or 1, n, c), J_star (R or 1, n, c, d); ``sobolev`` an (R, 1, 1)
-    column of betas or None.  Returns (loss (R,), dW (R, h, d), dV (R, c, h)); the loss is the MSE
-    plus the Sobolev term (no weight penalties)."""
-    R, h, d = W.shape
-    c = V.shape[1]
-    n = X.shape[-2]
-    Xe = X.expand(R, n, d) if X.dim() == 2 else X  # shared data: a stride-0 batch, no copy
-    A = torch.bmm(Xe, W.transpose(1, 2)).relu_()  # (R, n, h)
-    E = torch.bmm(A, V.transpose(1, 2)).sub_(Y)  # (R, n, c)
-    loss = (E * E).mean((1, 2))
-    G = E.mul_(2.0 / (n * c))
-    dV = torch.bmm(G.transpose(1, 2), A)  # (R, c, h)
-    # relu's backward in one fused op: G V where A > 0 (i.e. W x > 0), else 0
-    dZ = torch.ops.aten.threshold_backward(torch.bmm(G, V), A, 0)
-    dW = torch.bmm(dZ.transpose(1, 2), Xe)  # (R, h, d)
-    if sobolev is not None:
-        m = (A > 0).to(W.dtype)
-        B = (m.unsqueeze(2) * V.unsqueeze(1)).reshape(R, n * c, h)  # rows m_i * V[c]
-        D = (B @ W).view(R, n, c, d) - J_star
-        if sobolev_form == "norm":
-            nrm = D.flatten(1).norm(dim=1)
-            loss = loss + sobolev.view(R) * nrm
-            K = D * (sobolev.view(R, 1, 1, 1) / torch.where(nrm > 0, nrm, torch.ones_like(nrm))
-                     .view(R, 1, 1, 1))
-        else:
-            loss = loss + sobolev.view(R) * (D * D).sum((1, 2, 3)) / n
-            K = D * (sobolev.view(R, 1, 1, 1) * (2.0 / n))
-        K = K.reshape(R, n * c, d)
-        dW.baddbmm_(B.transpose(1, 2), K)
-        P = (K @ W.transpose(1, 2)).view(R, n, c, h)  # K_i W^T
-        dV.add_((P * m.unsqueeze(2)).sum(1))
-    return loss, dW, dV
-
-
-def _mm_fn(dev, dtype):
-    """a @ b (optionally relu-fused) for the shared-data step: oneDNN's float32 matmul on the CPU
-    when this torch has it (``engines.nets._fast_linear``, AVX-512 on the Zen 5 dev box: ~2x MKL's
-    sgemm on these products), else torch.mm."""
-    lin = _fast_linear() if dev.type == "cpu" and dtype == torch.float32 else None
-    if lin is not None:
-        return lambda a, b, relu=False: lin(a, b.t(), None, "relu" if relu else "none", [], "")
-    return lambda a, b, relu=False: torch.mm(a, b).relu_() if relu else torch.mm(a, b)
-
-
-def shared_loss_and_grads(W, V, X, Yt, J_star=None, *, sobolev=None, sobolev_form="norm",
-                          mm=None):
-    """loss_and_grads for members that share X (n, d), with the hidden layer laid out (R, h, n):
-    the two big products are each ONE GEMM over the whole panel,
-
-        Z = W_flat X^T  ((R h) x d times d x n),    dW = dZ_flat X  ((R h) x n times n x d),
-
-    and the c-row products (E = V A, dV = G A^T, dA = V^T G) are small batched ones.  ``Yt``:
-    targets transposed, (R or 1, c, n); ``mm(a, b, relu=False)`` the matmul (``_mm_fn``).  The
-    Sobolev products (per member: the mask differs) go member by member through ``mm``.  Same
-    sums as loss_and_grads (checked against autograd in the tests)."""
-    mm = mm or _mm_fn(W.device, W.dtype)
-    R, h, d = W.shape
-    c = V.shape[1]
-    n = X.shape[0]
-    A = mm(W.view(R * h, d), X.t(), relu=True).view(R, h, n)
-    E = torch.bmm(V, A).sub_(Yt)  # (R, c, n)
-    loss = (E * E).mean((1, 2))
-    G = E.mul_(2.0 / (n * c))
-    dV = torch.bmm(G, A.transpose(1, 2))  # (R, c, h)
-    dZ = torch.bmm(V.transpose(1, 2), G)  # (R, h, n)
-    torch.ops.aten.threshold_backward.grad_input(dZ, A, 0, grad_input=dZ)  # relu', in place
-    dW = mm(dZ.view(R * h, n), X).view(R, h, d)
-    if sobolev is not None:
-        m = torch.sign(A)  # (R, h, n): relu'(W x_i) in {0, 1} (A >= 0), unit k by point i
-        mT = m.transpose(1, 2).contiguous()  # (R, n, h): oneDNN is ~1.5x faster unstrided
-        # J_i[c] = sum_k m[k, i] V[c, k] W[k]: all n points and c outputs of a member are ONE
-        # (n x h) (h x c d) product with the c row-scaled copies of W side by side
-        Wc = torch.mul(V.transpose(1, 2).unsqueeze(3), W.unsqueeze(2),
-                       out=W.new_empty(R, h, c, d)).view(R, h, c * d)
-        D = torch.stack([mm(mT[r], Wc[r]) for r in range(R)]).view(R, n, c, d) - J_star
-        if sobolev_form == "norm":
-            nrm = D.flatten(1).norm(dim=1)
-            loss = loss + sobolev.view(R) * nrm
-            K = D.mul_(sobolev.view(R, 1, 1, 1) / torch.where(nrm > 0, nrm, torch.ones_like(nrm))
-                       .view(R, 1, 1, 1))
-        else:
-            loss = loss + sobolev.view(R) * (D * D).sum((1, 2, 3)) / n
-            K = D.mul_(sobolev.view(R, 1, 1, 1) * (2.0 / n))
-        # with Q = m K (h, c d) per member (K = dL/dJ as (n, c d)):
-        #   dW[k] += sum_c V[c, k] Q[k, c],   dV[c, k] += <W[k], Q[k, c]>
-        for r in range(R):  # member by member: Q stays in cache
-            Q = mm(m[r], K[r].view(n, c * d)).view(h, c, d)
-            for j in range(c):
-                dW[r].addcmul_(V[r, j].unsqueeze(1), Q[:, j])
-                dV[r, j].add_((Q[:, j] * W[r]).sum(1))
-    return loss, dW, dV
 
 
 class _Panel:
@@ -226,7 +84,7 @@ class _Panel:
         # shared data on the CPU: the (R, h, n) layout with panel-wide GEMMs (a GPU keeps bmm)
         self.fast = self.shared and dev.type == "cpu"
         self.Yt_train = self.Y_train.transpose(1, 2).contiguous()
-        self.mm = _mm_fn(dev, dtype)
+        self.mm = mm_fn(dev, dtype)
         self.J_train_norm = self.J_train.flatten(1).norm(dim=1).to(torch.float64)
         self.J_test_norm = self.J_test.flatten(1).norm(dim=1).to(torch.float64)
         per = [init_student(c, dtype) for c in self.cfgs]
@@ -243,10 +101,7 @@ class _Panel:
         self.mV, self.vV = torch.zeros_like(self.V), torch.zeros_like(self.V)
         self.t = 0
         # Adam / AdamW on the CPU: torch's fused kernel, members grouped by (lr, weight decay)
-        self.fused = None
-        if dev.type == "cpu" and cfg.optimizer in ("adam", "adamw"):
-            self.fused = getattr(torch, "_fused_adam_" if cfg.optimizer == "adam"
-                                 else "_fused_adamw_", None)
+        self.fused = fused_adam(cfg.optimizer) if dev.type == "cpu" else None
         self.step_t = torch.zeros((), dtype=dtype, device=dev)
         hp = [(float(c.lr), float(c.weight_decay)) for c in self.cfgs]
         cut = [0] + [r for r in range(1, R) if hp[r] != hp[r - 1]] + [R]
@@ -284,7 +139,7 @@ class _Panel:
 
     def _fused_update(self, gW, gV):
         """Adam / AdamW through torch's fused CPU kernel (one pass over W, m, v, g instead of
-        ~10 elementwise ops; the update rule of ``engines.optim.update_`` and torch.optim), one
+        ~10 elementwise ops; the update rule of ``nets.optim.update_`` and torch.optim), one
         call per run of consecutive members with the same (lr, weight decay)."""
         self.step_t.fill_(self.t)
         for a, b, lr, wd in self.groups:
@@ -405,13 +260,11 @@ def run_teacher_student_batch(datas: list[TeacherStudentData], cfgs: list[list],
     reproduce``, whose single intra-op thread policy is about spin-waits, which single-threaded
     workers do not have.  Results do not depend on ``workers``: each chunk is the same
     computation whichever thread runs it."""
-    from ..problems.teacher_student import TeacherStudent
     t0 = time.perf_counter()
     members = [(i, c) for i, row in enumerate(cfgs) for c in row]
     first = members[0][1]
-    fam = TeacherStudent()
-    key = fam.batch_key(first)
-    if any(fam.batch_key(c) != key for _, c in members):
+    key = first.batch_key()
+    if any(c.batch_key() != key for _, c in members):
         raise ValueError("run_teacher_student_batch: every config must share the family's batch "
                          "key (shapes, optimizer, forms, steps, logging schedule)")
     steps = log_steps(first.steps, first.log_every, first.log_dense_until, first.log_spacing)

@@ -1,5 +1,5 @@
 """Batched (sub)gradient / projected / proximal descent for matrix completion and sensing,
-shallow (one matrix A) or deep (A = A_1 A_2 ... A_L).
+shallow (one matrix A) or deep (A = A_1 A_2 ... A_L) (docs/families/matrix.md#objective-and-methods).
 
 A batch is D data sets x B runs per data set.  Every factor lives in one tensor of shape
 (D, B, p, q); per-run hyper-parameters are (D, B, 1, 1) columns.  The data enter only through
@@ -21,7 +21,8 @@ U V^T comes from one batched ``torch.linalg.svd`` per step; by default it uses e
 vector with sigma > 0 (all min(n1, n2) of them in floating point, as the authors' code does), so
 spurious singular values oscillate at ~ lr*nuclear instead of reaching 0 (``nuclear_rank_tol``
 drops those below a fraction of sigma_max).  The penalty objects of :mod:`groklab.penalties` do
-the work (Nuclear.prox is SVT); only the nuclear subgradient is fused with its scale here.
+the work (Nuclear.prox is SVT; Nuclear.add_from_svd_ adds beta U V^T with one batched GEMM); the
+SVD they use here reports failures as :class:`_Dead` (:func:`checked_svd`).
 
 Depth L: A = A_1 ... A_L; with prefix products P_k = A_1 ... A_k and suffixes S_k = A_k ... A_L,
 the gradient of g(A) with respect to A_k is P_{k-1}^T G S_{k+1}^T (the matrix chain rule, correct
@@ -29,7 +30,7 @@ for every L -- the authors' code takes elementwise products, wrong for L >= 3). 
 to every factor (l2 A_k, l1 sign(A_k), nuclear U_k V_k^T or per-factor SVT).
 
 Backends: this file is the reference implementation (torch, any depth, any device).  On the CPU,
-depth-1 batches go by default through the compiled lockstep kernel of :mod:`.matrix_kernel`
+depth-1 batches go by default through the compiled lockstep kernel of :mod:`.kernel`
 (warm-started one-sided Jacobi instead of LAPACK; same updates, agreeing to rounding), because a
 batched ``torch.linalg.svd`` decomposes one small matrix at a time and is no faster than a numpy
 loop.  ``GROKLAB_MATRIX_KERNEL=torch`` forces this file's loop.  Metrics are always computed here.
@@ -49,11 +50,11 @@ import time
 import torch
 from torch import Tensor
 
-from . import matrix_kernel
-from ..penalties import L1, L2, Nuclear
-from ..problems.matrix import DTYPE, MatrixData, initial_factors
-from ..schedule import log_steps
-from .linear import BatchResult
+from ...penalties import L1, L2, Nuclear
+from ...result import BatchResult
+from ...schedule import log_steps
+from . import kernel as matrix_kernel
+from .data import DTYPE, MatrixData, initial_factors
 
 METRICS = (
     "train_error",        # |P_Omega(A - A*)|_F / |P_Omega A*|_F   (sensing: |X vec A - y| / |y|)
@@ -74,8 +75,8 @@ METRICS = (
 #: values at ~ lr*nuclear, so rank r is reported once lr*nuclear < 1e-3 sigma_max(A*).
 RANK_RTOL = 1e-3
 
-_l1, _l2 = L1(), L2()
-LinAlgError = getattr(torch.linalg, "LinAlgError", RuntimeError)
+_l1, _l2 = L1(), L2("half")
+LinAlgError = torch.linalg.LinAlgError
 
 
 class _Dead(Exception):
@@ -95,43 +96,21 @@ def failing_runs(t: Tensor) -> Tensor:
     return bad
 
 
-class FusedNuclear(Nuclear):
-    """Nuclear norm whose in-place subgradient adds beta * U diag(keep) V^T with one batched GEMM
-    (keep = sigma > rtol * sigma_max, per run), and whose SVDs report failures as :class:`_Dead`."""
+def checked_svd(a: Tensor):
+    """Thin SVD of a batch that raises :class:`_Dead` instead of returning garbage."""
+    # LAPACK raises on NaN but not on inf (MKL prints to stderr and returns NaN): check first
+    if not bool(torch.isfinite(a).all()):
+        raise _Dead(a)
+    try:
+        return torch.linalg.svd(a, full_matrices=False)
+    except LinAlgError:
+        raise _Dead(a) from None
 
-    def __init__(self, rtol: Tensor | None = None):
-        super().__init__(rank_tol=0.0)
-        self.rtol = rtol  # (D, B, 1) or None for rtol = 0
 
-    @staticmethod
-    def svd(a: Tensor):
-        # LAPACK raises on NaN but not on inf (MKL prints to stderr and returns NaN): check first
-        if not bool(torch.isfinite(a).all()):
-            raise _Dead(a)
-        try:
-            return torch.linalg.svd(a, full_matrices=False)
-        except LinAlgError:
-            raise _Dead(a) from None
-
-    def weights(self, s: Tensor, beta: Tensor) -> Tensor:
-        """(D, B, k) weights beta * 1[sigma > rtol sigma_max] (beta: (D, B, 1, 1))."""
-        thr = 0.0 if self.rtol is None else self.rtol * s[..., :1]
-        return torch.where(s > thr, beta.squeeze(-1), 0.0)
-
-    def add_subgradient_(self, out, a, beta):
-        return self.add_from_svd_(out, *self.svd(a), beta)
-
-    def add_from_svd_(self, out, u, s, vh, beta):
-        u = u * self.weights(s, beta).unsqueeze(-2)
-        k = s.shape[-1]
-        out.view(-1, *out.shape[-2:]).baddbmm_(u.reshape(-1, u.shape[-2], k),
-                                               vh.reshape(-1, k, vh.shape[-1]))
-        return out
-
-    def prox(self, a, t):
-        u, s, vh = self.svd(a)
-        s = torch.clamp(s - t.squeeze(-1), min=0.0)
-        return (u * s.unsqueeze(-2)) @ vh
+def nuclear_penalty(rtol: Tensor | None) -> Nuclear:
+    """The nuclear norm with per-run rank tolerances (D, B, 1) (None: keep every sigma > 0) and
+    the checked SVD."""
+    return Nuclear(rank_tol=0.0 if rtol is None else rtol, svd=checked_svd)
 
 
 class _Fit:
@@ -235,7 +214,7 @@ def run_matrix_batch(datas: list[MatrixData], cfgs: list[list], *, device: str =
     rtol = col("nuclear_rank_tol")[..., 0]
     neg_lr, thr = -lr, lr * nuc
     has_l1, has_l2, has_nuc = (bool((v != 0).any()) for v in (l1, l2, nuc))
-    nuclear = FusedNuclear(rtol if bool((rtol != 0).any()) else None)
+    nuclear = nuclear_penalty(rtol if bool((rtol != 0).any()) else None)
     method, L = first.method, first.depth
 
     init = [initial_factors(cf, d) for row, d in zip(cfgs, datas) for cf in row]
@@ -302,7 +281,6 @@ def run_matrix_batch(datas: list[MatrixData], cfgs: list[list], *, device: str =
     out = torch.empty(T, n_m, D, B, dtype=DTYPE, device=dev)
     iters = torch.empty(T, D, B, n1 * n2, dtype=DTYPE, device=dev) if save_iterates else None
     a_norm = torch.linalg.vector_norm(fit.A_star, dim=(-2, -1))  # (D, 1)
-    penalty = FusedNuclear(nuclear.rtol)  # for the logged subgradient norm (same keep rule)
 
     def record(k, F):
         o = out[k]
@@ -351,10 +329,10 @@ def run_matrix_batch(datas: list[MatrixData], cfgs: list[list], *, device: str =
                 if has_l1:
                     _l1.add_subgradient_(Rp, f, l1)
                 if shallow_nuc:
-                    penalty.add_from_svd_(Rp, u, s, vh, nuc)
+                    nuclear.add_from_svd_(Rp, u, s, vh, nuc)
                 elif has_nuc:
                     try:
-                        penalty.add_subgradient_(Rp, f, nuc)
+                        nuclear.add_subgradient_(Rp, f, nuc)
                     except _Dead:
                         pass  # metric only; the step's own SVD reports real failures
                 pen_sq = pen_sq + torch.linalg.vector_norm(Rp, dim=(-2, -1)) ** 2
@@ -365,7 +343,7 @@ def run_matrix_batch(datas: list[MatrixData], cfgs: list[list], *, device: str =
         if iters is not None:
             iters[k] = torch.where(dead[..., None], float("nan"), P.reshape(D, B, -1))
 
-    # depth 1 on the CPU: the compiled lockstep kernel, when available (see matrix_kernel)
+    # depth 1 on the CPU: the compiled lockstep kernel, when available (see .kernel)
     kernel = None
     if L == 1 and matrix_kernel.wanted(L, n1, n2, dev):
         raw = {k: torch.tensor([[float(getattr(cf, k)) for cf in row] for row in cfgs], dtype=DTYPE)

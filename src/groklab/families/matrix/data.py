@@ -1,10 +1,10 @@
-"""Matrix completion and matrix sensing data (SPEC §2, PAPER-NOTES §2.2, §2.4, §9).
+"""Matrix completion and matrix sensing data (docs/families/matrix.md#data).
 
 Ground truth: A* = U V^T with U (n1 x r), V (n2 x r) i.i.d. N(0, 1), rescaled so that
 |A*|_F = sqrt(n1 n2) (entries of RMS 1), as in the authors' code -- but drawn from a
 ``torch.Generator`` seeded by ``seed`` (the authors' notebook ignores its seed 0).
 
-Completion: N entries Omega, drawn without replacement.  Data selection tau (PAPER-NOTES §2.4):
+Completion: N entries Omega, drawn without replacement.  Data selection tau:
 with the compact SVD A* = U_r S_r V_r^T, the local coherences are mu_i = (n1/r)|U_r^T e_i|^2 and
 nu_j = (n2/r)|V_r^T e_j|^2; the floor(tau N) entries with the largest mu_i + nu_j are observed
 first (ties broken by row-major index), the remaining N - floor(tau N) are the first unselected
@@ -22,11 +22,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import Tensor
 
+from ...seeds import stream_seed
+
 DTYPE = torch.float64
+#: the random init draws from its own stream, (seed, INIT_SALT): independent of the data's
+INIT_SALT = 17
 
 
 @dataclass
@@ -140,8 +143,7 @@ def initial_factors(cfg, data: MatrixData) -> list[Tensor]:
     if cfg.init == "identity":
         return [z * torch.eye(p, q, dtype=DTYPE) for p, q in shapes]
     if cfg.init == "random":
-        # independent of the data stream: seeded by (seed, a fixed salt), one draw per factor
-        gen = torch.Generator().manual_seed(int(cfg.seed) * 1_000_003 + 17)
+        gen = torch.Generator().manual_seed(stream_seed(cfg.seed, INIT_SALT))  # one draw per factor
         return [torch.randn(p, q, generator=gen, dtype=DTYPE) * (z / math.sqrt(p * q))
                 for p, q in shapes]
     if cfg.init == "least-squares":
@@ -153,122 +155,3 @@ def lr_bound(data: MatrixData, l2: float) -> float:
     """Gradient descent on |X vec A - y|^2/2 + l2 |A|_F^2/2 is stable iff lr < 2/(lambda_max + l2).
     (For depth > 1 this is necessary, not sufficient: the factors' scale enters the curvature.)"""
     return 2.0 / (data.lambda_max + l2)
-
-
-def matrix_reference(data: MatrixData) -> dict:
-    """Data-only quantities (theory), computed once per data set."""
-    gap = data.A_ls - data.A_star
-    a_norm = float(data.A_star.norm())
-    return {
-        "a_star_nuclear_norm": float(data.S_star.sum()),
-        "ls_test_error": float(gap.norm()) / a_norm,
-        "ls_gap_spectral": float(torch.linalg.matrix_norm(gap, ord=2)),
-        "ls_gap_fro": float(gap.norm()),
-    }
-
-
-def predicted_t1(cfg, data: MatrixData, ref: dict) -> float | None:
-    """Eq. (78)-style memorization time: the fit contracts |A_t - A_LS| by rho per step, rho =
-    max(|1 - lr lambda|) over the non-zero eigenvalues of X^T X, until it reaches the level
-    lr*nuclear*sqrt(min(n1, n2))/(1 - rho) where the penalty balances it.  Depth 1 only."""
-    beta = cfg.nuclear
-    if beta <= 0 or cfg.depth > 1:
-        return None
-    rho = max(abs(1 - cfg.lr * data.lambda_min_nonzero), abs(1 - cfg.lr * data.lambda_max))
-    if rho >= 1:
-        return None
-    if rho == 0:
-        return 1.0
-    A0 = initial_factors(cfg, data)[0]
-    dist = float((A0 - data.A_ls).norm())
-    level = cfg.lr * beta * math.sqrt(min(data.shape)) / (1 - rho)
-    return float(max(1, math.ceil(math.log1p(dist / level) / -math.log(rho))))
-
-
-# ---- the families: how matrix completion / sensing plug into sweep / store / detection -------
-from . import Family, register  # noqa: E402
-
-
-class _MatrixFamily(Family):
-    final_metrics = ("unobserved_error", "nuclear_norm", "fro_norm", "l1_norm", "numerical_rank",
-                     "effective_rank", "spectral_error", "nuclear_error", "grad_fit_norm",
-                     "grad_penalty_norm")
-    curve_dtypes = {"numerical_rank": "int32"}
-    iterate_prefix = "A"  # A_0 ... A_{n1 n2 - 1}, row-major
-
-    def reference(self, data):
-        return matrix_reference(data)
-
-    def check(self, cfg, data):
-        from ..config import ConfigError
-        bound = lr_bound(data, cfg.l2)
-        if cfg.lr >= bound:
-            what = "2/(1 + l2)" if data.kind == "completion" else "2/(lambda_max(X^T X) + l2)"
-            raise ConfigError("lr", f"{cfg.lr:g} is too large for seed {cfg.seed}: gradient "
-                              f"descent needs lr < {what} = {bound:.6g}")
-
-    def _shape_key(self, cfg) -> tuple:
-        raise NotImplementedError
-
-    def batch_key(self, cfg):
-        # nuclear > 0 needs an SVD per step: keep those runs apart from the cheap ones
-        return (*self._shape_key(cfg), cfg.method, cfg.depth, cfg.inner_width(), cfg.steps,
-                cfg.log_every, cfg.log_dense_until, cfg.log_spacing, cfg.nuclear > 0)
-
-    def run_batch(self, datas, cfgs, *, device, save_iterates, progress=None):
-        from ..engines.matrix import run_matrix_batch
-        return run_matrix_batch(datas, cfgs, device=device, save_iterates=save_iterates,
-                                progress=progress)
-
-    def run_columns(self, cfg, data, ref, final, col):
-        k = min(data.shape)
-        beta = cfg.nuclear
-        return {
-            "final_A": np.asarray(final, dtype=float).tolist(),
-            "final_sigma": [float(col[f"sigma_{i}"][-1]) for i in range(k)],
-            "a_star_nuclear_norm": ref["a_star_nuclear_norm"],
-            "a_star_spectral_norm": float(data.S_star[0]),
-            "ls_test_error": ref["ls_test_error"],
-            "ls_gap_spectral": ref["ls_gap_spectral"],
-            "lr_max": lr_bound(data, cfg.l2),
-            "pred_t1": predicted_t1(cfg, data, ref),
-            # figure-6 predictor |A_LS - A*|_2 / (alpha beta) and final error ~ alpha beta
-            "pred_delta_t": ref["ls_gap_spectral"] / (cfg.lr * beta) if beta > 0 else None,
-            "pred_final_error": cfg.lr * beta if beta > 0 else None,
-            "degrees_of_freedom": cfg.rank * (cfg.rows + cfg.cols - cfg.rank),
-        }
-
-    def derive_curves(self, curves):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            curves["grad_ratio"] = curves["grad_penalty_norm"] / curves["grad_fit_norm"]
-
-
-class MatrixCompletion(_MatrixFamily):
-    name = "matrix-completion"
-
-    def make_data(self, cfg):
-        return make_completion_data(cfg)
-
-    def _shape_key(self, cfg):
-        # Omega only changes a mask: runs with different N or tau share one tensor program
-        return ("completion", cfg.rows, cfg.cols)
-
-    def run_columns(self, cfg, data, ref, final, col):
-        out = super().run_columns(cfg, data, ref, final, col)
-        out["n_selected"] = data.n_selected
-        out["mean_leverage_observed"] = float(data.leverage.reshape(-1)[data.omega].mean())
-        return out
-
-
-class MatrixSensing(_MatrixFamily):
-    name = "matrix-sensing"
-
-    def make_data(self, cfg):
-        return make_sensing_data(cfg)
-
-    def _shape_key(self, cfg):
-        return ("sensing", cfg.rows, cfg.cols, cfg.measurements)
-
-
-register(MatrixCompletion())
-register(MatrixSensing())

@@ -1,4 +1,5 @@
-"""Convex basis pursuit for sparse recovery (``--method basis-pursuit``; SPEC §1 baseline).
+"""Convex basis pursuit for sparse recovery (``--method basis-pursuit``; the convex baseline of
+docs/families/sparse-recovery.md#objective-and-methods).
 
     min |a|_1  subject to  |X a - y|_2 <= eps
 
@@ -17,15 +18,18 @@ import time
 import numpy as np
 import torch
 
-from ..problems.sparse_recovery import DTYPE, SparseData
+from ...fields import ConfigError
+from ...result import BatchResult
+from .data import DTYPE, SparseData
+from .engine import METRICS, make_measure, stack_inputs
 
 
 def require_cvxpy():
-    """The cvxpy module, or a one-line ConfigError naming --method when it is not installed."""
+    """The cvxpy module (an optional dependency, imported on first use), or a one-line
+    ConfigError naming --method when it is not installed."""
     try:
         import cvxpy
     except ImportError:
-        from ..config import ConfigError
         raise ConfigError("method", "basis-pursuit needs cvxpy: pip install -e '.[convex]' "
                           "(or choose subgradient, projected, ista)") from None
     return cvxpy
@@ -53,8 +57,6 @@ def basis_pursuit(X: np.ndarray, y: np.ndarray, eps: float) -> np.ndarray:
 def run_basis_pursuit_batch(datas: list[SparseData], cfgs: list[list], *, device: str = "cpu",
                             save_iterates: bool = False, progress=None):
     """The BatchResult of D x B basis-pursuit runs: one solve per data set (and eps), step 0 only."""
-    from .linear import METRICS, BatchResult, _make_measure, _stack_inputs
-
     t0 = time.perf_counter()
     D, B = len(datas), len(cfgs[0])
     dev = torch.device(device)
@@ -68,8 +70,8 @@ def run_basis_pursuit_batch(datas: list[SparseData], cfgs: list[list], *, device
                 cache[eps] = basis_pursuit(X, y, eps)
             sols[i, b] = torch.from_numpy(cache[eps])
     sols = sols.to(dev)
-    X, y, a_star, Xt, _, l1, l2, _, has_l2 = _stack_inputs(datas, cfgs, dev)
-    measure = _make_measure(datas, X, Xt, y, a_star, l1, l2, has_l2, 1, B)
+    X, y, a_star, Xt, _, l1, l2, _, has_l2 = stack_inputs(datas, cfgs, dev)
+    measure = make_measure(datas, X, Xt, y, a_star, l1, l2, has_l2, 1, B)
     host = measure(sols).reshape(len(METRICS), D * B).cpu().numpy()
     if progress is not None:
         progress(int(cfgs[0][0].steps) * D * B)  # the bar counts run-steps: mark the batch done

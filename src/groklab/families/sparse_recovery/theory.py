@@ -1,6 +1,5 @@
-"""The paper's predictions, to overlay on measurements (PAPER-NOTES §1-3).
-
-Sparse recovery (Thm 3.1, eq. (78) and the figure-4 heuristic):
+"""The paper's predictions for sparse recovery, to overlay on measurements
+(docs/families/sparse-recovery.md#theory):
 
 * least-squares fit a_hat = X^+ y: what memorization converges to; its recovery error
   |a_hat - a*| / |a*| is the test error of a model that memorizes without generalizing.
@@ -14,9 +13,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
-from .problems.sparse_recovery import SparseData, least_squares
+from .data import SparseData, initial_point, least_squares, make_data
 
 
 def sparse_reference(data: SparseData) -> dict:
@@ -52,50 +52,6 @@ def predicted_t1(a0: torch.Tensor, ref: dict, lr: float, beta: float) -> float |
     return float(math.ceil(-math.log1p((1 - rho) * dist / (lr * beta * math.sqrt(n))) / math.log(rho)))
 
 
-def fit_power_law(x, y, level: float = 0.95, censored=None) -> dict:
-    """Fit y = prefactor * x**exponent by ordinary least squares of log y on log x.
-
-    Points where x or y is non-finite or <= 0, or where ``censored`` (an optional boolean mask,
-    e.g. t2 never detected within the horizon) is true, are ignored.  The interval on the exponent
-    is the two-sided Student-t interval at ``level`` with n - 2 degrees of freedom.  Returns
-    dict(exponent, exponent_low, exponent_high, prefactor, n).  Raises ValueError with fewer than
-    3 usable points, or when all usable x are equal.
-    """
-    import numpy as np
-    from scipy import stats
-
-    if not 0 < level < 1:
-        raise ValueError(f"level {level} must be in (0, 1)")
-    x = np.asarray(x, dtype=float).ravel()
-    y = np.asarray(y, dtype=float).ravel()
-    if x.shape != y.shape:
-        raise ValueError(f"x and y have different lengths ({x.size} and {y.size})")
-    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
-    if censored is not None:
-        ok &= ~np.asarray(censored, dtype=bool).ravel()
-    n = int(ok.sum())
-    if n < 3:
-        raise ValueError(f"a power-law fit needs at least 3 usable points (finite, positive, not "
-                         f"censored); got {n} of {x.size}")
-    lx, ly = np.log(x[ok]), np.log(y[ok])
-    sxx = float(((lx - lx.mean()) ** 2).sum())
-    if sxx <= 0:
-        raise ValueError("a power-law fit needs at least two distinct x values")
-    k = float(((lx - lx.mean()) * (ly - ly.mean())).sum() / sxx)
-    c = float(ly.mean() - k * lx.mean())
-    resid = ly - (c + k * lx)
-    se = math.sqrt(float((resid ** 2).sum()) / (n - 2) / sxx)
-    half = float(stats.t.ppf(0.5 + level / 2, n - 2)) * se
-    return {"exponent": k, "exponent_low": k - half, "exponent_high": k + half,
-            "prefactor": math.exp(c), "n": n}
-
-
-def format_power_law(fit: dict, level: float = 0.95) -> str:
-    """'-1.02 [-1.10, -0.94] (95% CI, n=20)'."""
-    return (f"{fit['exponent']:.3g} [{fit['exponent_low']:.3g}, {fit['exponent_high']:.3g}] "
-            f"({level:.0%} CI, n={fit['n']})")
-
-
 def predicted_t2(pred_t1: float | None, pred_delta_t: float | None) -> float | None:
     """t2 ~ t1 + |a_hat - a*|_inf / (alpha beta): eq. (78) plus the figure-4 delay."""
     if pred_t1 is None or pred_delta_t is None:
@@ -105,9 +61,8 @@ def predicted_t2(pred_t1: float | None, pred_delta_t: float | None) -> float | N
 
 def cs_sample_guide(s, n: int, c: float = 2.0):
     """c * s * ln(n / s): the classical order of the number of Gaussian measurements basis pursuit
-    needs to recover an s-sparse code in R^n (PAPER-NOTES §2.1, App. G: N = Omega(s log(n/s)));
+    needs to recover an s-sparse code in R^n (N = Omega(s log(n/s)); the paper's appendix G);
     a guide for figures 19b / 20, not a fitted or sharp threshold.  Array-friendly."""
-    import numpy as np
     s = np.asarray(s, dtype=float)
     return c * s * np.log(n / s)
 
@@ -124,7 +79,6 @@ def sparse_predictions(cfg) -> dict:
     * ``error_scale``: alpha * beta, the order of the final error (a scale, not a value).
 
     The same numbers are stored per run as ``pred_t1`` / ``pred_delta_t`` / ``ls_test_error``."""
-    from .problems.sparse_recovery import initial_point, make_data
     if getattr(cfg, "depth", 1) != 1:
         raise ValueError("the predictions are the depth-1 theory (Thm 3.1, eq. 78)")
     data = make_data(cfg)

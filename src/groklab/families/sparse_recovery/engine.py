@@ -1,4 +1,5 @@
-"""Batched (sub)gradient / projected / proximal descent for sparse recovery.
+"""Batched (sub)gradient / projected / proximal descent for sparse recovery, depth 1
+(docs/families/sparse-recovery.md#objective-and-methods).
 
 A batch is D data sets x B runs per data set.  Parameters live in one tensor A of shape (D, B, n),
 updated in place; one step is one or two batched GEMMs plus two or three in-place elementwise ops
@@ -12,7 +13,7 @@ over the whole batch, whatever D and B are:
 with G = X^T X, c = X^T y.  alpha, l1, l2 are per-run columns of shape (D, B, 1), or Python
 floats when all runs of the batch agree (scalar kernels, and alpha folds into the GEMM).
 
-Speed (benchmarks/bench_sparse.py; 2 cores, fp64, MKL): the step is GEMM-bound.  G has rank N,
+Speed (benchmarks/bench_sparse.py): the step is GEMM-bound.  G has rank N,
 so when N < n/2 the data term goes through X in two thin GEMMs, (A X^T - y) X: 4 B n N flops
 instead of 2 B n^2 (n=100, N=30: 40% fewer flops, ~25% less time).  Otherwise one GEMM through
 G (or Q - I) is used.  The step size scales the (B, N) residual rather than the (B, n) gradient,
@@ -24,13 +25,13 @@ tensor copied to the host once at the end.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
-import numpy as np
 import torch
 
-from ..problems.sparse_recovery import DTYPE, SparseData, initial_factors, initial_point
-from ..schedule import log_steps
+from ...penalties import L1, L2, axpy_
+from ...result import BatchResult
+from ...schedule import log_steps
+from .data import DTYPE, SparseData, initial_point
 
 METRICS = (
     "train_error",        # |X a - y| / |y|
@@ -47,24 +48,10 @@ METRICS = (
 
 #: rows (runs x stacked iterates) measured per record call; see "metrics" in run_sparse_batch
 RECORD_ROWS = 2048
+_l1, _l2 = L1(), L2("half")
 
 
-@dataclass
-class BatchResult:
-    steps: np.ndarray  # (T,) logged steps
-    metrics: dict[str, np.ndarray]  # name -> (T, R) with R = D * B runs, run-major order
-    final: np.ndarray  # (R, n) final iterates
-    iterates: np.ndarray | None  # (T, R, n) if requested
-    wall_time_s: float
-    factors: np.ndarray | None = None  # (R, L, n) final factors of a deep run ((R, 2, n): u, v)
-
-
-def _axpy_(y, a, x):
-    """y += a * x in place, for a Python float or a (D, B, 1) column a."""
-    return y.addcmul_(a, x) if torch.is_tensor(a) else y.add_(x, alpha=a)
-
-
-def _col(cfgs, name: str, dev):
+def per_run_column(cfgs, name: str, dev):
     """Per-run hyper-parameter: a (D, B, 1) column, or a float if all runs agree."""
     vals = [[float(getattr(cf, name)) for cf in row] for row in cfgs]
     flat = {v for row in vals for v in row}
@@ -73,7 +60,7 @@ def _col(cfgs, name: str, dev):
     return torch.tensor(vals, dtype=DTYPE, device=dev).unsqueeze(-1)
 
 
-def _make_measure(datas, X, Xt, y, a_star, l1, l2, has_l2: bool, K: int, B: int):
+def make_measure(datas, X, Xt, y, a_star, l1, l2, has_l2: bool, K: int, B: int):
     """``measure(H)``: the METRICS of iterates H (D, M, n), M <= K * B stacked rows per data set,
     as a (n_metrics, D, M) tensor; l1, l2 are floats or (D, B, 1) columns (grad_penalty_norm is
     |l1 sign(a) + l2 a| of the code a; the deep path overwrites it with its factors' norm)."""
@@ -109,9 +96,9 @@ def _make_measure(datas, X, Xt, y, a_star, l1, l2, has_l2: bool, K: int, B: int)
         torch.sum(absH, dim=-1, out=o[2])
         torch.linalg.vector_norm(H, dim=-1, out=o[3])
         torch.linalg.vector_norm(torch.bmm(res, X), dim=-1, out=o[4])
-        pen = torch.sign(H).mul_(l1r[:, :M])
+        pen = _l1.subgradient(H).mul_(l1r[:, :M])
         if has_l2:
-            pen.addcmul_(l2r[:, :M], H)
+            _l2.add_subgradient_(pen, H, l2r[:, :M])
         torch.linalg.vector_norm(pen, dim=-1, out=o[5])
         torch.sum(torch.ne(H, 0, out=pen), dim=-1, out=o[6])
         if 0 < s < n:
@@ -128,7 +115,7 @@ def _make_measure(datas, X, Xt, y, a_star, l1, l2, has_l2: bool, K: int, B: int)
     return measure
 
 
-def _stack_inputs(datas, cfgs, dev):
+def stack_inputs(datas, cfgs, dev):
     """The batch's data stacked over data sets and its per-run hyper-parameters (shared by the
     depth-1 and deep paths)."""
     X = torch.stack([d.X for d in datas]).to(dev)  # (D, N, n)
@@ -137,7 +124,7 @@ def _stack_inputs(datas, cfgs, dev):
     # a transposed *view*: both thin GEMMs then read the same copy of X (half the cache footprint;
     # it matters for many data sets of one run each)
     Xt = X.transpose(1, 2)  # (D, n, N)
-    alpha, l1, l2 = (_col(cfgs, name, dev) for name in ("lr", "l1", "l2"))
+    alpha, l1, l2 = (per_run_column(cfgs, name, dev) for name in ("lr", "l1", "l2"))
     has_l1 = bool((torch.as_tensor(l1) != 0).any())
     has_l2 = bool((torch.as_tensor(l2) != 0).any())
     return X, y, a_star, Xt, alpha, l1, l2, has_l1, has_l2
@@ -157,7 +144,7 @@ def run_sparse_batch(datas: list[SparseData], cfgs: list[list], *, device: str =
     if method not in ("subgradient", "ista", "projected"):
         raise ValueError(f"unknown method {method!r}")
     dev = torch.device(device)
-    X, y, a_star, Xt, alpha, l1, l2, has_l1, has_l2 = _stack_inputs(datas, cfgs, dev)
+    X, y, a_star, Xt, alpha, l1, l2, has_l1, has_l2 = stack_inputs(datas, cfgs, dev)
     N, n = X.shape[-2:]
     neg_alpha_l1 = -alpha * l1  # the step's l1 term is neg_alpha_l1 * sign(A)
     decay = 1 - alpha * l2  # A - alpha l2 A = decay * A  (multiplies, so sign(A) is taken first)
@@ -190,22 +177,22 @@ def run_sparse_batch(datas: list[SparseData], cfgs: list[list], *, device: str =
 
     def fit_apply(A):  # A += scale * S Rt  (a uniform step size rides in the GEMM's alpha)
         if Rt is None:
-            _axpy_(A, scale, S)
+            axpy_(A, scale, S)
         elif torch.is_tensor(scale):
             A.baddbmm_(S, Rt)
         else:
             A.baddbmm_(S, Rt, alpha=scale)
 
     # Every term of the update reads the old iterate: the residual and sign(A) are taken before
-    # A is touched.  sign / soft-threshold are L1.subgradient / L1.prox_ (penalties.py), written
-    # into the reused buffer P.
+    # A is touched.  sign / soft-threshold are L1.subgradient / L1.prox_, written into the reused
+    # buffer P.
     def penalty_step(A):  # A <- A - alpha (l1 sign(A) + l2 A), sign taken from the old A
         if has_l1:
-            torch.sign(A, out=P)
+            _l1.subgradient(A, out=P)
         if has_l2:
             A.mul_(decay)
         if has_l1:
-            _axpy_(A, neg_alpha_l1, P)
+            axpy_(A, neg_alpha_l1, P)
 
     if method == "subgradient":
         def step(A):
@@ -221,7 +208,7 @@ def run_sparse_batch(datas: list[SparseData], cfgs: list[list], *, device: str =
                 A.mul_(decay)
             fit_apply(A)
             if has_l1:  # S_t(a) = a - clamp(a, -t, t)
-                A.sub_(torch.clamp(A, -thr, thr, out=P))
+                _l1.prox_(A, thr, buf=P)
     else:  # projected; the first projection makes the train error zero from step 1 on
         def step(A):
             penalty_step(A)
@@ -240,7 +227,7 @@ def run_sparse_batch(datas: list[SparseData], cfgs: list[list], *, device: str =
     iters = torch.empty(T, D, B, n, dtype=DTYPE, device=dev) if save_iterates else None
     K = max(1, min(RECORD_ROWS // (D * B), 64))
     hist = torch.empty(D, K, B, n, dtype=DTYPE, device=dev) if K > 1 else None
-    measure = _make_measure(datas, X, Xt, y, a_star, l1, l2, has_l2, K, B)
+    measure = make_measure(datas, X, Xt, y, a_star, l1, l2, has_l2, K, B)
 
     def advance(to, current):
         for _ in range(to - current):
@@ -275,104 +262,3 @@ def run_sparse_batch(datas: list[SparseData], cfgs: list[list], *, device: str =
     it = iters.reshape(T, R_runs, -1).cpu().numpy() if iters is not None else None
     return BatchResult(steps=schedule, metrics=metrics, final=final, iterates=it,
                        wall_time_s=time.perf_counter() - t0)
-
-
-# ---- deep diagonal model (depth L >= 2) ------------------------------------------------------------
-def _run_deep(datas: list[SparseData], cfgs: list[list], *, device: str, save_iterates: bool,
-              progress, t0: float) -> BatchResult:
-    """a = F_1 * ... * F_L (entrywise), or a = u^L - v^L (init 'signed'); every factor takes a
-    (sub)gradient step on 1/2 |X a - y|^2 + sum_k (l1 |F_k|_1 + l2/2 |F_k|^2), all from the old
-    iterate (PAPER-NOTES §2.5):
-
-        F_k <- F_k - alpha * (prod_{j != k} F_j * g + l1 sign(F_k) + l2 F_k),  g = X^T (X a - y)
-        signed:  u <- u - alpha * (L u^(L-1) g + ...),  v <- v - alpha * (-L v^(L-1) g + ...)
-
-    ista: the l1 term is a soft-threshold of each factor by alpha*l1 instead.  The factors are one
-    (L, D, B, n) tensor, so a step is the product, the data term through X (the same thin or G
-    GEMMs as depth 1), and a handful of elementwise ops over all factors at once.  Metrics are
-    those of depth 1, on the code a; grad_penalty_norm is the norm of the penalty subgradient over
-    all factors.  Each logged step is measured on its own (no stacking: the deep step dominates)."""
-    D, B = len(datas), len(cfgs[0])
-    first = cfgs[0][0]
-    L, signed, method = first.depth, first.init == "signed", first.method
-    if method not in ("subgradient", "ista"):
-        raise ValueError(f"method {method!r} has no deep (depth > 1) variant")
-    dev = torch.device(device)
-    X, y, a_star, Xt, alpha, l1, l2, has_l1, has_l2 = _stack_inputs(datas, cfgs, dev)
-    N, n = X.shape[-2:]
-    neg_alpha = -alpha if isinstance(alpha, float) else alpha.neg()
-    F = torch.stack([torch.stack([initial_factors(cf, d) for cf in row])
-                     for row, d in zip(cfgs, datas)])  # (D, B, L', n)
-    F = F.permute(2, 0, 1, 3).contiguous().to(dev)  # (L', D, B, n): factor-major
-    a = torch.empty(D, B, n, dtype=DTYPE, device=dev)  # the code (product)
-    g = torch.empty(D, B, n, dtype=DTYPE, device=dev)  # X^T (X a - y)
-    thin = 2 * N < n
-    if thin:
-        S = torch.empty(D, B, N, dtype=DTYPE, device=dev)
-        negy = -y
-    else:
-        G, negc = Xt @ X, -(y @ X)  # (D, n, n), (D, 1, n)
-    coef = torch.tensor([L, -L], dtype=DTYPE, device=dev).view(2, 1, 1, 1) if signed else None
-
-    def code(F):  # a <- product of the factors
-        if signed:
-            torch.sub(F[0].pow(L), F[1].pow(L), out=a)
-        else:
-            torch.prod(F, 0, out=a)
-
-    def step(F):
-        code(F)
-        if thin:
-            torch.baddbmm(negy, a, Xt, out=S)
-            torch.bmm(S, X, out=g)
-        else:
-            torch.baddbmm(negc, a, G, out=g)
-        if signed:  # d a / d u = L u^(L-1), d a / d v = -L v^(L-1)
-            W = F.pow(L - 1).mul_(coef)
-        elif L == 2:
-            W = F.flip(0)
-        else:  # prod_{j != k} F_j: the rolls by 1 .. L-1 visit every other factor once
-            W = F.roll(1, 0)
-            for j in range(2, L):
-                W.mul_(F.roll(j, 0))
-        W.mul_(g)  # gradient of the fit term w.r.t. each factor
-        if has_l2:
-            _axpy_(W, l2, F)
-        if has_l1 and method == "subgradient":
-            _axpy_(W, l1, torch.sign(F))
-        _axpy_(F, neg_alpha, W)
-        if has_l1 and method == "ista":
-            thr = alpha * l1
-            F.sub_(torch.clamp(F, -thr, thr))
-
-    measure = _make_measure(datas, X, Xt, y, a_star, l1, l2, has_l2, 1, B)
-    schedule = log_steps(first.steps, first.log_every, first.log_dense_until, first.log_spacing)
-    T = len(schedule)
-    out = torch.empty(T, len(METRICS), D, B, dtype=DTYPE, device=dev)
-    iters = torch.empty(T, D, B, n, dtype=DTYPE, device=dev) if save_iterates else None
-    current = 0
-    for k, t in enumerate(schedule):
-        for _ in range(int(t) - current):
-            step(F)
-        if progress is not None and t > current:
-            progress((int(t) - current) * D * B)
-        current = int(t)
-        code(F)
-        o = measure(a)
-        pen = torch.zeros_like(F)
-        if has_l1:
-            _axpy_(pen, l1, torch.sign(F))
-        if has_l2:
-            _axpy_(pen, l2, F)
-        torch.linalg.vector_norm(pen, dim=(0, -1), out=o[5])
-        out[k] = o
-        if iters is not None:
-            iters[k] = a
-    R_runs = D * B
-    host = out.reshape(T, len(METRICS), R_runs).cpu().numpy()
-    code(F)
-    return BatchResult(steps=schedule, metrics={name: host[:, i, :] for i, name in enumerate(METRICS)},
-                       final=a.reshape(R_runs, n).cpu().numpy(),
-                       iterates=iters.reshape(T, R_runs, n).cpu().numpy() if iters is not None else None,
-                       wall_time_s=time.perf_counter() - t0,
-                       factors=F.permute(1, 2, 0, 3).reshape(R_runs, -1, n).cpu().numpy())

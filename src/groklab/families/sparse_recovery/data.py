@@ -1,4 +1,4 @@
-"""Sparse recovery data (SPEC §1, PAPER-NOTES §2.1 and §2.4).
+"""Sparse recovery data (docs/families/sparse-recovery.md#data).
 
 a* in R^n has s non-zeros at uniform positions, values N(0, 1)/sqrt(n); the basis Phi is the
 identity, an orthonormal Q factor, or a Gaussian matrix; M in R^{N x n} has N(0, v) entries
@@ -19,12 +19,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 import torch
 from torch import Tensor
 
+from ...seeds import stream_seed
+
 DTYPE = torch.float64
+#: the random init draws from its own stream, (seed, INIT_SALT): independent of the data's
+INIT_SALT = 17
 
 
 @dataclass
@@ -122,8 +124,7 @@ def initial_point(cfg, data: SparseData) -> Tensor:
     if cfg.init == "constant":
         return torch.full((n,), float(cfg.init_scale), dtype=DTYPE)
     if cfg.init == "random":
-        # independent of the data stream: seeded by (seed, a fixed salt)
-        gen = torch.Generator().manual_seed(int(cfg.seed) * 1_000_003 + 17)
+        gen = torch.Generator().manual_seed(stream_seed(cfg.seed, INIT_SALT))
         return torch.randn(n, generator=gen, dtype=DTYPE) * (cfg.init_scale / math.sqrt(n))
     if cfg.init == "least-squares":
         return least_squares(data.X, data.y)
@@ -136,16 +137,16 @@ def initial_factors(cfg, data: SparseData) -> Tensor:
 
     * constant: every factor init_scale * 1.  Equal factors get equal gradients and *stay equal*
       (with per-factor penalties too), so a = a_1^L: an even depth can only produce a >= 0 and
-      cannot recover a code with negative entries (the authors' notebook default; PAPER-NOTES §5.1).
+      cannot recover a code with negative entries (the authors' notebook default).
     * random: independent factors init_scale * N(0, 1/n) (the paper, §3.5 / App. F.1), drawn from
-      the stream of the depth-1 random init (seed, fixed salt), one factor after another.
+      the stream of the depth-1 random init (seed, INIT_SALT), one factor after another.
     * signed: u = v = init_scale * 1, so a = 0 at step 0 and any sign can be represented.
     """
     n, L = cfg.dim, cfg.depth
     if cfg.init == "constant":
         return torch.full((L, n), float(cfg.init_scale), dtype=DTYPE)
     if cfg.init == "random":
-        gen = torch.Generator().manual_seed(int(cfg.seed) * 1_000_003 + 17)
+        gen = torch.Generator().manual_seed(stream_seed(cfg.seed, INIT_SALT))
         return torch.stack([torch.randn(n, generator=gen, dtype=DTYPE) for _ in range(L)]) \
             * (cfg.init_scale / math.sqrt(n))
     if cfg.init == "signed":
@@ -158,70 +159,3 @@ def product(cfg, factors: Tensor) -> Tensor:
     if cfg.init == "signed":
         return factors[..., 0, :].pow(cfg.depth) - factors[..., 1, :].pow(cfg.depth)
     return factors.prod(dim=-2)
-
-
-# ---- the family: how sparse recovery plugs into sweep / store / detection ------------------------
-from . import Family, register  # noqa: E402
-
-
-class SparseRecovery(Family):
-    name = "sparse-recovery"
-    final_metrics = ("l1_norm", "l2_norm", "nonzeros", "support_recovered")
-    curve_dtypes = {"nonzeros": "int32", "support_recovered": "bool"}
-    iterate_prefix = "a"
-
-    def make_data(self, cfg):
-        return make_data(cfg)
-
-    def reference(self, data):
-        from ..theory import sparse_reference
-        return sparse_reference(data)
-
-    def check(self, cfg, data):
-        from ..config import ConfigError
-        if cfg.method == "basis-pursuit":  # no step size; it needs the optional solver
-            from ..engines.convex import require_cvxpy
-            require_cvxpy()
-            return
-        # depth > 1: the same bound is kept, but it does not make a deep run stable (the factors
-        # rescale the step); a deep run that blows up ends with status 'diverged'
-        bound = lr_bound(data, cfg.l2)
-        if cfg.lr >= bound:
-            raise ConfigError("lr", f"{cfg.lr:g} is too large for seed {cfg.seed}: gradient descent "
-                              f"needs lr < 2/lambda_max(X^T X + l2) = {bound:.6g}")
-
-    def batch_key(self, cfg):
-        rows = 2 * cfg.measurements if cfg.basis == "fourier" else cfg.measurements  # rows of X
-        return (cfg.dim, rows, cfg.method, cfg.steps, cfg.log_every, cfg.log_dense_until,
-                cfg.log_spacing, cfg.depth, cfg.depth > 1 and cfg.init == "signed")
-
-    def run_batch(self, datas, cfgs, *, device, save_iterates, progress=None):
-        if cfgs[0][0].method == "basis-pursuit":  # the convex baseline: one solve per data set
-            from ..engines.convex import run_basis_pursuit_batch
-            return run_basis_pursuit_batch(datas, cfgs, device=device,
-                                           save_iterates=save_iterates, progress=progress)
-        from ..engines.linear import run_sparse_batch
-        return run_sparse_batch(datas, cfgs, device=device, save_iterates=save_iterates,
-                                progress=progress)
-
-    def run_columns(self, cfg, data, ref, final, col):
-        from ..theory import predicted_delta_t, predicted_t1
-        shallow = cfg.depth == 1  # the predictors are the depth-1 theory (Thm 3.1, eq. 78)
-        return {
-            "final_a": final.tolist(),
-            "a_star_l1_norm": float(data.a_star.abs().sum()),
-            "ls_test_error": ref["ls_test_error"],
-            "lr_max": lr_bound(data, cfg.l2),
-            "coherence": data.coherence,
-            "pred_t1": predicted_t1(initial_point(cfg, data), ref, cfg.lr, cfg.l1)
-            if shallow else None,
-            "pred_delta_t": predicted_delta_t(ref["ls_gap_inf"], cfg.lr, cfg.l1)
-            if shallow else None,
-        }
-
-    def derive_curves(self, curves):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            curves["grad_ratio"] = curves["grad_penalty_norm"] / curves["grad_fit_norm"]
-
-
-register(SparseRecovery())

@@ -1,0 +1,128 @@
+"""The matrix-completion and matrix-sensing configs, with their bounds.
+
+The science behind each field: docs/families/matrix.md.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ...fields import ConfigBase, ConfigError, param
+
+BIG = 10 ** 12
+SEED_MAX = 2 ** 63 - 1
+
+
+# The two configs share their fields through three mixins, assembled so that the CLI lists them in
+# reading order: the matrix (shape, rank), then the observations (completion / sensing), then the
+# optimizer (dataclass fields are collected base-first along the reversed MRO).
+@dataclass(frozen=True)
+class _MatrixShape:
+    rows: int = param(10, "rows n1 of the ground truth A*", data=True, low=1, high=100_000)
+    cols: int = param(10, "columns n2 of the ground truth A*", data=True, low=1, high=100_000)
+    rank: int = param(2, "rank r of A* = U V^T (U, V Gaussian; rescaled to |A*|_F = sqrt(n1 n2))",
+                      data=True, low=1, high=100_000)
+
+
+@dataclass(frozen=True)
+class _CompletionData:
+    observed: int = param(80, "number N of observed entries Omega (drawn without replacement)",
+                          data=True, low=1, high=BIG)
+    tau: float = param(0.0, "data selection: the floor(tau N) entries with the largest leverage "
+                       "mu_i + nu_j are observed first, the rest uniformly at random", data=True,
+                       low=0.0, high=1.0)
+
+
+@dataclass(frozen=True)
+class _SensingData:
+    measurements: int = param(70, "number N of linear measurements y_i = <X_i, A*>", data=True,
+                              low=1, high=10 ** 9)
+    measurement: str = param("gaussian", "measurement matrices X_i: i.i.d. N(0, 1/N) entries, or "
+                             "rank-one u_i v_i^T / sqrt(N) with standard Gaussian u_i, v_i",
+                             data=True, choices=("gaussian", "rank-one"))
+
+
+@dataclass(frozen=True)
+class _MatrixTraining(ConfigBase):
+    seed: int = param(0, "seed of the data (A*, Omega or X_i) and of a random init", data=True,
+                      low=0, high=SEED_MAX)
+    method: str = param("subgradient", "optimizer: subgradient (nuclear subgradient U V^T), "
+                        "projected (subgradient step on the penalties, then back onto the data "
+                        "constraint), svt (proximal gradient: singular value thresholding by "
+                        "lr*nuclear)", choices=("subgradient", "projected", "svt"))
+    lr: float = param(0.1, "step size alpha; must be < 2/(lambda_max(X^T X) + l2), i.e. "
+                      "2/(1 + l2) for completion", low=0.0, high=1e6, low_open=True)
+    nuclear: float = param(1e-4, "nuclear-norm penalty beta_* on |A|_* (per factor when depth > "
+                           "1)", low=0.0, high=1e6)
+    l2: float = param(0.0, "l2 penalty beta2 on |A|_F^2 / 2 (per factor when depth > 1)",
+                      low=0.0, high=1e6)
+    l1: float = param(0.0, "entrywise l1 penalty beta1 on |A|_1 (per factor when depth > 1)",
+                      low=0.0, high=1e6)
+    nuclear_rank_tol: float = param(
+        0.0, "the nuclear subgradient U V^T keeps the singular vectors with sigma > this * "
+        "sigma_max; 0 keeps every non-zero one, i.e. all min(n1, n2) as the authors' code does",
+        low=0.0, high=1.0)
+    init: str = param("identity", "initialization: init_scale * I (rectangular; every factor "
+                      "when depth > 1), init_scale * N(0, 1)/sqrt(p q) for each p x q factor "
+                      "(|A_k|_F ~ init_scale), or the least-squares fit (depth 1 only; init_scale "
+                      "ignored)", choices=("identity", "random", "least-squares"))
+    init_scale: float = param(1e-6, "initialization scale zeta", low=0.0, high=1e12)
+    depth: int = param(1, "number L of factors: A = A_1 A_2 ... A_L (deep matrix factorization)",
+                       low=1, high=64)
+    width: int = param(0, "inner width d of the factors when depth > 1 (0 = max(rows, cols))",
+                       low=0, high=100_000)
+    steps: int = param(1_000_000, "number of (sub)gradient steps", low=1, high=BIG)
+    log_every: int = param(10_000, "log every this many steps after the dense phase", low=1,
+                           high=BIG)
+    log_dense_until: int = param(1000, "log every step below this step", low=0, high=BIG)
+    log_spacing: str = param("linear", "spacing of logs after the dense phase: linear (every "
+                             "log_every) or log (log_every points per decade)",
+                             choices=("linear", "log"))
+
+    def inner_width(self) -> int:
+        return self.width or max(self.rows, self.cols)
+
+    def validate(self):
+        if self.rank > min(self.rows, self.cols):
+            raise ConfigError("rank", f"{self.rank} is larger than min(--rows, --cols) = "
+                              f"{min(self.rows, self.cols)}")
+        if self.depth > 1 and self.method == "projected":
+            raise ConfigError("method", "projected needs --depth 1 (the data constraint is on the "
+                              "product, not on the factors); use subgradient or svt")
+        if self.depth > 1 and self.init == "least-squares":
+            raise ConfigError("init", "least-squares needs --depth 1; use identity or random")
+
+    def shape_key(self) -> tuple:
+        raise NotImplementedError
+
+    def batch_key(self) -> tuple:
+        # nuclear > 0 needs an SVD per step: keep those runs apart from the cheap ones
+        return (*self.shape_key(), self.method, self.depth, self.inner_width(), self.steps,
+                self.log_every, self.log_dense_until, self.log_spacing, self.nuclear > 0)
+
+
+@dataclass(frozen=True)
+class MatrixCompletionConfig(_MatrixTraining, _CompletionData, _MatrixShape):
+    """Matrix completion: observe N entries of a rank-r A*, nuclear-norm penalty."""
+
+    problem: ClassVar[str] = "matrix-completion"
+
+    def validate(self):
+        super().validate()
+        if self.observed > self.rows * self.cols:
+            raise ConfigError("observed", f"{self.observed} is larger than --rows * --cols = "
+                              f"{self.rows * self.cols}")
+
+    def shape_key(self) -> tuple:
+        # Omega only changes a mask: runs with different N or tau share one tensor program
+        return ("completion", self.rows, self.cols)
+
+
+@dataclass(frozen=True)
+class MatrixSensingConfig(_MatrixTraining, _SensingData, _MatrixShape):
+    """Matrix sensing: N Gaussian measurements <X_i, A*> of a rank-r A*."""
+
+    problem: ClassVar[str] = "matrix-sensing"
+
+    def shape_key(self) -> tuple:
+        return ("sensing", self.rows, self.cols, self.measurements)

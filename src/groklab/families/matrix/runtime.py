@@ -1,0 +1,57 @@
+"""The tensor side of the matrix-completion and matrix-sensing families (the registry imports it
+on first use): data, the step-size check, the engine and the theory columns of a run."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...fields import ConfigError
+from .config import MatrixCompletionConfig
+from .data import lr_bound, make_completion_data, make_sensing_data
+from .engine import run_matrix_batch
+from .theory import matrix_reference, predicted_t1
+
+
+def make_data(cfg):
+    if isinstance(cfg, MatrixCompletionConfig):
+        return make_completion_data(cfg)
+    return make_sensing_data(cfg)
+
+
+def reference(data) -> dict:
+    return matrix_reference(data)
+
+
+def check(cfg, data) -> None:
+    bound = lr_bound(data, cfg.l2)
+    if cfg.lr >= bound:
+        what = "2/(1 + l2)" if data.kind == "completion" else "2/(lambda_max(X^T X) + l2)"
+        raise ConfigError("lr", f"{cfg.lr:g} is too large for seed {cfg.seed}: gradient "
+                          f"descent needs lr < {what} = {bound:.6g}")
+
+
+def run_batch(datas, cfgs, *, device, save_iterates, progress=None):
+    return run_matrix_batch(datas, cfgs, device=device, save_iterates=save_iterates,
+                            progress=progress)
+
+
+def run_columns(cfg, data, ref, final, col) -> dict:
+    k = min(data.shape)
+    beta = cfg.nuclear
+    out = {
+        "final_A": np.asarray(final, dtype=float).tolist(),
+        "final_sigma": [float(col[f"sigma_{i}"][-1]) for i in range(k)],
+        "a_star_nuclear_norm": ref["a_star_nuclear_norm"],
+        "a_star_spectral_norm": float(data.S_star[0]),
+        "ls_test_error": ref["ls_test_error"],
+        "ls_gap_spectral": ref["ls_gap_spectral"],
+        "lr_max": lr_bound(data, cfg.l2),
+        "pred_t1": predicted_t1(cfg, data, ref),
+        # figure-6 predictor |A_LS - A*|_2 / (alpha beta) and final error ~ alpha beta
+        "pred_delta_t": ref["ls_gap_spectral"] / (cfg.lr * beta) if beta > 0 else None,
+        "pred_final_error": cfg.lr * beta if beta > 0 else None,
+        "degrees_of_freedom": cfg.rank * (cfg.rows + cfg.cols - cfg.rank),
+    }
+    if data.kind == "completion":
+        out["n_selected"] = data.n_selected
+        out["mean_leverage_observed"] = float(data.leverage.reshape(-1)[data.omega].mean())
+    return out

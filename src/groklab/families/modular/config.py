@@ -1,0 +1,91 @@
+"""The modular-arithmetic config, with its bounds (docs/families/modular.md)."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ...fields import ConfigBase, ConfigError, param
+
+BIG = 10 ** 12
+SEED_MAX = 2 ** 63 - 1
+
+
+def is_prime(n: int) -> bool:
+    return n >= 2 and all(n % k for k in range(2, int(math.isqrt(n)) + 1))
+
+
+@dataclass(frozen=True)
+class ModularConfig(ConfigBase):
+    """Modular arithmetic: an MLP on (x1 o x2) mod p with l1 / l2 / nuclear penalties."""
+
+    problem: ClassVar[str] = "modular"
+
+    modulus: int = param(97, "modulus p: inputs are all pairs (x1, x2) in Z_p^2", data=True,
+                         low=2, high=100_000)
+    operation: str = param("add", "label (x1 o x2) mod p; div = x1 * x2^-1 (needs a prime p; "
+                           "pairs with x2 = 0 are left out)", data=True,
+                           choices=("add", "sub", "mul", "div"))
+    train_fraction: float = param(0.4, "fraction of the pairs in the train set (floor, as "
+                                  "sklearn's train_test_split)", data=True, low=0, high=1,
+                                  low_open=True, high_open=True)
+    data_seed: int = param(0, "seed of the train/test split (a seeded permutation of the pairs)",
+                           data=True, low=0, high=SEED_MAX)
+    architecture: str = param(
+        "matrix-product", "matrix-product: two bias-free p->width embeddings, each reshaped to a "
+        "square and multiplied as matrices (the authors' notebook); hadamard: one shared "
+        "embedding, Hadamard product, biases in the MLP (the paper's text)",
+        choices=("matrix-product", "hadamard"))
+    width: int = param(64, "embedding and hidden width d (a perfect square for matrix-product)",
+                       low=1, high=100_000)
+    optimizer: str = param("adam", "optimizer (PyTorch's update rules, betas 0.9/0.999, eps 1e-8)",
+                           choices=("adam", "adamw", "sgd"))
+    lr: float = param(1e-2, "learning rate alpha", low=0.0, high=1e6, low_open=True)
+    weight_decay: float = param(0.0, "weight decay (adam: added to the gradient; adamw: "
+                                "decoupled; sgd: added to the gradient)", low=0.0, high=1e6)
+    l1: float = param(0.0, "l1 penalty beta on sum_W |W|_1 (entrywise, every weight matrix)",
+                      low=0.0, high=1e6)
+    l2: float = param(0.0, "l2 penalty beta on sum_W |W|_F (unsquared, as the authors' code; "
+                      "--penalty-form squared for |W|_F^2)", low=0.0, high=1e6)
+    nuclear: float = param(0.0, "nuclear-norm penalty beta on sum_W |W|_* (every weight matrix)",
+                           low=0.0, high=1e6)
+    penalty_form: str = param("norm", "l2 penalty as the Frobenius norm |W|_F (norm) or its "
+                              "square", choices=("norm", "squared"))
+    batch_size: int = param(2048, "train mini-batch size (0 = full batch); each run reshuffles "
+                            "its train set every epoch with its own seed, last batch of an epoch "
+                            "smaller", low=0, high=10 ** 9)
+    seed: int = param(0, "seed of the initialization and of the mini-batch order", low=0,
+                      high=SEED_MAX)
+    steps: int = param(20_002, "number of optimizer steps", low=1, high=BIG)
+    log_every: int = param(10, "log every this many steps after the dense phase", low=1, high=BIG)
+    log_dense_until: int = param(100, "log every step below this step", low=0, high=BIG)
+    log_spacing: str = param("linear", "spacing of logs after the dense phase: linear (every "
+                             "log_every) or log (log_every points per decade)",
+                             choices=("linear", "log"))
+
+    def validate(self):
+        if self.operation == "div" and not is_prime(self.modulus):
+            raise ConfigError("modulus", f"{self.modulus} is not prime: div needs a prime modulus")
+        n = self.n_pairs()
+        n_train = self.n_train()
+        if n_train < 1 or n_train >= n:
+            raise ConfigError("train_fraction", f"{self.train_fraction} leaves {n_train} of {n} "
+                              "pairs for training: both splits must be non-empty")
+        if self.architecture == "matrix-product" and math.isqrt(self.width) ** 2 != self.width:
+            raise ConfigError("width", f"{self.width} is not a perfect square (matrix-product "
+                              "reshapes each embedding to a square matrix)")
+
+    def n_pairs(self) -> int:
+        return self.modulus * (self.modulus - 1) if self.operation == "div" else self.modulus ** 2
+
+    def n_train(self) -> int:
+        return int(math.floor(self.train_fraction * self.n_pairs()))
+
+    def batch_key(self) -> tuple:
+        # one tensor program: same shapes (p, width, architecture, train size), same optimizer
+        # rule, mini-batch size, step count and logging schedule.  lr, penalties, weight decay,
+        # seeds, operation and the split vary per member.  nuclear > 0 needs SVDs every step:
+        # those runs are kept apart from the cheap ones.
+        return (self.modulus, self.n_pairs(), self.n_train(), self.architecture, self.width,
+                self.optimizer, self.penalty_form, self.batch_size, self.steps, self.log_every,
+                self.log_dense_until, self.log_spacing, self.nuclear > 0)

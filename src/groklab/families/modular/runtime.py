@@ -1,0 +1,31 @@
+"""The tensor side of the modular-arithmetic family (the registry imports it on first use)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...schedule import log_steps
+from .data import make_modular_data, n_weights
+from .engine import run_modular_batch
+
+
+def make_data(cfg):
+    return make_modular_data(cfg)
+
+
+def run_batch(datas, cfgs, *, device, save_iterates, progress=None):
+    return run_modular_batch(datas, cfgs, device=device, progress=progress)
+
+
+def run_columns(cfg, data, ref, final, col) -> dict:
+    acc = np.asarray(col["test_accuracy"], dtype=float)
+    # the logged steps are the config's schedule (the engine logs exactly these)
+    steps = log_steps(cfg.steps, cfg.log_every, cfg.log_dense_until, cfg.log_spacing)
+    out = {"n_train": int(data.train_idx.numel()), "n_test": int(data.test_idx.numel()),
+           "n_weights": n_weights(cfg), "chance_accuracy": 1.0 / cfg.modulus,
+           "best_test_accuracy": float(np.nanmax(acc)) if np.isfinite(acc).any() else None}
+    # the authors' rule (docs/detection.md): t1 / t2 = the first logged step at the best train /
+    # test accuracy (their error <= its minimum)
+    for name, split in (("t1_best", "train_accuracy"), ("t2_best", "test_accuracy")):
+        a = np.asarray(col[split], dtype=float)
+        out[name] = int(steps[int(np.nanargmax(a))]) if np.isfinite(a).any() else None
+    return out

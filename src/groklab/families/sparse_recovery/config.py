@@ -1,0 +1,90 @@
+"""The sparse-recovery config: every option of ``groklab run sparse-recovery`` with its bounds.
+
+The science behind each field (data, methods, theory): docs/families/sparse-recovery.md.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ...fields import ConfigBase, ConfigError, param
+
+#: a bound for counts that only memory limits
+BIG = 10 ** 12
+SEED_MAX = 2 ** 63 - 1
+
+
+@dataclass(frozen=True)
+class SparseRecoveryConfig(ConfigBase):
+    """Sparse recovery / compressed sensing: y* = X a* + xi, X = M Phi."""
+
+    problem: ClassVar[str] = "sparse-recovery"
+
+    dim: int = param(100, "dimension n of the code a*", data=True, low=1, high=100_000)
+    sparsity: int = param(5, "number s of non-zeros of a*", data=True, low=1, high=100_000)
+    measurements: int = param(30, "number N of measurements (rows of M)", data=True, low=1,
+                              high=1_000_000)
+    basis: str = param("identity", "sparsifying basis Phi (fourier: unitary DFT; the complex "
+                       "measurements enter as 2N real rows [Re; Im])", data=True,
+                       choices=("identity", "orthonormal", "gaussian", "fourier"))
+    tau: float = param(0.0, "data selection: fraction of rows of M that are columns of Phi",
+                       data=True, low=0.0, high=1.0)
+    snr: float = param(math.inf, "signal-to-noise ratio E|a*|^2 / E|xi|^2 (inf = noiseless)",
+                       data=True, low=0.0, low_open=True, allow_inf=True)
+    measurement_variance: str = param(
+        "1/N", "variance of the Gaussian entries of M: 1/N (authors' figures) or 1/n (paper text)",
+        data=True, choices=("1/N", "1/n"))
+    seed: int = param(1, "seed of the data (a*, M, Phi, noise) and of a random init", data=True,
+                      low=0, high=SEED_MAX)
+    method: str = param("subgradient", "optimizer; basis-pursuit = the convex baseline min |a|_1 "
+                        "s.t. |Xa - y| <= eps via cvxpy (no steps: one logged point, step 0)",
+                        choices=("subgradient", "projected", "ista", "basis-pursuit"))
+    lr: float = param(0.1, "step size alpha; must be < 2/lambda_max(X^T X + l2)", low=0.0,
+                      high=1e6, low_open=True)
+    l1: float = param(1e-5, "l1 penalty strength beta1 (on every factor when depth > 1)",
+                      low=0.0, high=1e6)
+    l2: float = param(0.0, "l2 penalty strength beta2 (on |a|^2 / 2; on every factor when "
+                      "depth > 1)", low=0.0, high=1e6)
+    init: str = param("constant", "initialization: init_scale * ones (every factor when depth > "
+                      "1: equal factors stay equal, so an even depth can only give a >= 0), "
+                      "init_scale * N(0, 1/n) (independent per factor), the least-squares fit "
+                      "(depth 1 only), or signed: a = u^L - v^L with u = v = init_scale * ones "
+                      "(depth >= 2)", choices=("constant", "random", "least-squares", "signed"))
+    init_scale: float = param(1e-6, "initialization scale zeta (of each factor when depth > 1)",
+                              low=0.0, high=1e12)
+    steps: int = param(100_000, "number of (sub)gradient steps", low=1, high=BIG)
+    log_every: int = param(1000, "log every this many steps after the dense phase", low=1,
+                           high=BIG)
+    log_dense_until: int = param(1000, "log every step below this step", low=0, high=BIG)
+    log_spacing: str = param("linear", "spacing of logs after the dense phase: linear (every "
+                             "log_every) or log (log_every points per decade)",
+                             choices=("linear", "log"))
+    depth: int = param(1, "number L of factors: a = a_1 * ... * a_L entrywise (deep diagonal "
+                       "network), each factor trained by (sub)gradient descent", added=True,
+                       low=1, high=64)
+
+    def validate(self):
+        if self.sparsity > self.dim:
+            raise ConfigError("sparsity", f"{self.sparsity} is larger than --dim {self.dim}")
+        if self.depth > 1 and self.method == "projected":
+            raise ConfigError("method", "projected needs --depth 1 (the data constraint is on the "
+                              "product, not on the factors); use subgradient or ista")
+        if self.depth > 1 and self.method == "basis-pursuit":
+            raise ConfigError("method", "basis-pursuit is a convex program on a, not a deep model: "
+                              "use --depth 1")
+        if self.depth > 1 and self.init == "least-squares":
+            raise ConfigError("init", "least-squares needs --depth 1; use constant, random or signed")
+        if self.depth == 1 and self.init == "signed":
+            raise ConfigError("init", "signed (a = u^L - v^L) needs --depth >= 2")
+
+    def design_rows(self) -> int:
+        """Rows of the real design X: 2N for the Fourier basis ([Re; Im]), N otherwise."""
+        return 2 * self.measurements if self.basis == "fourier" else self.measurements
+
+    def batch_key(self) -> tuple:
+        # one tensor program: same shapes (n, rows of X), method, schedule and depth; lr, l1, l2,
+        # init and the data set vary per run
+        return (self.dim, self.design_rows(), self.method, self.steps, self.log_every,
+                self.log_dense_until, self.log_spacing, self.depth,
+                self.depth > 1 and self.init == "signed")

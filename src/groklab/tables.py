@@ -1,0 +1,98 @@
+"""One engine result -> the runs / curves / iterates tables, and re-detection from stored curves.
+
+Everything here is numpy / pandas: the family's columns arrive already computed (the family's
+``run_columns``, see :mod:`groklab.compute`), and its declarations (``final_metrics``,
+``curve_dtypes``, ``run_dtypes``, ``ratios``, ``iterate_prefix``) say how to shape them.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .detect import Detection, detect, detect_many
+from .family import Family
+from .fields import config_dict
+from .result import BatchResult
+
+
+def finite_runs(res: BatchResult) -> np.ndarray:
+    """(R,) True for the runs whose final parameters and every logged metric are finite."""
+    ok = np.isfinite(res.final).all(axis=1)
+    for v in res.metrics.values():
+        ok &= np.isfinite(v).all(axis=0)
+    return ok
+
+
+def batch_tables(fam: Family, flat: list, res: BatchResult, extra: list[dict], det: Detection,
+                 save_iterates: bool):
+    """runs, curves and iterates (or None) DataFrames of the R = len(flat) runs of one batch;
+    ``extra[j]``: the family's run columns of run j."""
+    T, R = len(res.steps), len(flat)
+    run_ids = [cfg.run_id() for cfg in flat]
+    m = res.metrics
+    times = detect_many(res.steps, m["train_error"], m["test_error"], det)
+    finite = finite_runs(res)
+    runs = []
+    for j, cfg in enumerate(flat):
+        col = {k: v[:, j] for k, v in m.items()}
+        ok = bool(finite[j])
+        row = {"run_id": run_ids[j], "problem": cfg.problem, **config_dict(cfg), **asdict(det),
+               **times[j],
+               "final_train_error": float(col["train_error"][-1]),
+               "final_test_error": float(col["test_error"][-1]),
+               "min_test_error": float(np.nanmin(col["test_error"])) if ok else float("nan")}
+        for name in fam.final_metrics:
+            row[f"final_{name}"] = col[name][-1]
+        row.update(extra[j])
+        row.update({"wall_time_s": res.wall_time_s / R, "batch_runs": R,
+                    "status": "done" if ok else "diverged", "groklab_version": __version__})
+        runs.append(row)
+    runs_df = pd.DataFrame(runs)
+    for c in ("t1", "t2", "delta_t"):
+        runs_df[c] = runs_df[c].astype("Int64")
+    for c, dtype in fam.run_dtypes.items():
+        if c in runs_df:
+            runs_df[c] = runs_df[c].astype(dtype)
+    for name in fam.final_metrics:
+        dtype = fam.curve_dtypes.get(name)
+        if dtype == "bool":
+            runs_df[f"final_{name}"] = runs_df[f"final_{name}"] > 0.5
+        elif dtype is not None:  # counts: -1 marks a diverged run
+            runs_df[f"final_{name}"] = runs_df[f"final_{name}"].fillna(-1).astype(dtype)
+    # One (R*T, k) float block and a categorical run id: building 1e6-row curve tables from
+    # per-column arrays and repeated strings costs more than a thousand runs' bookkeeping otherwise.
+    names = list(m)
+    block = np.stack([m[name].T for name in names], axis=-1).reshape(R * T, len(names))
+    curves_df = pd.DataFrame(block, columns=names, copy=False)
+    curves_df.insert(0, "step", np.tile(res.steps, R))
+    curves_df.insert(0, "run_id", pd.Categorical.from_codes(np.repeat(np.arange(R), T),
+                                                            categories=run_ids))
+    for name, dtype in fam.curve_dtypes.items():
+        curves_df[name] = curves_df[name] > 0.5 if dtype == "bool" else \
+            curves_df[name].fillna(-1).astype(dtype)
+    fam.derive_curves(curves_df)
+    it_df = None
+    if save_iterates and res.iterates is not None:
+        n = res.iterates.shape[-1]
+        wide = res.iterates.transpose(1, 0, 2).reshape(R * T, n)
+        it_df = pd.DataFrame(wide, columns=[f"{fam.iterate_prefix}_{i}" for i in range(n)])
+        it_df.insert(0, "step", np.tile(res.steps, R))
+        it_df.insert(0, "run_id", np.repeat(run_ids, T))
+    return runs_df, curves_df, it_df
+
+
+def redetect(runs: pd.DataFrame, curves: pd.DataFrame, det: Detection) -> pd.DataFrame:
+    """Re-read t1/t2 from stored curves with other detection settings (no re-simulation)."""
+    runs = runs.copy()
+    by_id = {rid: g.sort_values("step") for rid, g in curves.groupby("run_id")}
+    for i, rid in enumerate(runs.run_id):
+        g = by_id.get(rid)
+        if g is None:
+            continue
+        times = detect(g.step.to_numpy(), g.train_error.to_numpy(), g.test_error.to_numpy(), det)
+        for k, v in {**times, **asdict(det)}.items():
+            runs.at[runs.index[i], k] = v
+    return runs
