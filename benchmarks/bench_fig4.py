@@ -6,7 +6,7 @@ authors' one-run-at-a-time numpy loop; then how many runs fit in a core-hour.
     python benchmarks/bench_fig4.py --quick         # 36 x 1e5 steps, 1024 x 2e4 (~2 min)
     python benchmarks/bench_fig4.py --no-ray --no-cli --no-throughput
 
-Part 1, the figure-4 grid (src/groklab/figures/sparse.py: n=100, s=5, N=30, seed 1, constant
+Part 1, the figure-4 grid (src/groklab/families/sparse_recovery/figures/curves.py: n=100, s=5, N=30, seed 1, constant
 init 1e-6, log-spaced logging; lr in {0.005 ... 0.1}, l1 in {1e-6 ... 1e-1}) at 1e6 steps -- the
 issue's acceptance scale; `groklab reproduce fig4 --full` runs 1e7.  All 36 runs share one data
 set, so they form one batch (one GEMM-form tensor program).  Timed, each once in this process:
@@ -56,9 +56,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import groklab  # noqa: E402
-from groklab.engines.linear import run_sparse_batch  # noqa: E402
-from groklab.figures.sparse import BASE, LRS, SCALES  # noqa: E402
-from groklab.problems.sparse_recovery import initial_point, make_data  # noqa: E402
+from groklab.families.sparse_recovery.engine import run_sparse_batch# noqa: E402
+from groklab.families.sparse_recovery.figures.curves import BASE, LRS, SCALES  # noqa: E402
+from groklab.families.sparse_recovery.data import initial_point, make_data# noqa: E402
 from groklab.schedule import log_steps  # noqa: E402
 from groklab.sweep import DEFAULT_BATCH_SIZE, expand_grid, plan_batches  # noqa: E402
 

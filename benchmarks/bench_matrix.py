@@ -14,10 +14,10 @@ used by *other* processes meanwhile, in cores):
             U, s, Vt = svd(A); A = A - lr*(M*(A - A*) + nuclear*U@Vt), with the train / test
             errors computed at groklab's logging steps (every step below 1000, then every 1e4).
             Timed on one run per lr (6 of the 36) and extrapolated per run.
-* torch  -- groklab.engines.matrix.run_matrix_batch with GROKLAB_MATRIX_KERNEL=torch on the batch
+* torch  -- groklab.families.matrix.engine.run_matrix_batch with GROKLAB_MATRIX_KERNEL=torch on the batch
             groklab.sweep forms (all 36 runs, one tensor program, one batched torch.linalg.svd
             per step), its full metric logging (singular values, ranks, gradient norms) included.
-* C      -- the same with the compiled lockstep Jacobi kernel (groklab.engines.matrix_kernel):
+* C      -- the same with the compiled lockstep Jacobi kernel (groklab.families.matrix.kernel):
             with the dense logging phase, without it ("steady": what a 1e7-step run costs per
             step), and the steady state on 2 threads.
 * sweep  -- groklab.sweep(grid) end to end (data, detection, DataFrames), reported once.
@@ -44,8 +44,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import groklab  # noqa: E402
-from groklab.engines.matrix import run_matrix_batch  # noqa: E402
-from groklab.problems.matrix import make_completion_data  # noqa: E402
+from groklab.families.matrix.engine import run_matrix_batch# noqa: E402
+from groklab.families.matrix.data import make_completion_data# noqa: E402
 from groklab.schedule import log_steps  # noqa: E402
 from groklab.sweep import expand_grid, plan_batches  # noqa: E402
 
@@ -131,7 +131,7 @@ def main(argv=None):
     # the same grid without the dense logging phase: the steady per-step cost of a 1e7-step run
     steady = plan_batches(expand_grid("matrix-completion", dict(grid(steps), log_dense_until=0)))[0]
     data = make_completion_data(configs[0])
-    from groklab.engines import matrix_kernel
+    from groklab.families.matrix import kernel as matrix_kernel
     have_c = matrix_kernel.library() is not None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"figure-6 grid: 36 runs, 10x10 rank 2, N=80, {steps} steps each (dense logging below "

@@ -7,7 +7,7 @@
 Times, in one process and with the same torch thread count, the same configurations (the paper's
 l1 grid: 3 learning rates x 6 betas = 18 runs) trained
 
-  * ensemble:    one 18-member tensor program (groklab.engines.nets.run_modular_batch; with
+  * ensemble:    one 18-member tensor program (groklab.families.modular.engine.run_modular_batch; with
                  T torch threads the members are split over T worker threads, one core each);
   * sequential:  18 runs of the same engine with one member each (T intra-op threads);
   * authors:     18 runs of a plain nn.Module as the authors' notebook (one-hot (2, p) inputs
@@ -71,9 +71,9 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Meter  # noqa: E402
 
-from groklab.config import ModularConfig  # noqa: E402
-from groklab.engines import nets  # noqa: E402
-from groklab.problems.modular import make_modular_data  # noqa: E402
+from groklab.families.modular.config import ModularConfig# noqa: E402
+from groklab.families.modular import engine as nets  # noqa: E402
+from groklab.families.modular.data import make_modular_data# noqa: E402
 
 LRS = (1e-3, 1e-2, 1e-1)
 BETAS = (5e-9, 1e-8, 1e-7, 1e-6, 5e-6, 1e-5)
@@ -178,7 +178,7 @@ def main():
     n = data.train_idx.numel()
     mb = a.batch_size if 0 < a.batch_size < n else n
     print(f"p={a.modulus} train={n} batch={mb} steps={S} members={R} device={a.device} "
-          f"threads={torch.get_num_threads()} oneDNN={'yes' if nets._fast_linear() else 'no'}")
+          f"threads={torch.get_num_threads()} oneDNN={'yes' if nets.fast_linear() else 'no'}")
     if a.profile:
         profile_step(cfgs, data)
         return

@@ -34,9 +34,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Meter  # noqa: E402
 
-from groklab.config import SparseRecoveryConfig  # noqa: E402
-from groklab.engines.linear import run_sparse_batch  # noqa: E402
-from groklab.problems.sparse_recovery import make_data  # noqa: E402
+from groklab.families.sparse_recovery.config import SparseRecoveryConfig# noqa: E402
+from groklab.families.sparse_recovery.engine import run_sparse_batch# noqa: E402
+from groklab.families.sparse_recovery.data import make_data# noqa: E402
 
 
 def padded(d, rows: int):

@@ -12,7 +12,7 @@ Everything is measured in one process, on the same data (n=100, s=5, N=30):
             a = a - lr*(X.T@(X@a - y) + l1*np.sign(a)), train/test relative errors appended at
             groklab's logging steps (every step below 1000, then every 1000).  It is timed on a
             few runs of each sweep and extrapolated per run (printed as "numpy runs timed").
-* engine -- groklab.engines.linear.run_sparse_batch on the batches groklab.sweep would form.
+* engine -- groklab.families.sparse_recovery.engine.run_sparse_batch on the batches groklab.sweep would form.
 * sweep  -- groklab.sweep(grid, out=None, quiet=True) end to end (data, detection, DataFrames).
 * CLI    -- `groklab run sparse-recovery ...` as a subprocess, interpreter start-up and the parquet
             store included (skipped if the console script is not installed).
@@ -43,8 +43,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import groklab  # noqa: E402
-from groklab.engines.linear import run_sparse_batch  # noqa: E402
-from groklab.problems.sparse_recovery import initial_point, make_data  # noqa: E402
+from groklab.families.sparse_recovery.engine import run_sparse_batch# noqa: E402
+from groklab.families.sparse_recovery.data import initial_point, make_data# noqa: E402
 from groklab.schedule import log_steps  # noqa: E402
 from groklab.sweep import DEFAULT_BATCH_SIZE, expand_grid, plan_batches  # noqa: E402
 

@@ -7,7 +7,7 @@
 Times, in one process and on the same threads, the paper's 42 configurations (6 learning rates x
 7 betas, PAPER-NOTES §10(b): d = 100, h = 500, c = 2, N = 100 full batch, Adam) trained
 
-  * panel:      groklab.engines.teacher_student.run_teacher_student_batch with all 42 members
+  * panel:      groklab.families.teacher_student.engine.run_teacher_student_batch with all 42 members
                 (one tensor program on a GPU; chunks of CPU_MEMBERS on the CPU);
   * sequential: 42 runs of the same engine with one member each;
   * authors:    42 runs of a plain nn.Sequential (Linear 100->500, ReLU, Linear 500->2, no bias)
@@ -72,9 +72,9 @@ import torch
 import torch.nn as nn
 
 from _common import best_of
-from groklab.config import TeacherStudentConfig
-from groklab.engines.teacher_student import run_teacher_student_batch
-from groklab.problems.teacher_student import make_teacher_student_data
+from groklab.families.teacher_student.config import TeacherStudentConfig
+from groklab.families.teacher_student.engine import run_teacher_student_batch
+from groklab.families.teacher_student.data import make_teacher_student_data
 
 LRS = (1e-4, 5.5e-4, 1e-3, 5.5e-3, 1e-2, 5.5e-2)
 BETAS = (1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)

@@ -84,7 +84,6 @@ def compare(name: str, grid: dict, tol: float, other: str = "cuda") -> dict:
 
 
 def speed() -> dict:
-    from groklab.problems import family
     res = {}
     # sparse: 1024 runs on shared data, 2e4 steps
     grid = dict(dim=100, sparsity=5, measurements=30, lr=0.1, l1=list(np.logspace(-6, -3, 1024)),

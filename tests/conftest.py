@@ -29,7 +29,7 @@ def sweep_module():
 
 def tiny(**overrides):
     """A small, valid sparse-recovery config (n=20, s=2, N=10) unless overridden."""
-    from groklab.config import SparseRecoveryConfig
+    from groklab.families.sparse_recovery.config import SparseRecoveryConfig
 
     base = dict(dim=20, sparsity=2, measurements=10, lr=0.05, l1=1e-3, steps=200,
                 log_every=50, log_dense_until=50)
@@ -42,7 +42,7 @@ class EngineSpy:
     failing on the k-th call, to simulate an interrupt)."""
 
     def __init__(self, monkeypatch, *, raise_on_call: int | None = None, exc=KeyboardInterrupt):
-        import groklab.engines.linear as lin
+        import groklab.families.sparse_recovery.engine as lin
 
         self.orig = lin.run_sparse_batch
         self.calls: list[list[str]] = []  # run ids of every batch the engine was asked to run

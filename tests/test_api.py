@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given, strategies as st
 
 import groklab
-from groklab.config import ConfigError, SparseRecoveryConfig, make_config
+from groklab.fields import ConfigError
+from groklab.families.sparse_recovery.config import SparseRecoveryConfig
+from groklab.family import make_config
 from groklab.schedule import log_steps
 
 from conftest import sweep_module, tiny
@@ -166,8 +168,8 @@ def test_lr_above_bound_is_refused_before_anything_is_written(tmp_path):
 def test_diverging_engine_run_is_detected_as_never():
     """lr far above 2/lambda_max: the iterate blows up to inf/nan; detection must say never."""
     from groklab.detect import detect
-    from groklab.engines.linear import run_sparse_batch
-    from groklab.problems.sparse_recovery import make_data
+    from groklab.families.sparse_recovery.engine import run_sparse_batch
+    from groklab.families.sparse_recovery.data import make_data
 
     c = tiny(lr=0.05, l1=0.0, steps=2000)
     d = make_data(c)
@@ -184,11 +186,12 @@ def test_an_added_option_at_its_default_keeps_earlier_run_ids():
     """Options introduced later (metadata added=True) must not invalidate stored results."""
     import dataclasses as dc
 
-    from groklab.config import SparseRecoveryConfig, _f, run_id
+    from groklab.families.sparse_recovery.config import SparseRecoveryConfig
+    from groklab.fields import param, run_id
 
     @dc.dataclass(frozen=True)
     class Extended(SparseRecoveryConfig):
-        depth: int = _f(1, "a later option", added=True)
+        depth: int = param(1, "a later option", added=True, low=1, high=64)
 
     base = tiny()
     same = Extended(**dc.asdict(base))

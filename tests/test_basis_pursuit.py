@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from groklab.config import ConfigError, SparseRecoveryConfig
+from groklab.fields import ConfigError
+from groklab.families.sparse_recovery.config import SparseRecoveryConfig
 
 from conftest import cli
 
@@ -21,7 +22,7 @@ def _run(tmp_path, **kw):
 
 
 def test_basis_pursuit_recovers_a_star_with_enough_measurements(tmp_path):
-    from groklab.problems.sparse_recovery import make_data
+    from groklab.families.sparse_recovery.data import make_data
     # s log(n/s) = 3 ln(50/3) ~ 8.4: N = 30 is well above
     kw = dict(dim=50, sparsity=3, measurements=30, seed=2)
     res = _run(tmp_path, **kw)

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from groklab.config import SparseRecoveryConfig
-from groklab.problems.sparse_recovery import make_data
+from groklab.families.sparse_recovery.config import SparseRecoveryConfig
+from groklab.families.sparse_recovery.data import make_data
 from groklab.schedule import log_steps
 
 from conftest import cli

@@ -13,9 +13,10 @@ import pytest
 import torch
 
 import groklab
-from groklab.config import ConfigError, SparseRecoveryConfig
-from groklab.engines.linear import run_sparse_batch
-from groklab.problems.sparse_recovery import initial_factors, make_data, product
+from groklab.fields import ConfigError
+from groklab.families.sparse_recovery.config import SparseRecoveryConfig
+from groklab.families.sparse_recovery.deep import run_deep_batch
+from groklab.families.sparse_recovery.data import initial_factors, make_data, product
 
 from conftest import tiny
 
@@ -49,10 +50,10 @@ def test_one_step_of_every_factor_equals_autograd(depth, init, method):
     cfgs = [tiny(depth=depth, init=init, init_scale=scale, method=method, steps=1, **h)
             for h in hypers]
     data = make_data(cfgs[0])
-    res = run_sparse_batch([data], [cfgs])
+    res = run_deep_batch([data], [cfgs])
     for j, c in enumerate(cfgs):
         F1 = _one_step_expected(c, data)
-        np.testing.assert_allclose(res.factors[j], F1.numpy(), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(res.extra["factors"][j], F1.numpy(), rtol=1e-12, atol=1e-15)
         np.testing.assert_allclose(res.final[j], product(c, F1).numpy(), rtol=1e-12, atol=1e-15)
 
 
@@ -60,9 +61,9 @@ def test_deep_run_alone_equals_run_inside_a_batch():
     cfgs = [tiny(depth=2, init="random", init_scale=0.5, l1=l1, lr=lr, steps=150)
             for lr in (0.02, 0.05) for l1 in (0.0, 1e-3)]
     data = make_data(cfgs[0])
-    together = run_sparse_batch([data], [cfgs])
+    together = run_deep_batch([data], [cfgs])
     for j, c in enumerate(cfgs):
-        alone = run_sparse_batch([data], [[c]])
+        alone = run_deep_batch([data], [[c]])
         np.testing.assert_allclose(together.final[j], alone.final[0], rtol=1e-12, atol=1e-15)
         for name in ("train_error", "test_error", "grad_penalty_norm"):
             np.testing.assert_allclose(together.metrics[name][:, j], alone.metrics[name][:, 0],
@@ -98,7 +99,7 @@ def test_larger_init_moves_depth_2_back_to_a_dense_fit():
     cfgs = [SparseRecoveryConfig(**FIG3, steps=30_000, depth=2, init="random", init_scale=z)
             for z in (1e-2, 0.3, 1.0)]
     data = make_data(cfgs[0])
-    res = run_sparse_batch([data], [cfgs])
+    res = run_deep_batch([data], [cfgs])
     err = res.metrics["test_error"][-1]
     assert (res.metrics["train_error"][-1] < 5e-3).all()  # every run fits
     assert err[0] < 0.05 and err[0] < err[1] < err[2]
@@ -114,8 +115,8 @@ def test_constant_init_even_depth_keeps_equal_factors_and_a_nonnegative(depth):
                                init_scale=1e-2 if depth == 2 else 0.3)
     data = make_data(cfg)
     assert (data.a_star < 0).any()
-    res = run_sparse_batch([data], [[cfg]])
-    F = res.factors[0]
+    res = run_deep_batch([data], [[cfg]])
+    F = res.extra["factors"][0]
     assert np.array_equal(F, np.broadcast_to(F[0], F.shape))  # bit-for-bit equal factors
     assert (res.final[0] >= 0).all()
     assert res.metrics["test_error"][-1, 0] > 0.5
@@ -125,7 +126,7 @@ def test_constant_init_even_depth_keeps_equal_factors_and_a_nonnegative(depth):
 def test_signed_parametrization_represents_negative_entries():
     cfg = SparseRecoveryConfig(**FIG3, steps=100_000, depth=2, init="signed", init_scale=1e-4)
     data = make_data(cfg)
-    res = run_sparse_batch([data], [[cfg]])
+    res = run_deep_batch([data], [[cfg]])
     a, a_star = res.final[0], data.a_star.numpy()
     neg = a_star < 0
     assert neg.any() and (a[neg] < 0).all()

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from groklab.config import ConfigError, Detection
+from groklab.fields import ConfigError
+from groklab.detect import Detection
 from groklab.detect import detect, detect_time, first_plateau_time, plateau_time, threshold_time
 from groklab.schedule import log_steps
 

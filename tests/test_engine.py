@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from groklab.engines.linear import run_sparse_batch
-from groklab.problems.sparse_recovery import initial_point, least_squares, make_data
+from groklab.families.sparse_recovery.engine import run_sparse_batch
+from groklab.families.sparse_recovery.data import initial_point, least_squares, make_data
 
 from conftest import tiny
 

@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from groklab.theory import fit_power_law
+from groklab.theory_fit import fit_power_law
 
 from conftest import cli
 
@@ -116,12 +116,12 @@ def test_product_row_legend_shows_fitted_exponent():
 def test_report_fit_uses_whichever_penalty_is_swept(beta):
     import pandas as pd
 
-    from groklab.cli import _fit_line
+    from groklab.cli.report import fit_line
     rows = [dict(lr=lr, l1=0.0, nuclear=0.0, l2=0.0, sobolev=0.0, status="done")
             for lr in (1e-3, 1e-2) for _ in range(3)]
     for row, b in zip(rows, [1e-4, 1e-3, 1e-2] * 2):
         row[beta] = b
         row["delta_t"] = 5.0 / (row["lr"] * b) ** 0.5
-    line = _fit_line(pd.DataFrame(rows), "delta_t")
+    line = fit_line(pd.DataFrame(rows), "delta_t")
     assert f"lr*{beta}" in line
     assert float(re.search(r"k = (\S+),", line).group(1)) == pytest.approx(-0.5, abs=1e-9)

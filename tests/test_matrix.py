@@ -17,11 +17,13 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 import groklab
-from groklab.config import ConfigError, Detection, MatrixCompletionConfig, MatrixSensingConfig
-from groklab.engines.matrix import FusedNuclear, _Fit, chain_grads
+from groklab.fields import ConfigError
+from groklab.detect import Detection
+from groklab.families.matrix.config import MatrixCompletionConfig, MatrixSensingConfig
+from groklab.families.matrix.engine import _Fit, chain_grads, nuclear_penalty
 from groklab.penalties import Nuclear
-from groklab.problems.matrix import (initial_factors, lr_bound, make_completion_data,
-                                     make_sensing_data)
+from groklab.families.matrix.data import (initial_factors, lr_bound, make_completion_data,
+                                          make_sensing_data)
 
 from conftest import cli
 
@@ -168,7 +170,7 @@ def numpy_run(cfg, data, steps):
 
 
 def kernel_available() -> bool:
-    from groklab.engines import matrix_kernel
+    from groklab.families.matrix import kernel as matrix_kernel
     return matrix_kernel.library() is not None
 
 
@@ -217,10 +219,10 @@ def test_fused_nuclear_equals_penalty_object(seed, t):
     A = torch.randn(2, 3, 5, 4, generator=gen, dtype=DT)
     beta = torch.rand(2, 3, 1, 1, generator=gen, dtype=DT)
     R = torch.zeros_like(A)
-    FusedNuclear().add_subgradient_(R, A, beta)
+    nuclear_penalty(None).add_subgradient_(R, A, beta)
     torch.testing.assert_close(R, beta * Nuclear().subgradient(A), rtol=1e-10, atol=1e-12)
     thr = beta * t
-    torch.testing.assert_close(FusedNuclear().prox(A, thr), Nuclear().prox(A, thr),
+    torch.testing.assert_close(nuclear_penalty(None).prox(A, thr), Nuclear().prox(A, thr),
                                rtol=1e-10, atol=1e-12)
 
 
@@ -336,7 +338,7 @@ def test_compiled_kernel_matches_torch_engine(problem, shape, method, monkeypatc
 
 @pytest.mark.skipif(not kernel_available(), reason="no C compiler")
 def test_compiled_kernel_freezes_a_non_finite_run():
-    from groklab.engines.matrix_kernel import KernelState
+    from groklab.families.matrix.kernel import KernelState
     data = make_completion_data(MatrixCompletionConfig())
     fit = _Fit([data], "cpu")
     A = torch.zeros(1, 3, 10, 10, dtype=DT)
@@ -488,7 +490,7 @@ def test_cli_run_writes_tables(tmp_path):
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["fig5", "fig14", "fig15", "fig6", "fig29", "fig8", "fig23"])
 def test_matrix_figures_draw(name, tmp_path, monkeypatch):
-    from groklab.figures import matrix as figs
+    from groklab.families.matrix import figures as figs
     tiny = {"fig5": {"quick": dict(lr=1.0, nuclear=3e-3, steps=3000)},
             "fig6": {"quick": 1500},
             "fig8": {"quick": dict(nuclear=3e-3, steps=2000)},
@@ -496,5 +498,5 @@ def test_matrix_figures_draw(name, tmp_path, monkeypatch):
     for k, v in tiny.items():
         monkeypatch.setitem(figs.SCALES, k, {**figs.SCALES[k], **v})
     monkeypatch.setitem(figs.BASE, "log_dense_until", 100)
-    png = figs.MATRIX_FIGURES[name].reproduce(tmp_path / name)
+    png = figs.FIGURES[name].reproduce(tmp_path / name)
     assert png.name == f"{name}.png" and png.stat().st_size > 20_000

@@ -14,10 +14,13 @@ import pandas as pd
 import pytest
 import torch
 
-from groklab.config import ConfigError, Detection, ModularConfig
-from groklab.engines.nets import (add_penalty_grad_, forward, init_params, loss_grads,
-                                  penalty_value, run_modular_batch, square_product)
-from groklab.problems.modular import make_modular_data, n_weights
+from groklab.fields import ConfigError
+from groklab.detect import Detection
+from groklab.families.modular.config import ModularConfig
+from groklab.families.nets.penalty import add_penalty_grad_, penalty_value
+from groklab.families.modular.model import forward, init_params, loss_grads, square_product
+from groklab.families.modular.engine import run_modular_batch
+from groklab.families.modular.data import make_modular_data, n_weights
 
 from conftest import cli
 
@@ -214,7 +217,7 @@ def test_ensemble_on_worker_threads_reproduces_solo_runs(arch):
 def test_member_by_member_evaluation_matches_batched_forward(arch):
     """The logged accuracy / loss (oneDNN, member by member, in row blocks) equal argmax and
     cross-entropy of the plain batched forward on every pair."""
-    from groklab.engines import nets
+    from groklab.families.modular import engine as nets
 
     cfgs = [_tiny(architecture=arch, seed=s, lr=0.05) for s in range(3)]
     data = make_modular_data(cfgs[0])

@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import pytest
 
-from groklab.figures import FIGURES
-from groklab.figures import modular as figs
+from groklab.families.modular import figures as figs
+from groklab.figures import all_figures
+
+FIGURES = all_figures()
 
 TINY_BASE = dict(modulus=11, train_fraction=0.5, batch_size=0, width=16, steps=60, log_every=10,
                  log_dense_until=20, log_spacing="linear")
 
 
 def test_modular_figures_are_registered():
-    assert set(figs.MODULAR_FIGURES) == {"fig1", "fig2", "fig30"}
-    for name, fig in figs.MODULAR_FIGURES.items():
+    assert set(figs.FIGURES) == {"fig1", "fig2", "fig30"}
+    for name, fig in figs.FIGURES.items():
         assert FIGURES[name] is fig and fig.name == name
 
 
@@ -34,7 +36,7 @@ def test_modular_figures_draw(name, tmp_path, monkeypatch):
         if isinstance(q["lr"], list):
             q["lr"] = q["lr"][:2]
         monkeypatch.setitem(figs.SCALES, k, {**sc, "quick": q})
-    png = figs.MODULAR_FIGURES[name].reproduce(tmp_path / name)
+    png = figs.FIGURES[name].reproduce(tmp_path / name)
     assert png.name == f"{name}.png" and png.stat().st_size > 20_000
-    again = figs.MODULAR_FIGURES[name].reproduce(tmp_path / name)  # resumable: only redraws
+    again = figs.FIGURES[name].reproduce(tmp_path / name)  # resumable: only redraws
     assert again == png

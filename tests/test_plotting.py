@@ -7,8 +7,10 @@ import sys
 import pytest
 
 import groklab
-from groklab.figures import FIGURES
+from groklab.figures import all_figures
 from groklab.plotting import plot_results
+
+FIGURES = all_figures()
 
 TINY = dict(dim=20, sparsity=2, measurements=10, steps=400, log_every=100, log_dense_until=100)
 
@@ -67,7 +69,7 @@ def test_heatmap_over_two_axes_writes_png_for_every_metric(tmp_path):
                         out=tmp_path / "r")
     for metric in HEATMAP_METRICS:
         _png_ok(plot_heatmap(res, tmp_path / f"{metric}.png", "measurements", "sparsity", metric))
-    from groklab.config import ConfigError
+    from groklab.fields import ConfigError
     for x, y, metric, option in (("measurements", "t2", "t1", "--y"), ("l1", "l1", "t1", "--y"),
                                  ("l1", "sparsity", "speed", "--metric")):
         with pytest.raises(ConfigError, match=option):
@@ -96,7 +98,7 @@ def test_cli_heatmap_and_bad_fields(tmp_path):
 
 @pytest.mark.parametrize("name", ["fig9", "fig17", "fig18", "fig19a", "fig21", "fig22"])
 def test_depth_and_tau_figures_draw_at_tiny_scale(name, tmp_path, monkeypatch):
-    import groklab.figures.sparse_maps as maps
+    import groklab.families.sparse_recovery.figures.maps as maps
     tiny = {"depth": (300, [20, 40], [1, 2, 3]), "tau": (300, 1e-3, [20, 40], [0.0, 0.5, 1.0]),
             "coherence": ([10, 30], [0.0, 0.5, 1.0], 2)}
     for k, v in tiny.items():

@@ -2,6 +2,7 @@
 one-line errors.  A local Ray instance (2 CPUs, no dashboard) is started once for the module."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -15,7 +16,7 @@ ray = pytest.importorskip("ray")  # in the dev extra, so CI runs these
 
 import groklab  # noqa: E402
 from groklab.backends import BackendError, RayBackend  # noqa: E402
-from groklab.config import ConfigError  # noqa: E402
+from groklab.fields import ConfigError  # noqa: E402
 from groklab.store import Store, load  # noqa: E402
 from groklab.sweep import execute, expand_grid, plan_batches  # noqa: E402
 
@@ -119,7 +120,7 @@ def test_other_families_through_ray(tmp_path, ray_local, problem):
 
 
 def test_worker_failure_is_one_clear_error_and_keeps_finished_batches(tmp_path, ray_local):
-    from groklab.sweep import remote_batch
+    from groklab.compute import remote_batch
     configs = expand_grid("sparse-recovery", GRID)
     bad_seed = 3
 
@@ -128,8 +129,12 @@ def test_worker_failure_is_one_clear_error_and_keeps_finished_batches(tmp_path, 
             raise ValueError("boom on purpose")
         return remote_batch(batch, *args)
 
-    backend = RayBackend()
-    backend.work = sometimes_fails
+    class Failing(RayBackend):  # the driver's job, with the worker's function swapped
+        def map(self, batches, job, device, progress=None):
+            return super().map(batches, dataclasses.replace(job, remote=sometimes_fails), device,
+                               progress)
+
+    backend = Failing()
     with pytest.raises(BackendError) as err:
         execute(configs, out=tmp_path, batch_size=PER_BATCH, backend=backend)
     msg = str(err.value)
@@ -235,8 +240,8 @@ def test_reproduce_runs_a_figure_through_ray(tmp_path, ray_local, monkeypatch):
     """`groklab reproduce FIG --backend ray`: the figure's batches go to Ray (the local loop is
     made to fail) and the stored runs equal the local ones."""
     from groklab import backends
-    from groklab.figures import FIGURES
-    fig = FIGURES["fig19a"]
+    from groklab.figures import all_figures
+    fig = all_figures()["fig19a"]
     fig.reproduce(tmp_path / "local")
 
     def no_local(*a, **k):

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from groklab.config import SparseRecoveryConfig
-from groklab.problems.sparse_recovery import make_data
+from groklab.families.sparse_recovery.config import SparseRecoveryConfig
+from groklab.families.sparse_recovery.data import make_data
 
 from conftest import sweep_module
 

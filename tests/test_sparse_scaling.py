@@ -7,12 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from groklab.config import SparseRecoveryConfig
-from groklab.figures import FIGURES
-from groklab.problems.sparse_recovery import make_data
-from groklab.theory import cs_sample_guide, predicted_t2
+from groklab.families.sparse_recovery.config import SparseRecoveryConfig
+from groklab.figures import all_figures
+from groklab.families.sparse_recovery.data import make_data
+from groklab.families.sparse_recovery.theory import cs_sample_guide, predicted_t2
 
-import groklab.figures.sparse_scaling as S
+import groklab.families.sparse_recovery.figures.scaling as S
+import groklab.families.sparse_recovery.figures.basis_pursuit as BP
+
+FIGURES = all_figures()
 
 PAPER_N = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
 
@@ -158,7 +161,7 @@ def test_summary_row_overlays_the_theory_where_it_exists():
     import pandas as pd
 
     from groklab import plotting as P
-    rows = [dict(measurements=N, sparsity=s, t1=10, t2=10 + 100 * N, delta_t=100 * N, steps=10**6,
+    rows = [dict(problem="sparse-recovery", measurements=N, sparsity=s, t1=10, t2=10 + 100 * N, delta_t=100 * N, steps=10**6,
                  final_test_error=1e-3, status="done", pred_t1=12.0 if s == 1 else np.nan,
                  pred_delta_t=90.0 * N if s == 1 else np.nan)
             for N in (10, 20, 30) for s in (1, 2)]
@@ -178,7 +181,7 @@ def test_sparse_predictions_scale_as_the_paper_says():
     """Delta t = |a_hat - a*|_inf/(alpha beta) exactly; t1 (eq. 78) is ~1/alpha and only
     logarithmic in 1/beta; starting at the least-squares fit leaves nothing to memorize (t1 = 0);
     more measurements shrink the gap |a_hat - a*| and with it Delta t."""
-    from groklab.theory import sparse_predictions
+    from groklab.families.sparse_recovery.predict import sparse_predictions
     base = dict(dim=100, sparsity=5, measurements=30, seed=1)
     p = sparse_predictions(SparseRecoveryConfig(**base, lr=0.1, l1=1e-5))
     assert p["t2"] == pytest.approx(p["t1"] + p["delta_t"])

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import groklab
-from groklab.config import Detection
+from groklab.detect import Detection
 from groklab.detect import threshold_time
 from groklab.store import Store, atomic_write_parquet, load
 
@@ -180,8 +180,8 @@ DRIVER = textwrap.dedent('''
     """Run the groklab CLI, logging every run id the engine is asked to compute and SIGKILLing
     this process (no cleanup, no finally) at the start of engine call number KILL_AT."""
     import os, signal, sys
-    import groklab.cli, groklab.engines.linear as lin
-    import groklab.problems.sparse_recovery  # noqa: F401  (everything that may bind the engine)
+    import groklab.cli, groklab.families.sparse_recovery.engine as lin
+    import groklab.families.sparse_recovery.runtime  # noqa: F401  (everything that may bind the engine)
     log, kill_at = sys.argv[1], int(sys.argv[2])
     orig, calls = lin.run_sparse_batch, [0]
 

@@ -13,11 +13,12 @@ import pytest
 import torch
 from torch.func import jacrev, vmap
 
-from groklab.config import ConfigError, TeacherStudentConfig
-from groklab.engines.nets import penalty_value
-from groklab.engines.teacher_student import (forward, init_student, jacobians, loss_and_grads,
-                                             run_teacher_student_batch)
-from groklab.problems.teacher_student import make_teacher_student_data, relu_jacobians
+from groklab.fields import ConfigError
+from groklab.families.teacher_student.config import TeacherStudentConfig
+from groklab.families.nets.penalty import penalty_value
+from groklab.families.teacher_student.model import forward, init_student, jacobians, loss_and_grads
+from groklab.families.teacher_student.engine import run_teacher_student_batch
+from groklab.families.teacher_student.data import make_teacher_student_data, relu_jacobians
 
 from conftest import cli
 
@@ -309,7 +310,7 @@ def test_shared_data_fast_path_matches_float64_reference(form):
     """The CPU shared-data step (one GEMM over the panel per big product, oneDNN float32 where
     available, Sobolev via the mask product) against the plain batched float64 loss_and_grads at
     the paper's shapes (h = 500, d = 100, n = 100, c = 2)."""
-    from groklab.engines.teacher_student import loss_and_grads, shared_loss_and_grads
+    from groklab.families.teacher_student.model import loss_and_grads, shared_loss_and_grads
     g = torch.Generator().manual_seed(3)
     R, h, d, n, c = 3, 500, 100, 100, 2
     W = torch.randn(R, h, d, generator=g, dtype=D64) / d ** 0.5

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from groklab.figures import FIGURES
-from groklab.figures import teacher_student as figs
+from groklab.families.teacher_student import figures as figs
+from groklab.figures import all_figures
+
+FIGURES = all_figures()
 
 TINY_BASE = dict(input_dim=8, hidden=16, outputs=2, train_size=10, test_size=30, steps=60,
                  log_every=10, log_dense_until=20, log_spacing="linear")
@@ -14,8 +16,8 @@ NAMES = ("fig10", "fig11", "fig31", "fig32", "fig33", "fig34")
 
 
 def test_figures_are_registered():
-    assert set(figs.TEACHER_STUDENT_FIGURES) == set(NAMES)
-    for name, fig in figs.TEACHER_STUDENT_FIGURES.items():
+    assert set(figs.FIGURES) == set(NAMES)
+    for name, fig in figs.FIGURES.items():
         assert FIGURES[name] is fig and fig.name == name
 
 
@@ -40,9 +42,9 @@ def test_figures_draw(name, tmp_path, monkeypatch):
         q = dict(sc["quick"], base=TINY_BASE, lr=sc["quick"]["lr"][:2],
                  betas=sc["quick"]["betas"][-2:])
         monkeypatch.setitem(figs.SCALES, k, {**sc, "quick": q})
-    png = figs.TEACHER_STUDENT_FIGURES[name].reproduce(tmp_path / name)
+    png = figs.FIGURES[name].reproduce(tmp_path / name)
     assert png.name == f"{name}.png" and png.stat().st_size > 20_000
     runs = pd.read_parquet(tmp_path / name / "runs.parquet")
     assert len(runs) == 4 and (runs.status == "done").all()
-    again = figs.TEACHER_STUDENT_FIGURES[name].reproduce(tmp_path / name)  # resumable: redraws
+    again = figs.FIGURES[name].reproduce(tmp_path / name)  # resumable: redraws
     assert again == png

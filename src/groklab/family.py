@@ -180,14 +180,15 @@ def discover() -> None:
                               f"{ENV_VAR} or an entry point: {e}") from None
 
 
-def names() -> list[str]:
-    discover()
-    return list(_FAMILIES)
-
-
 def all_families() -> list[Family]:
+    """Every registered family: the default one first, then in the order they were found."""
     discover()
-    return list(_FAMILIES.values())
+    fams = list(_FAMILIES.values())
+    return sorted(fams, key=lambda f: not f.default)
+
+
+def names() -> list[str]:
+    return [f.name for f in all_families()]
 
 
 def get(name: str) -> Family:
@@ -195,7 +196,7 @@ def get(name: str) -> Family:
     if name not in _FAMILIES:
         discover()
     if name not in _FAMILIES:
-        raise ConfigError("problem", f"{name!r} is not one of {', '.join(_FAMILIES)}")
+        raise ConfigError("problem", f"{name!r} is not one of {', '.join(names())}")
     return _FAMILIES[name]
 
 
@@ -218,6 +219,22 @@ def default() -> Family:
     discover()
     marked = [f for f in _FAMILIES.values() if f.default]
     return marked[0] if marked else next(iter(_FAMILIES.values()))
+
+
+def families_of(runs) -> list[Family]:
+    """The families of a runs table's ``problem`` column, in registry order."""
+    if runs is None or "problem" not in getattr(runs, "columns", ()) or not len(runs):
+        return []
+    present = {str(p) for p in runs["problem"].unique()}
+    return [f for f in all_families() if f.name in present]
+
+
+def config_fields(runs) -> list[str]:
+    """The config fields (in dataclass order) of the families of ``runs`` that are columns of it."""
+    out: list[str] = []
+    for fam in families_of(runs):
+        out += [f.name for f in dataclass_fields(fam.config) if f.name in runs and f.name not in out]
+    return out
 
 
 def of_runs(runs) -> Family | None:

@@ -133,13 +133,14 @@ def stack_inputs(datas, cfgs, dev):
 def run_sparse_batch(datas: list[SparseData], cfgs: list[list], *, device: str = "cpu",
                      save_iterates: bool = False, progress=None) -> BatchResult:
     """Advance D x B runs together. ``cfgs[d][b]`` is run b on data set d; all configs share
-    method, steps and logging schedule, and all data sets share (n, N)."""
+    method, steps and logging schedule, and all data sets share (n, N).  Depth 1 only (a deep
+    diagonal model: :func:`groklab.families.sparse_recovery.deep.run_deep_batch`)."""
     t0 = time.perf_counter()
     D, B = len(datas), len(cfgs[0])
     first = cfgs[0][0]
-    if first.depth > 1:
-        return _run_deep(datas, cfgs, device=device, save_iterates=save_iterates,
-                         progress=progress, t0=t0)
+    if first.depth != 1:
+        raise ValueError(f"run_sparse_batch is the depth-1 engine; depth {first.depth} runs go "
+                         "through run_deep_batch")
     method = first.method
     if method not in ("subgradient", "ista", "projected"):
         raise ValueError(f"unknown method {method!r}")

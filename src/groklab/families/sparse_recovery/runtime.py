@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from ...fields import ConfigError
 from .convex import require_cvxpy, run_basis_pursuit_batch
-from .data import initial_point, lr_bound, make_data  # noqa: F401  (make_data: the contract)
+from .data import initial_point, least_squares, lr_bound, make_data
 from .deep import run_deep_batch
 from .engine import run_sparse_batch
-from .theory import predicted_delta_t, predicted_t1, sparse_reference
+from .predict import predicted_t1, sparse_reference
+from .theory import predicted_delta_t
+
+#: the runtime contract (groklab.family), plus the least-squares fit the figures draw
+__all__ = ["make_data", "reference", "check", "run_batch", "run_columns", "least_squares"]
 
 
 def reference(data) -> dict:

@@ -20,11 +20,13 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.colors import LogNorm, SymLogNorm
 
-from .. import plotting as P
-from ..config import SparseRecoveryConfig, fields_dict, make_config
-from ..problems.sparse_recovery import make_data
-from ..theory import format_power_law
-from .common import Figure, run_grids, scale_note
+from .... import figures
+from .... import plotting as P
+from ....fields import fields_dict
+from ....figures import Figure, scale_note
+from ....theory_fit import format_power_law
+from .. import FAMILY
+from ..config import SparseRecoveryConfig
 
 #: the data and optimizer shared by every figure here (PAPER-NOTES §4; noiseless: snr = inf)
 BASE = dict(dim=100, sparsity=5, measurements=30, seed=1, snr=float("inf"), method="subgradient",
@@ -50,19 +52,24 @@ def _fig3_grids(full: bool) -> list[dict]:
     return [dict(run, l1=1e-5, l2=0.0), dict(run, l1=0.0, l2=1e-5), dict(run, l1=0.0, l2=0.0)]
 
 
-def _data(row):
+def run_grids(grids: list[dict], out, **kw):
+    """:func:`groklab.figures.run_grids` for sparse recovery."""
+    return figures.run_grids(grids, out, problem=FAMILY.name, **kw)
+
+
+def data_of(row):
     """The SparseData of a run, regenerated from its data fields (the store keeps summaries)."""
     data = {name: (row[name].item() if hasattr(row[name], "item") else row[name])
             for name, f in fields_dict(SparseRecoveryConfig).items() if f.metadata["data"]}
-    return make_data(make_config("sparse-recovery", **data))
+    return FAMILY.make_data(SparseRecoveryConfig(**data))
 
 
-def _a_star(row) -> np.ndarray:
+def a_star_of(row) -> np.ndarray:
     """a* of a run, regenerated from its data fields (the store keeps |a*|_1, not a*)."""
-    return _data(row).a_star.numpy()
+    return data_of(row).a_star.numpy()
 
 
-def _iterates(res, run_id):
+def iterates_of(res, run_id):
     it = res.iterates[res.iterates.run_id == run_id].sort_values("step")
     cols = [c for c in it.columns if c.startswith("a_")]
     return it.step.to_numpy(), it[cols].to_numpy()
@@ -104,8 +111,8 @@ def _draw_fig3(out, full=False, quiet=True, batch_size=None):
     cc.grid(True, alpha=0.3)
     cc.set_title("(c) ‖a_t‖₁ falls to ‖a*‖₁ while ‖a_t‖₂ grows", fontsize=9)
 
-    steps, A = _iterates(res, main.run_id)
-    astar = _a_star(main)
+    steps, A = iterates_of(res, main.run_id)
+    astar = a_star_of(main)
     keep = steps >= 1
     off = np.flatnonzero(astar == 0)
     d.plot(steps[keep], A[keep][:, off], color="0.75", lw=0.5)
@@ -130,8 +137,8 @@ def _draw_fig25(out, full=False, quiet=True, batch_size=None):
     res = run_grids(_fig3_grids(full)[:1], out, quiet=quiet, batch_size=batch_size,
                     save_iterates=True)
     main = res.runs.iloc[0]
-    steps, A = _iterates(res, main.run_id)
-    astar = _a_star(main)
+    steps, A = iterates_of(res, main.run_id)
+    astar = a_star_of(main)
     keep = steps >= 1
     steps, A = steps[keep], A[keep]
     edges = np.concatenate([[steps[0] * 0.9], np.sqrt(steps[1:] * steps[:-1]), [steps[-1] * 1.1]])
@@ -185,11 +192,11 @@ def _draw_fig4(out, full=False, quiet=True, batch_size=None):
     fig, axes = P.new_figure(2, 3, 5.0, 3.7)
     P.product_row([axes[0, 1], axes[0, 2], axes[1, 0]], runs)  # (c) carries the fitted exponent
     pos = runs[runs.l1 > 0]
-    fit = P.fit_delta_t((pos.lr * pos.l1).to_numpy(float), P._times(pos)[2])
+    fit = P.fit_delta_t((pos.lr * pos.l1).to_numpy(float), P.times_of(pos)[2])
     ax = axes[0, 0]  # t1 vs lr, one line per l1, with eq. (78)
     l1s = sorted(runs.l1.unique())
     censored = False
-    for l1, col in zip(l1s, P._cmap(len(l1s))):
+    for l1, col in zip(l1s, P.palette(len(l1s))):
         g = runs[runs.l1 == l1].sort_values("lr")
         t1 = g.t1.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
         censored |= P.measured(ax, g.lr, t1, g.steps, col, P.label("l1", l1))
@@ -202,7 +209,7 @@ def _draw_fig4(out, full=False, quiet=True, batch_size=None):
     lrs = sorted(runs.lr.unique())
     e, f = axes[1, 1], axes[1, 2]
     censored = False
-    for lr, col in zip(lrs, P._cmap(len(lrs))):
+    for lr, col in zip(lrs, P.palette(len(lrs))):
         g = runs[(runs.lr == lr) & (runs.l1 > 0)].sort_values("l1")
         err = g.final_test_error.to_numpy(float)
         ok = np.isfinite(err)
@@ -244,7 +251,7 @@ def _draw_fig26(out, full=False, quiet=True, batch_size=None):
     runs = res.runs
     l1s = sorted(runs.l1.unique())
     lrs = sorted(runs.lr.unique())
-    cols = P._cmap(len(lrs))
+    cols = P.palette(len(lrs))
     ncols = 3
     fig, axes = P.new_figure(int(np.ceil(len(l1s) / ncols)), ncols, 4.6, 3.4)
     for ax, l1 in zip(axes.flat, l1s):
@@ -263,7 +270,7 @@ def _draw_fig26(out, full=False, quiet=True, batch_size=None):
     axes.flat[0].plot([], [], "k", **P.TEST_STYLE, label="test (solid)")
     axes.flat[0].legend(fontsize=7, loc="lower left")
     pos = runs[runs.l1 > 0]
-    fit = P.fit_delta_t((pos.lr * pos.l1).to_numpy(float), P._times(pos)[2])
+    fit = P.fit_delta_t((pos.lr * pos.l1).to_numpy(float), P.times_of(pos)[2])
     fit_line = ("fitted exponent of Δt vs αβ over the detected runs: "
                 + (f"{format_power_law(fit)} (paper: −1)" if fit else "fewer than 3 detected runs"))
     fig.suptitle("Fig. 26 — error curves of the fig. 4 grid\n" + fit_line + "\n"
@@ -293,7 +300,7 @@ def _draw_fig7(out, full=False, quiet=True, batch_size=None):
     a.set_title("(a) relative errors: memorizes, never generalizes", fontsize=9)
     b.plot(c.step, c.l2_norm, color="C0", label="‖a_t‖₂")
     b.plot(c.step, c.l1_norm, color="C1", label="‖a_t‖₁")
-    b.axhline(float(np.linalg.norm(_a_star(r))), color="C0", ls="--", lw=1, label="‖a*‖₂")
+    b.axhline(float(np.linalg.norm(a_star_of(r))), color="C0", ls="--", lw=1, label="‖a*‖₂")
     b.axhline(r.a_star_l1_norm, color="C1", ls="--", lw=1, label="‖a*‖₁")
     b.set(xscale="log", yscale="log", xlabel="step t", ylabel="norm")
     b.legend(fontsize=7)
@@ -327,7 +334,7 @@ def _draw_fig16(out, full=False, quiet=True, batch_size=None):
     return P.save(fig, out / "fig16.png")
 
 
-FIGURES_SPARSE = {
+FIGURES = {
     "fig3": Figure("fig3", "sparse recovery groks with l1 (errors, gradient ratio, |a|_1, "
                    "coordinates); l2-only and no-penalty contrast", _draw_fig3),
     "fig4": Figure("fig4", "lr x l1 grid: t1, t2, Delta t and final error vs alpha*beta with the "
@@ -341,9 +348,3 @@ FIGURES_SPARSE = {
 }
 
 # depth (9, 17, 18) and data selection (19a, 21, 22): recipes in their own module
-from .sparse_maps import FIGURES_MAPS  # noqa: E402
-# (s, N) and N scaling (12, 13, 24, 27, 28) and basis pursuit (19b, 20)
-from .sparse_scaling import FIGURES_SCALING  # noqa: E402
-
-FIGURES_SPARSE.update(FIGURES_MAPS)
-FIGURES_SPARSE.update(FIGURES_SCALING)

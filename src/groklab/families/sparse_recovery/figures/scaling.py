@@ -1,5 +1,6 @@
 """Sparse recovery against the number of measurements N and the sparsity s (figures 12, 13, 24, 27,
-28) and the convex basis-pursuit baseline (figures 19b, 20).
+28), next to the convex basis-pursuit baseline on the same data (its own figures 19b, 20:
+:mod:`.basis_pursuit`, which shares the grids below).
 
 * fig12 / fig13 / fig27 -- projected subgradient / ISTA / subgradient over s in {1, 5, 10, 15} x
   N in {10, ..., 100}: one panel of error curves per s (colour = N), then t2 against N with the
@@ -17,7 +18,7 @@
 * fig20 -- basis pursuit: per tau in {0, 0.5, 1}, the error against N (one line per s), the
   (s, N) heat map of the error and N_min against s.
 
-Hyperparameters are the paper's (PAPER-NOTES §4): n = 100, alpha = 0.1, beta1 = 1e-5, init
+Hyperparameters are the paper's (docs/families/sparse-recovery.md#figures): n = 100, alpha = 0.1, beta1 = 1e-5, init
 1e-6 * 1, noiseless unless said, data seed 1 for every (s, N) as in the authors' notebook (so a
 GD run and the basis-pursuit run of the same (s, N) see the same a*, M); basis-pursuit trials are
 seeds 1, 2, ...  Quick scale shortens the horizon (3e5 steps instead of 1e6) or
@@ -27,16 +28,17 @@ the number of basis-pursuit trials; ``--full`` runs the paper's grid.  Registere
 from __future__ import annotations
 
 import contextlib
-import math
 import warnings
 
 import numpy as np
 from matplotlib.cm import ScalarMappable
-from matplotlib.colors import LogNorm, Normalize
+from matplotlib.colors import Normalize
 
-from .. import plotting as P
-from ..theory import cs_sample_guide, fit_power_law, format_power_law
-from .common import Figure, run_grids, scale_note
+from .... import plotting as P
+from ....figures import Figure, scale_note
+from ....theory_fit import fit_power_law, format_power_law
+from .. import FAMILY
+from .curves import a_star_of, data_of, iterates_of, run_grids
 
 #: the paper's GD settings for the (s, N) and N figures (noiseless, seed 1, a0 = 1e-6 * 1)
 BASE = dict(dim=100, seed=1, snr=float("inf"), lr=0.1, l1=1e-5, l2=0.0, init="constant",
@@ -141,7 +143,7 @@ def _style_legend(ax, **kw):
     ax.legend(**{"fontsize": 7, **kw})
 
 
-def _bp_same_data(grid: dict, out, quiet, batch_size):
+def _bp_samedata_of(grid: dict, out, quiet, batch_size):
     """Basis pursuit on exactly the data of a GD grid (same data fields, seed)."""
     bp = bp_grid(np.atleast_1d(grid["sparsity"]).tolist(),
                  np.atleast_1d(grid["measurements"]).tolist(), [0.0], 1)
@@ -157,7 +159,7 @@ def _t_vs_N(ax, runs, which: str, colors, censored=False) -> bool:
     t2."""
     for s, g in runs.groupby("sparsity"):
         g = g.sort_values("measurements")
-        t1, t2, _ = P._times(g)
+        t1, t2, _ = P.times_of(g)
         y = t1 if which == "t1" else t2
         censored |= P.measured(ax, g.measurements, y, g.steps, colors[s], P.label("sparsity", s))
         pred = g.pred_t1.to_numpy(float) if which == "t1" else \
@@ -183,7 +185,7 @@ def _draw_sn_curves(name: str):
         grid, note = sn_grid(method, full)
         res = run_grids([grid], out, quiet=quiet, batch_size=batch_size)
         runs = res.runs
-        bp = _bp_same_data(grid, out, quiet, batch_size)
+        bp = _bp_samedata_of(grid, out, quiet, batch_size)
         ss = sorted(runs.sparsity.unique())
         Ns = sorted(runs.measurements.unique())
         fig, axes = P.new_figure(3, 2, 5.2, 3.5)
@@ -221,7 +223,7 @@ def _draw_fig28(out, full=False, quiet=True, batch_size=None):
     grid, note = sn_grid(SN_METHODS["fig28"], full)
     res = run_grids([grid], out, quiet=quiet, batch_size=batch_size)
     runs = res.runs.sort_values(["sparsity", "measurements"]).reset_index(drop=True)
-    bp = _bp_same_data(grid, out, quiet, batch_size)
+    bp = _bp_samedata_of(grid, out, quiet, batch_size)
     runs["min_train"] = _min_error(res, runs, "train_error")
     runs["min_test"] = _min_error(res, runs, "test_error")
     ss = sorted(runs.sparsity.unique())
@@ -257,8 +259,7 @@ def _draw_fig28(out, full=False, quiet=True, batch_size=None):
 
 # ---- figure 24: scaling with N and the (u, v) landscape ----------------------------------------
 def _draw_fig24(out, full=False, quiet=True, batch_size=None):
-    from ..problems.sparse_recovery import least_squares
-    from .sparse import _a_star, _data, _iterates
+    least_squares = FAMILY.runtime_module().least_squares
     grid, note = fig24_grid(full)
     res = run_grids([grid], out, quiet=quiet, batch_size=batch_size, save_iterates=True)
     runs = res.runs.sort_values("measurements").reset_index(drop=True)
@@ -267,19 +268,19 @@ def _draw_fig24(out, full=False, quiet=True, batch_size=None):
     fig, axes = P.new_figure(2, 3, 5.0, 3.8)
     a, b, c, d, e, f = axes.flat
     # (a) landscape u = |a_I|, v = |a_{I^c}| for N in {20, ..., 70} (the paper's panel)
-    astar = _a_star(runs.iloc[0])
+    astar = a_star_of(runs.iloc[0])
     on, off = np.flatnonzero(astar), np.flatnonzero(astar == 0)
     marks = ["^", "o", "s", "8", "*", "d"]
     times = [10 ** k for k in range(1, 7)]
     for _, r in runs[(runs.measurements >= 20) & (runs.measurements <= 70)].iterrows():
-        steps, A = _iterates(res, r.run_id)
+        steps, A = iterates_of(res, r.run_id)
         u, v = np.linalg.norm(A[:, on], axis=1), np.linalg.norm(A[:, off], axis=1)
         a.plot(u, v, ".", ms=1.5, color=ncol[r.measurements])
         for k, t in enumerate(times):
             if t <= steps[-1]:
                 i = int(np.argmin(np.abs(steps - t)))
                 a.plot(u[i], v[i], marks[k], ms=5, mfc="none", color=ncol[r.measurements])
-        data = _data(r)
+        data = data_of(r)
         ah = least_squares(data.X, data.y).numpy()
         a.plot(np.linalg.norm(ah[on]), np.linalg.norm(ah[off]), "X", color="red", ms=7)
     a.plot(np.linalg.norm(astar[on]), 0.0, "o", color="red", ms=7)
@@ -298,7 +299,7 @@ def _draw_fig24(out, full=False, quiet=True, batch_size=None):
     # (c) t1 and t2 against N with the theory
     cens = False
     for which, col in (("t1", "C0"), ("t2", "C3")):
-        t1, t2, _ = P._times(runs)
+        t1, t2, _ = P.times_of(runs)
         y = t1 if which == "t1" else t2
         cens |= P.measured(c, runs.measurements, y, runs.steps, col, f"{which} (measured)")
     pt1 = runs.pred_t1.to_numpy(float)
@@ -310,7 +311,7 @@ def _draw_fig24(out, full=False, quiet=True, batch_size=None):
     P.legend(c, cens, "never detected (hollow, at the horizon)")
     c.set_title("(c) t1, t2 vs N: measured and predicted", fontsize=9)
     # (d) measured vs predicted Delta t, with the fitted exponent
-    _, _, dt = P._times(runs)
+    _, _, dt = P.times_of(runs)
     pred = runs.pred_delta_t.to_numpy(float)
     ok = np.isfinite(dt) & (dt > 0) & np.isfinite(pred) & (pred > 0)
     for i in np.flatnonzero(ok):
@@ -334,7 +335,7 @@ def _draw_fig24(out, full=False, quiet=True, batch_size=None):
         d.legend(fontsize=7)
     d.set_title("(d) Δt: measured vs predicted (colour = N)", fontsize=9)
     # (e) Delta t against N
-    cens_e = P.measured(e, runs.measurements, dt, runs.steps - np.nan_to_num(P._times(runs)[0]),
+    cens_e = P.measured(e, runs.measurements, dt, runs.steps - np.nan_to_num(P.times_of(runs)[0]),
                         "C2", "Δt measured")
     e.plot(runs.measurements, pred, "--", color="C2", lw=1, label="|â − a*|∞ / (αβ)")
     e.set(yscale="log", xlabel="N (measurements)", ylabel="Δt = t2 − t1")
@@ -345,7 +346,7 @@ def _draw_fig24(out, full=False, quiet=True, batch_size=None):
     tr_t1 = []
     for _, r in runs.iterrows():
         cv = res.curve(r.run_id)
-        t1 = P._time(r.t1)
+        t1 = P.time_or_none(r.t1)
         tr_t1.append(float(cv.train_error[cv.step >= t1].iloc[0]) if t1 is not None else np.nan)
     f.plot(runs.measurements, np.clip(tr_t1, P.FLOOR, None), "o-", color="C0",
            label="train error at t1")
@@ -365,104 +366,12 @@ def _draw_fig24(out, full=False, quiet=True, batch_size=None):
     return P.save(fig, out / "fig24.png")
 
 
-# ---- figures 19b, 20: basis pursuit --------------------------------------------------------------
-def _nmin_panel(ax, nm: dict, taus, n: int, Nmax: int) -> None:
-    tcol, sm = _colors(taus)
-    for tau in taus:
-        items = sorted((s, v) for (t, s), v in nm.items() if t == tau)
-        ss = np.array([s for s, _ in items], float)
-        vals = np.array([np.nan if v is None else v for _, v in items], float)
-        ax.plot(ss, vals, "o-", ms=4, color=tcol[tau],  # many taus: the colour bar says which
-                label=f"τ = {P.fmt(tau)}" if len(taus) <= 6 else None)
-        miss = ~np.isfinite(vals)
-        if miss.any():
-            ax.plot(ss[miss], np.full(miss.sum(), Nmax), "o", mfc="none", color=tcol[tau])
-    ss = np.linspace(1, n / math.e, 50)  # s ln(n/s) only rises up to s = n/e
-    ax.plot(ss, cs_sample_guide(ss, n), "k--", lw=1,
-            label="2 s ln(n/s), s ≤ n/e (classical order, not a fit)")
-    ax.plot([], [], "o", mfc="none", color="k", ls="none", label="no N of the grid recovers")
-    ax.axhline(n, color="0.5", ls=":", lw=1, label="N = n")
-    ax.set(xlabel="sparsity s", ylabel="N_min for recovery")
-    ax.grid(True, alpha=0.3)
-    return sm
-
-
-def _bp_runs(name, out, full, quiet, batch_size):
-    """The basis-pursuit (s, N, tau, trial) sweep of figure ``name``: (taus, trials, runs)."""
-    taus, trials = SCALES[name]["full" if full else "quick"]
-    with _quiet_solver():
-        res = run_grids([bp_grid(BP_S, BP_N, taus, trials)], out, quiet=quiet,
-                        batch_size=batch_size)
-    return taus, trials, res.runs
-
-
-def _draw_fig19b(out, full=False, quiet=True, batch_size=None):
-    taus, trials, runs = _bp_runs("fig19b", out, full, quiet, batch_size)
-    nm = n_min(runs)
-    fig, axes = P.new_figure(1, 1, 8.6, 5.0)
-    ax = axes[0, 0]
-    sm = _nmin_panel(ax, nm, taus, int(runs.dim.iloc[0]), max(BP_N))
-    fig.colorbar(sm, ax=ax, label="τ (fraction of rows of M that are columns of Φ)")
-    ax.legend(fontsize=7, ncol=2, loc="lower right")
-    ax.set_title(f"N_min: smallest N of the grid with mean error ≤ {RECOVERED:g} over "
-                 f"{trials} trials", fontsize=9)
-    note = scale_note(full, f"τ ∈ {taus}, {trials} trials",
-                      "τ ∈ {0, 0.05, ..., 1}, 10 trials")
-    fig.suptitle("Fig. 19b — basis pursuit (cvxpy): measurements needed vs sparsity s and "
-                 "coherence τ\n" + P.fixed_text(runs, skip=BP_SKIP, width=110) + "\n"
-                 + f"s ∈ {BP_S[0]}, {BP_S[1]}, …, {BP_S[-1]}; N ∈ {BP_N[0]}, {BP_N[1]}, …, "
-                 f"{BP_N[-1]}\n" + note, fontsize=9)
-    return P.save(fig, out / "fig19b.png")
-
-
-def _draw_fig20(out, full=False, quiet=True, batch_size=None):
-    taus, trials, runs = _bp_runs("fig20", out, full, quiet, batch_size)
-    mean = runs.groupby(["tau", "sparsity", "measurements"]).final_test_error.mean()
-    nm = n_min(runs)
-    n = int(runs.dim.iloc[0])
-    fig, axes = P.new_figure(len(taus), 3, 4.6, 3.4)
-    scol, ssm = _colors(BP_S)
-    pos = mean[mean > 0]
-    norm = LogNorm(vmin=max(float(pos.min()), 1e-10), vmax=float(pos.max()))
-    for row, tau in zip(axes, taus):
-        a, b, c = row
-        m = mean.loc[tau]
-        for s in BP_S:
-            g = m.loc[s]
-            a.plot(g.index, g.values.clip(1e-10), "-", color=scol[s])
-        a.set(yscale="log", xlabel="number of measurements N", ylabel=f"error (τ = {P.fmt(tau)})")
-        a.axhline(RECOVERED, color="0.5", ls=":", lw=1)
-        a.grid(True, alpha=0.3)
-        fig.colorbar(ssm, ax=a, label="sparsity level s")
-        img = m.unstack().reindex(index=BP_S, columns=BP_N).to_numpy(float)
-        mesh = b.pcolormesh(np.arange(len(BP_N) + 1), np.arange(len(BP_S) + 1),
-                            np.clip(img, 1e-10, None), cmap="viridis", norm=norm)
-        b.set_xticks(np.arange(len(BP_N)) + 0.5, [str(v) for v in BP_N], fontsize=7, rotation=90)
-        b.set_yticks(np.arange(len(BP_S)) + 0.5, [str(v) for v in BP_S], fontsize=7)
-        b.set(xlabel="number of measurements N", ylabel="sparsity level s")
-        fig.colorbar(mesh, ax=b, label="error")
-        _nmin_panel(c, {k: v for k, v in nm.items() if k[0] == tau}, [tau], n, max(BP_N))
-        c.yaxis.tick_right()
-        c.yaxis.set_label_position("right")
-        c.legend(fontsize=6, loc="lower right")
-    note = scale_note(full, f"{trials} trials per (s, N, τ)", "the authors' 4 trials")
-    fig.suptitle("Fig. 20 — basis pursuit (cvxpy) relative recovery error over (N, s) for "
-                 "τ ∈ {" + ", ".join(P.fmt(t) for t in taus) + "}: error vs N, heat map, N_min\n"
-                 + P.fixed_text(runs, skip=BP_SKIP) + "\n" + note
-                 + f"; recovered: mean error ≤ {RECOVERED:g} (dotted)", fontsize=9)
-    return P.save(fig, out / "fig20.png")
-
-
-FIGURES_SCALING = {
+FIGURES = {
     "fig12": Figure("fig12", "projected subgradient over (s, N): error curves per s, t2 vs N "
                     "with the predictor, final error vs basis pursuit",
                     _draw_sn_curves("fig12")),
     "fig13": Figure("fig13", "ISTA (proximal) over (s, N): error curves per s, t2 vs N with the "
                     "predictor, final error vs basis pursuit", _draw_sn_curves("fig13")),
-    "fig19b": Figure("fig19b", "basis pursuit (cvxpy): N_min vs sparsity s for several tau",
-                     _draw_fig19b),
-    "fig20": Figure("fig20", "basis pursuit (cvxpy): error over (N, s) per tau, heat map, N_min",
-                    _draw_fig20),
     "fig24": Figure("fig24", "subgradient vs N at SNR 1e8: (u, v) landscape, t1/t2 vs N with "
                     "theory, measured vs predicted Delta t (fitted exponent)", _draw_fig24),
     "fig27": Figure("fig27", "subgradient over (s, N): error curves per s, t2 vs N with the "

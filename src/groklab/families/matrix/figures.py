@@ -25,9 +25,9 @@ import math
 import numpy as np
 from matplotlib.colors import LogNorm
 
-from .. import plotting as P
-from .common import Figure, scale_note
-from .common import run_grids as _run_grids
+from ... import figures
+from ... import plotting as P
+from ...figures import Figure, scale_note
 
 MC = "matrix-completion"
 #: the data and optimizer every figure here shares (PAPER-NOTES §9.8)
@@ -56,7 +56,7 @@ SCALES = {
 
 def run_grids(grids: list[dict], out, **kw):
     """One resumable sweep over the union of ``grids`` for matrix completion."""
-    return _run_grids(grids, out, problem=MC, **kw)
+    return figures.run_grids(grids, out, problem=MC, **kw)
 
 
 def _t(v) -> float:
@@ -137,7 +137,7 @@ def _draw_curves(out, full, quiet, batch_size, method: str, name: str, title: st
     b.set_title("(b) ‖A_t‖_* falls to ‖A*‖_* as the model generalizes", fontsize=9)
 
     sig = _sigma_cols(c)
-    cols = P._cmap(len(sig))
+    cols = P.palette(len(sig))
     for k, s in enumerate(sig):
         d.plot(c.step, c[s], color=cols[k], lw=1.1, label=f"σ_{k + 1}" if k in (0, len(sig) - 1)
                else None)
@@ -202,7 +202,7 @@ def _draw_fig6(out, full=False, quiet=True, batch_size=None):
     runs = res.runs
     fig, axes = P.new_figure(1, 3, 5.0, 3.9)
     a, b, d = axes[0]
-    cols = P._cmap(len(LRS))
+    cols = P.palette(len(LRS))
     censored = False
     for lr, col in zip(sorted(runs.lr.unique()), cols):
         g = runs[runs.lr == lr].sort_values("nuclear")
@@ -289,7 +289,7 @@ def _draw_fig8(out, full=False, quiet=True, batch_size=None):
     runs = res.runs.sort_values("tau")
     fig, axes = P.new_figure(1, 3, 5.0, 3.9)
     a, b, d = axes[0]
-    cols = P._cmap(len(runs))
+    cols = P.palette(len(runs))
     for (_, r), col in zip(runs.iterrows(), cols):
         c = P.positive_steps(res.curve(r.run_id))
         a.plot(c.step, c.train_error.clip(lower=P.FLOOR), color=col, **P.TRAIN_STYLE)
@@ -356,7 +356,7 @@ def _draw_fig23(out, full=False, quiet=True, batch_size=None):
         ax.set_xticks(range(len(taus)), [f"{t:g}" for t in taus])
         ax.set_yticks(range(len(Ns)), [str(n) for n in Ns])
         ax.set(xlabel="τ", ylabel="observed entries N")
-    cols = P._cmap(len(Ns))
+    cols = P.palette(len(Ns))
     cen = False
     for n, col in zip(Ns, cols):
         g = runs[runs.observed == n].sort_values("tau")
@@ -374,7 +374,7 @@ def _draw_fig23(out, full=False, quiet=True, batch_size=None):
     return P.save(fig, out / "fig23.png")
 
 
-MATRIX_FIGURES = {
+FIGURES = {
     "fig5": Figure("fig5", "matrix completion groks with a nuclear penalty (errors, gradient "
                    "ratio, |A|_*, singular values); no-penalty and l2-only contrast", _draw_fig5),
     "fig6": Figure("fig6", "lr x nuclear grid: t2 and the final error vs alpha*beta with the "

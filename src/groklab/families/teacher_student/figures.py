@@ -27,10 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import plotting as P
-from .common import Figure, scale_note
-from .common import run_grids as _run_grids
-from .modular import _beta_colors, _colorbar, _log_ticks
+from ... import figures
+from ... import plotting as P
+from ...figures import Figure, scale_note
 
 TS = "teacher-student"
 NAMES = {"l1": "ℓ1", "l2": "ℓ2 (‖W‖_F, unsquared)", "nuclear": "nuclear ‖W‖_*",
@@ -95,7 +94,7 @@ def _note(name, full):
 
 def _run(name, out, full, quiet, batch_size):
     sc = _scale(name, full)
-    res = _run_grids([_grid(sc)], out, problem=TS, quiet=quiet, batch_size=batch_size)
+    res = figures.run_grids([_grid(sc)], out, problem=TS, quiet=quiet, batch_size=batch_size)
     return sc, res
 
 
@@ -107,7 +106,7 @@ def _f(v) -> float:
 def _curves_panel(fig, ax, res, runs, kind, lr):
     g = runs[runs.lr == lr].sort_values(kind)
     betas = sorted(runs[kind].unique())
-    cmap, norm, col = _beta_colors(betas)
+    cmap, norm, col = P.beta_colors(betas)
     for _, r in g.iterrows():
         c = P.positive_steps(res.curve(r.run_id))
         ax.plot(c.step, c.train_mse.clip(lower=P.FLOOR), color=col(r[kind]), **P.TRAIN_STYLE)
@@ -123,7 +122,7 @@ def _curves_panel(fig, ax, res, runs, kind, lr):
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=6.5, loc="lower left")
     ax.set_title(f"{NAMES[kind]}, lr α = {P.fmt(lr)}", fontsize=9)
-    _colorbar(fig, ax, cmap, norm, betas, f"β ({kind})")
+    P.colorbar(fig, ax, cmap, norm, betas, f"β ({kind})")
 
 
 def _times_vs_ab(ax, runs, kind, what=("delta_t",)):
@@ -133,7 +132,7 @@ def _times_vs_ab(ax, runs, kind, what=("delta_t",)):
     no_delay = np.isfinite(dt_all) & (dt_all <= 0)
     runs = runs[~no_delay]
     lrs = sorted(runs.lr.unique())
-    cols = P._cmap(len(lrs))
+    cols = P.palette(len(lrs))
     censored = False
     names = {"delta_t": "Δt = t2 − t1", "t2": "t2"}
     for w, mk in zip(what, ("o", "s")):
@@ -165,7 +164,7 @@ def _times_vs_ab(ax, runs, kind, what=("delta_t",)):
 
 def _mse_vs_beta(ax, runs, kind):
     lrs = sorted(runs.lr.unique())
-    for lr, c in zip(lrs, P._cmap(len(lrs))):
+    for lr, c in zip(lrs, P.palette(len(lrs))):
         h = runs[runs.lr == lr].sort_values(kind)
         ax.plot(h[kind], h.final_test_mse, "o-", color=c, ms=5, lw=1.3, label=P.label("lr", lr))
         ax.plot(h[kind], h.best_test_mse, "s", mfc="none", mec=c, ms=6)
@@ -175,7 +174,7 @@ def _mse_vs_beta(ax, runs, kind):
     ax.plot([], [], "ks", mfc="none", label="best test MSE")
     ax.plot([], [], "kx", label="final train MSE")
     ax.set(xscale="log", yscale="log", xlabel=f"β ({kind})", ylabel="MSE")
-    _log_ticks(ax, runs[kind])
+    P.log_ticks(ax, runs[kind])
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=6.5, loc="best")
     ax.set_title(f"{NAMES[kind]}: final test MSE (filled), best (hollow), final train (x)",
@@ -186,7 +185,7 @@ def _norm_panel(fig, ax, res, runs, kind, lr):
     col_name, lbl = NORM_OF[kind]
     g = runs[runs.lr == lr].sort_values(kind)
     betas = sorted(runs[kind].unique())
-    cmap, norm, col = _beta_colors(betas)
+    cmap, norm, col = P.beta_colors(betas)
     for _, r in g.iterrows():
         c = P.positive_steps(res.curve(r.run_id))
         ax.plot(c.step, c[col_name], color=col(r[kind]), lw=1.5)
@@ -195,7 +194,7 @@ def _norm_panel(fig, ax, res, runs, kind, lr):
     ax.set(xscale="log", yscale="log", xlabel="step t", ylabel=lbl)
     ax.grid(True, alpha=0.3)
     ax.set_title(f"{lbl} at lr {P.fmt(lr)} (t2 dotted)", fontsize=9)
-    _colorbar(fig, ax, cmap, norm, betas, f"β ({kind})")
+    P.colorbar(fig, ax, cmap, norm, betas, f"β ({kind})")
 
 
 def _claim(kind):
@@ -248,7 +247,7 @@ def _grid_fig(name, title):
         name, title, out, full, quiet, batch_size)
 
 
-TEACHER_STUDENT_FIGURES = {
+FIGURES = {
     "fig10": Figure("fig10", "teacher-student, l1: MSE curves for 3 lrs, Delta t vs lr*beta",
                     _curves("fig10", "Fig. 10 — two-layer ReLU student of a ReLU teacher, ℓ1 penalty")),
     "fig11": Figure("fig11", "teacher-student, Sobolev training: MSE curves for 3 lrs, "

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import plotting as P
-from ..config import Detection
-from .common import Figure, run_grids, scale_note
+from .... import plotting as P
+from ....detect import Detection
+from ....figures import Figure, scale_note
+from .curves import run_grids
 
 #: the paper's data (n = 100, s = 5, noiseless, seed 1), lr 0.1 (< 2/lambda_max for every N >= 10)
 BASE = dict(dim=100, sparsity=5, seed=1, snr=float("inf"), method="subgradient", lr=0.1,
@@ -62,7 +63,7 @@ def _draw_fig9(out, full=False, quiet=True, batch_size=None):
     fig, axes = P.new_figure(1, 2, 5.4, 3.9)
     a, b = axes[0]
     Ls = sorted(runs.depth.unique())
-    for L, col in zip(Ls, P._cmap(len(Ls))):
+    for L, col in zip(Ls, P.palette(len(Ls))):
         g = runs[runs.depth == L].sort_values("measurements")
         ok = (g.status == "done").to_numpy()
         a.plot(g.measurements[ok], g.final_test_error[ok], "o-", color=col, label=f"L={L}")
@@ -91,7 +92,7 @@ def _curve_grid(res, runs, panel: str, color: str, panel_label, title: str, out,
     solid, on log-log axes."""
     pv = sorted(runs[panel].unique())
     cv = sorted(runs[color].unique())
-    cols = P._cmap(len(cv))
+    cols = P.palette(len(cv))
     ncols = min(4, len(pv))
     fig, axes = P.new_figure(int(np.ceil(len(pv) / ncols)), ncols, 4.2, 3.3)
     for ax, p in zip(axes.flat, pv):
@@ -146,7 +147,7 @@ def _draw_fig19a(out, full=False, quiet=True, batch_size=None):
     runs = res.runs
     fig, axes = P.new_figure(1, 2, 5.4, 3.9)
     a, b = axes[0]
-    cols = P._cmap(len(Ns))
+    cols = P.palette(len(Ns))
     n = int(runs.dim.iloc[0])
     for N, col in zip(Ns, cols):
         g = runs[runs.measurements == N].groupby("tau").coherence
@@ -202,7 +203,7 @@ def _draw_fig22(out, full=False, quiet=True, batch_size=None):
     return P.save(fig, out / "fig22.png")
 
 
-FIGURES_MAPS = {
+FIGURES = {
     "fig9": Figure("fig9", "deep diagonal model, beta = 0: recovery error vs N for L = 1, 2, 3",
                    _draw_fig9),
     "fig17": Figure("fig17", "deep diagonal model: error curves over (N, L)", _draw_fig17),

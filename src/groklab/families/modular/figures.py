@@ -19,13 +19,10 @@ OUT/<name>.png.
 from __future__ import annotations
 
 import numpy as np
-from matplotlib import colormaps
-from matplotlib.cm import ScalarMappable
-from matplotlib.colors import LogNorm
 
-from .. import plotting as P
-from .common import Figure, scale_note
-from .common import run_grids as _run_grids
+from ... import figures
+from ... import plotting as P
+from ...figures import Figure, scale_note
 
 MOD = "modular"
 PENALTIES = ("l1", "l2", "nuclear")
@@ -58,7 +55,7 @@ SCALES = {
 
 def run_grids(grids: list[dict], out, **kw):
     """One resumable sweep over the union of ``grids`` for the modular problem."""
-    return _run_grids(grids, out, problem=MOD, **kw)
+    return figures.run_grids(grids, out, problem=MOD, **kw)
 
 
 def _scale(name: str, full: bool) -> dict:
@@ -81,33 +78,6 @@ def _grids(sc: dict) -> list[dict]:
     return [dict(sc["base"], lr=sc["lr"], **{**zero, k: list(v)}) for k, v in sc["betas"].items()]
 
 
-def _f(v) -> float:
-    import pandas as pd
-    return float("nan") if v is None or pd.isna(v) else float(v)
-
-
-def _beta_colors(betas):
-    cmap = colormaps["viridis"]
-    norm = LogNorm(vmin=min(betas), vmax=max(betas) * (1.0001 if len(betas) == 1 else 1))
-    return cmap, norm, (lambda b: cmap(0.85 * norm(b)))
-
-
-def _colorbar(fig, ax, cmap, norm, betas, lbl):
-    cb = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=lbl, pad=0.01)
-    cb.minorticks_off()
-    cb.set_ticks(betas)
-    cb.set_ticklabels([P.fmt(b) for b in betas])
-
-
-def _log_ticks(ax, values=None):
-    """Log x axis labelled at ``values`` (the grid), no minor labels to collide."""
-    from matplotlib.ticker import NullFormatter
-    if values is not None:
-        v = sorted(set(float(x) for x in values))
-        ax.set_xticks(v, [P.fmt(x) for x in v])
-    ax.xaxis.set_minor_formatter(NullFormatter())
-
-
 def _penalized(runs, kind):
     others = [k for k in PENALTIES if k != kind]
     return runs[(runs[kind] > 0) & (runs[others] == 0).all(axis=1)].sort_values(kind)
@@ -124,7 +94,7 @@ def _draw_fig1(out, full=False, quiet=True, batch_size=None):
     for ax, kind in zip(axes[0], PENALTIES):
         g = _penalized(runs, kind)
         betas = list(g[kind])
-        cmap, norm, col = _beta_colors(betas)
+        cmap, norm, col = P.beta_colors(betas)
         if len(base):
             c = P.positive_steps(res.curve(base.run_id.iloc[0]))
             ax.plot(c.step, c.test_accuracy, color="0.6", lw=1.2, label="test, no penalty")
@@ -132,8 +102,8 @@ def _draw_fig1(out, full=False, quiet=True, batch_size=None):
             c = P.positive_steps(res.curve(r.run_id))
             ax.plot(c.step, c.train_accuracy, color=col(r[kind]), **P.TRAIN_STYLE)
             ax.plot(c.step, c.test_accuracy, color=col(r[kind]), **P.TEST_STYLE)
-            if np.isfinite(_f(r.t2)):
-                ax.axvline(_f(r.t2), color=col(r[kind]), ls=":", lw=1.1)
+            if np.isfinite(P.as_float(r.t2)):
+                ax.axvline(P.as_float(r.t2), color=col(r[kind]), ls=":", lw=1.1)
         ax.axhline(1.0 / runs.modulus.iloc[0], color="0.7", lw=0.7, ls="-.")
         ax.plot([], [], "k", **P.TRAIN_STYLE, label="train")
         ax.plot([], [], "k", **P.TEST_STYLE, label="test")
@@ -141,20 +111,20 @@ def _draw_fig1(out, full=False, quiet=True, batch_size=None):
         ax.set(xscale="log", xlabel="step t", ylabel="accuracy", ylim=(-0.02, 1.02))
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7, loc="center left")
-        t2s = ", ".join(P.fmt(int(_f(t))) if np.isfinite(_f(t)) else "never" for t in g.t2)
+        t2s = ", ".join(P.fmt(int(P.as_float(t))) if np.isfinite(P.as_float(t)) else "never" for t in g.t2)
         ax.set_title(f"{NAMES[kind]} penalty — t2: {t2s}", fontsize=9)
-        _colorbar(fig, ax, cmap, norm, betas, f"β ({kind})")
+        P.colorbar(fig, ax, cmap, norm, betas, f"β ({kind})")
     # bottom: the norms under l1 training
     g = _penalized(runs, "l1")
     betas = list(g.l1)
-    cmap, norm, col = _beta_colors(betas)
+    cmap, norm, col = P.beta_colors(betas)
     for ax, (nm, lbl) in zip(axes[1], (("l1_norm", "ℓ1 norm Σ|W|₁"), ("l2_norm", "ℓ2 norm Σ‖W‖_F"),
                                        ("nuclear_norm", "nuclear norm Σ‖W‖_*"))):
         for _, r in g.iterrows():
             c = P.positive_steps(res.curve(r.run_id))
             ax.plot(c.step, c[nm], color=col(r.l1), lw=1.6)
-            if np.isfinite(_f(r.t2)):
-                ax.axvline(_f(r.t2), color=col(r.l1), ls=":", lw=1.1)
+            if np.isfinite(P.as_float(r.t2)):
+                ax.axvline(P.as_float(r.t2), color=col(r.l1), ls=":", lw=1.1)
         if len(base):
             c = P.positive_steps(res.curve(base.run_id.iloc[0]))
             ax.plot(c.step, c[nm], color="0.6", lw=1.2, label="no penalty")
@@ -162,7 +132,7 @@ def _draw_fig1(out, full=False, quiet=True, batch_size=None):
         ax.set(xscale="log", xlabel="step t", ylabel=lbl)
         ax.grid(True, alpha=0.3)
         ax.set_title(f"under ℓ1 training: {lbl} (t2 dotted)", fontsize=9)
-        _colorbar(fig, ax, cmap, norm, betas, "β (l1)")
+        P.colorbar(fig, ax, cmap, norm, betas, "β (l1)")
     fig.suptitle("Fig. 1 — the MLP groks on modular addition with an ℓ1, ℓ2 or nuclear penalty; "
                  "under ℓ1 the ℓ2 norm is no progress measure\n"
                  + P.fixed_text(runs, skip=PENALTIES) + "\n" + _note("fig1", full), fontsize=9)
@@ -174,7 +144,7 @@ def _grid_row(fig, axes, runs, kind):
     """t2 vs beta per lr, t2 vs alpha*beta, final test accuracy vs beta, for one penalty."""
     g = _penalized(runs, kind)
     lrs = sorted(g.lr.unique())
-    cols = P._cmap(len(lrs))
+    cols = P.palette(len(lrs))
     a, b, d = axes
     censored = False
     for lr, col in zip(lrs, cols):
@@ -200,8 +170,8 @@ def _grid_row(fig, axes, runs, kind):
         ax.grid(True, alpha=0.3)
     d.set(xscale="log", xlabel=f"β ({kind})", ylabel="final accuracy", ylim=(-0.02, 1.05))
     for ax in (a, d):
-        _log_ticks(ax, g[kind])
-    _log_ticks(b)
+        P.log_ticks(ax, g[kind])
+    P.log_ticks(b)
     d.axhline(1.0 / g.modulus.iloc[0], color="0.7", lw=0.7, ls="-.", label="chance 1/p")
     d.plot([], [], "s", mfc="none", mec="k", label="train (hollow squares)")
     d.grid(True, alpha=0.3)
@@ -234,7 +204,7 @@ def _draw_fig30(out, full=False, quiet=True, batch_size=None):
                           "the modular MLP: t2 over the lr × β grid", out, full, quiet, batch_size)
 
 
-MODULAR_FIGURES = {
+FIGURES = {
     "fig1": Figure("fig1", "modular MLP groks with l1 / l2 / nuclear penalties (accuracy curves); "
                    "l1, l2, nuclear norms under l1 training with t2", _draw_fig1),
     "fig2": Figure("fig2", "modular MLP, nuclear penalty: t2 over the lr x beta grid", _draw_fig2),

@@ -1,0 +1,164 @@
+"""The CLI's parser: one sub-command per family for ``run`` / ``sweep``, its flags made from the
+config's fields (kebab-case; any flag given a comma list becomes a sweep axis), the detection
+flags from :class:`groklab.Detection`, and the execution flags.  Values are parsed here by the
+field's type; their bounds are checked by the config itself (:mod:`groklab.fields`)."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import re
+
+from .. import family as registry
+from ..detect import Detection
+from ..fields import ConfigError, fields_dict, is_float_field, is_int_field
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports errors in one line (no usage dump), exit status 2."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # accept negative numbers in exponent notation (--l1 -1e-3) as values, so that the range
+        # check can name the option, instead of argparse mistaking them for flags
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+    def error(self, message):  # noqa: D401
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def parse_scalar(name: str, f: dataclasses.Field, text: str):
+    text = text.strip()
+    if is_int_field(f):
+        try:
+            v = float(text)
+        except ValueError:
+            raise ConfigError(name, f"{text!r} is not an integer") from None
+        if not math.isfinite(v) or v != int(v):
+            raise ConfigError(name, f"{text!r} is not an integer")
+        return int(v)
+    if is_float_field(f):
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(name, f"{text!r} is not a number") from None
+    return text
+
+
+def parse_values(name: str, f: dataclasses.Field, text: str):
+    """'0.1' -> 0.1 ; '0.1,0.2' -> [0.1, 0.2] (a sweep axis)."""
+    parts = text.split(",")
+    if any(p.strip() == "" for p in parts):
+        raise ConfigError(name, f"{text!r} has an empty item")
+    vals = [parse_scalar(name, f, p) for p in parts]
+    return vals if len(vals) > 1 else vals[0]
+
+
+def add_field_flags(parser, cls, group_title: str) -> None:
+    g = parser.add_argument_group(group_title)
+    for f in dataclasses.fields(cls):
+        meta = f.metadata
+        help_ = meta.get("help", "")
+        if meta.get("choices"):
+            help_ += f" {{{','.join(meta['choices'])}}}"
+        help_ += f" (default {f.default})"
+        g.add_argument(flag(f.name), dest=f.name, default=None, metavar="V[,V...]", help=help_)
+
+
+def collect(ns, cls) -> dict:
+    """The values of ``cls``'s fields given on the command line (lists for comma lists)."""
+    out = {}
+    for name, f in fields_dict(cls).items():
+        raw = getattr(ns, name, None)
+        if raw is not None:
+            out[name] = parse_values(name, f, raw)
+    return out
+
+
+def detection(ns, problem: str | None = None) -> Detection:
+    """Detection flags given on the command line over the problem's defaults."""
+    vals = collect(ns, Detection)
+    for k, v in vals.items():
+        if isinstance(v, list):
+            raise ConfigError(k, "takes a single value, not a list")
+    if problem is None:
+        return Detection(**vals)
+    return dataclasses.replace(registry.get(problem).detection, **vals)
+
+
+def detection_given(ns) -> bool:
+    return any(getattr(ns, f.name, None) is not None for f in dataclasses.fields(Detection))
+
+
+def _exec_flags(p) -> None:
+    g = p.add_argument_group("execution")
+    g.add_argument("--out", default=None, help="results directory (default results/<problem>)")
+    g.add_argument("--runs-per-batch", dest="runs_per_batch", type=int, default=None,
+                   help="max runs advanced together in one tensor program")
+    g.add_argument("--device", default="cpu", help="torch device (cpu, cuda); default cpu")
+    g.add_argument("--save-iterates", action="store_true",
+                   help="also store every logged iterate in iterates.parquet")
+    g.add_argument("--shard", default=None, metavar="I/K",
+                   help="run only the I-th of K disjoint shards of the grid (0 <= I < K), e.g. one "
+                   "per cluster job writing to the same --out")
+    _backend_flags(g)
+    g.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+
+def _backend_flags(g) -> None:
+    g.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="where batches run: this process (local) or Ray tasks, one per batch "
+                   "(needs pip install -e '.[ray]')")
+    g.add_argument("--address", default=None,
+                   help="with --backend ray: the cluster to join, auto or HOST:PORT (default: "
+                   "start a local Ray instance)")
+    g.add_argument("--ray-cpus-per-task", dest="ray_cpus_per_task", type=int, default=1,
+                   help="with --backend ray: CPUs (and torch threads) per batch task (default 1)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="groklab", description="Grokking beyond the l2 norm: batched experiments, "
+               "t1/t2 detection, tidy results and figures.")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = p.add_subparsers(dest="command", parser_class=Parser)
+    for cmd in ("run", "sweep"):
+        sp = sub.add_parser(cmd, help="run an experiment; comma lists become sweep axes",
+                            description="Run one experiment or, with comma lists, a grid of them.")
+        psub = sp.add_subparsers(dest="problem", parser_class=Parser)
+        for fam in registry.all_families():
+            pp = psub.add_parser(fam.name, help=fam.summary)
+            add_field_flags(pp, fam.config, "experiment (comma lists = sweep axes)")
+            add_field_flags(pp, Detection, "t1/t2 detection")
+            _exec_flags(pp)
+    pl = sub.add_parser("plot", help="draw a results directory")
+    pl.add_argument("results", help="results directory")
+    pl.add_argument("--file", default=None, help="output PNG (default RESULTS/plot.png)")
+    pl.add_argument("--x", default=None, help="heat map: config field on the x axis (with --y)")
+    pl.add_argument("--y", default=None, help="heat map: config field on the y axis (with --x)")
+    pl.add_argument("--metric", default=None,
+                    choices=("t1", "t2", "delta_t", "final_test_error", "class"),
+                    help="heat map colour (default delta_t); class = grokked / fitted only / failed")
+    rp = sub.add_parser("report", help="print the runs table of a results directory")
+    rp.add_argument("results", help="results directory")
+    rp.add_argument("--format", choices=("table", "csv", "markdown"), default="table")
+    rp.add_argument("--columns", default=None, help="comma list of columns to show")
+    rp.add_argument("--fit", choices=("t2", "delta_t"), default=None,
+                    help="instead of the table, print one line: the fitted exponent k of "
+                    "TIME ~ (lr*beta)^k with its 95%% interval (beta = the first penalty of the "
+                    "family swept > 0, e.g. l1 for sparse recovery, nuclear for matrices; runs "
+                    "with beta = 0 or the time never detected are left out; paper: -1)")
+    add_field_flags(rp, Detection, "re-detect t1/t2 with these settings (no re-simulation)")
+    rr = sub.add_parser("reproduce", help="rerun a paper figure and draw it")
+    rr.add_argument("figure", help="figure name (see `groklab reproduce list`)")
+    rr.add_argument("--full", action="store_true", help="the paper's scale (hours) instead of quick")
+    rr.add_argument("--out", default=None, help="results directory (default results/<figure>)")
+    rr.add_argument("--runs-per-batch", dest="runs_per_batch", type=int, default=None,
+                    help="at most this many runs per tensor program")
+    rr.add_argument("--device", default="cpu", help="torch device (cpu, cuda); default cpu")
+    _backend_flags(rr)
+    rr.add_argument("--quiet", action="store_true")
+    return p
