@@ -5,7 +5,7 @@
     .venv/bin/python benchmarks/bench_teacher_student.py --device cuda   # a GPU, if there is one
 
 Times, in one process and on the same threads, the paper's 42 configurations (6 learning rates x
-7 betas, PAPER-NOTES §10(b): d = 100, h = 500, c = 2, N = 100 full batch, Adam) trained
+7 betas, docs/families/teacher-student.md#figures: d = 100, h = 500, c = 2, N = 100 full batch, Adam) trained
 
   * panel:      groklab.families.teacher_student.engine.run_teacher_student_batch with all 42 members
                 (one tensor program on a GPU; chunks of CPU_MEMBERS on the CPU);

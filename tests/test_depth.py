@@ -1,4 +1,4 @@
-"""Deep diagonal sparse recovery (depth L >= 2, PAPER-NOTES §2.5, §5.1, §8.2).
+"""Deep diagonal sparse recovery (depth L >= 2; docs/families/sparse-recovery.md).
 
 One step of every factor is checked against torch.autograd; the paper's claims are checked on the
 figure-3 data (n=100, s=5, N=30, seed 1; a* has negative entries) with beta = 0:

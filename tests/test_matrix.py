@@ -1,4 +1,4 @@
-"""Matrix completion / sensing (SPEC §2): data, engine numerics, divergence, CLI errors, and the
+"""Matrix completion / sensing (docs/families/matrix.md): data, engine numerics, divergence, CLI errors, and the
 paper's claims at small scale (10 x 10, rank 2).
 
 Expectations come from closed forms (least squares, ridge fixed points, projector identities, a

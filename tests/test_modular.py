@@ -1,4 +1,4 @@
-"""Modular arithmetic MLP (SPEC §3): data, model, penalties, optimizer, ensembles, CLI errors and
+"""Modular arithmetic MLP (docs/families/modular.md): data, model, penalties, optimizer, ensembles, CLI errors and
 the paper's claims at small scale (p = 31, 70% train, full batch, 2500 Adam steps).
 
 Expectations come from closed forms (labels, split sizes, weight counts, penalty gradients vs

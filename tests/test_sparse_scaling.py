@@ -31,7 +31,7 @@ def _png_ok(path):
 def test_sn_grids_are_the_papers(name, method, full):
     assert name in FIGURES and S.SN_METHODS[name] == method
     grid, note = S.sn_grid(method, full)
-    # PAPER-NOTES §4, figs 12/13/27/28: (n, zeta, alpha, beta) = (100, 1e-6, 0.1, 1e-5), noiseless
+    # the paper's figs 12/13/27/28 (docs/families/sparse-recovery.md#figures): (n, zeta, alpha, beta) = (100, 1e-6, 0.1, 1e-5), noiseless
     assert grid["sparsity"] == [1, 5, 10, 15] and grid["measurements"] == PAPER_N
     assert (grid["dim"], grid["init_scale"], grid["lr"], grid["l1"], grid["l2"]) == \
         (100, 1e-6, 0.1, 1e-5, 0.0)
@@ -105,7 +105,7 @@ def test_n_min_is_the_first_recovering_N_of_the_mean():
 @pytest.mark.parametrize("N", [10, 50, 90])
 def test_gaussian_coherence_is_close_to_sqrt_2_ln_Nn_over_n(N):
     """Phi = I, M Gaussian: mu = max_ij |M_ij| / |m_i|, the largest of N n (nearly) independent
-    |N(0, 1/n)|, which concentrates near sqrt(2 ln(N n) / n) (PAPER-NOTES §2.1, Thm G.4)."""
+    |N(0, 1/n)|, which concentrates near sqrt(2 ln(N n) / n) (the paper's Thm G.4; docs/families/sparse-recovery.md#theory)."""
     n = 100
     mus = [make_data(SparseRecoveryConfig(dim=n, sparsity=5, measurements=N, seed=k)).coherence
            for k in range(1, 9)]

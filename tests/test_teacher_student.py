@@ -1,4 +1,4 @@
-"""Nonlinear teacher-student and Sobolev training (SPEC §3, PAPER-NOTES §2.7, §2.8, §10(b-c)).
+"""Nonlinear teacher-student and Sobolev training (docs/families/teacher-student.md).
 
 Expectations come from closed forms (Jacobians vs finite differences and torch.func, gradients vs
 autograd), from PyTorch's own Adam on the same model, from invariants (a panel member equals its

@@ -123,7 +123,7 @@ def fit_line(ax, ab, dt) -> dict | None:
     return fit
 
 
-def product_row(axes, runs: pd.DataFrame, hue: str = "lr", beta: str = "l1",
+def product_row(axes, runs: pd.DataFrame, *, beta: str, hue: str = "lr",
                 legend_ax=None) -> None:
     """Figure 4 (6 for matrices): t2, Delta t and the final test error against alpha*beta =
     lr*beta, with the family's Delta t predictor (the paper's |a_hat - a*|_inf/(alpha beta) for

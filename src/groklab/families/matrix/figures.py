@@ -30,7 +30,7 @@ from ... import plotting as P
 from ...figures import Figure, scale_note
 
 MC = "matrix-completion"
-#: the data and optimizer every figure here shares (PAPER-NOTES §9.8)
+#: the data and optimizer every figure here shares (docs/families/matrix.md#figures)
 BASE = dict(rows=10, cols=10, rank=2, seed=0, init="identity", init_scale=1e-6, l1=0.0, l2=0.0,
             log_dense_until=1000, log_spacing="log", log_every=100)
 LRS = [0.0825, 0.1, 0.75, 0.825, 1.0, 1.5]

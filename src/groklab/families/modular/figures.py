@@ -1,4 +1,4 @@
-"""Modular-arithmetic MLP figures of the paper (SPEC §3, PAPER-NOTES §2.6, §10(e)).
+"""Modular-arithmetic MLP figures of the paper (docs/families/modular.md#figures).
 
 * fig1  -- the headline: the same MLP groks on (x1 + x2) mod p with an l1, an l2 (unsquared
            Frobenius) or a nuclear-norm penalty.  Top row: train (dashed) / test (solid) accuracy
@@ -10,7 +10,7 @@
 * fig30 -- the same grid for l1 (top row) and l2 (bottom row).
 
 Runs whose t2 is never reached are drawn hollow at the horizon.  ``--full`` runs the paper's
-setting (p = 97, 40% train, mini-batch 2048, lr 1e-2, 20 002 Adam steps, the beta grids of SPEC §3,
+setting (p = 97, 40% train, mini-batch 2048, lr 1e-2, 20 002 Adam steps, the paper's beta grids,
 lr in {1e-3, 1e-2, 1e-1}); the quick scale uses p = 31 with 70% train and full batch, where the
 same phenomenon happens within a few thousand steps (tests/test_modular.py), with betas scaled to
 that setting.  Scales are in ``SCALES``; each ``_draw_*`` runs its (resumable) sweep and writes
@@ -27,7 +27,7 @@ from ...figures import Figure, scale_note
 MOD = "modular"
 PENALTIES = ("l1", "l2", "nuclear")
 NAMES = {"l1": "ℓ1", "l2": "ℓ2 (‖W‖_F, unsquared)", "nuclear": "nuclear ‖W‖_*"}
-#: the paper's grids (SPEC §3)
+#: the paper's grids (docs/families/modular.md#figures)
 PAPER_BETAS = {"l1": [5e-9, 1e-8, 1e-7, 1e-6, 5e-6, 1e-5],
                "l2": [1e-7, 5e-7, 1e-6, 5e-6, 1e-5, 5e-5],
                "nuclear": [5e-8, 1e-7, 1e-6, 1e-5, 5e-5, 1e-4]}

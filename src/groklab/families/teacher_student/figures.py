@@ -1,5 +1,5 @@
-"""Nonlinear teacher-student and Sobolev figures of the paper (SPEC §3, PAPER-NOTES §2.7, §2.8,
-§10(b), §10(c), §10(e)).
+"""Nonlinear teacher-student and Sobolev figures of the paper
+(docs/families/teacher-student.md#figures).
 
 * fig10 -- l1 penalty, alpha in {1e-4, 1e-3, 5.5e-3}: train (dashed) / test (solid) MSE against
            the step (log x), one panel per alpha, one colour per beta, t2 (the detector's) dotted;
@@ -40,7 +40,7 @@ NORM_OF = {"l1": ("l1_norm", "ℓ1 norm |W|₁ + |V|₁"), "l2": ("l2_norm", "�
 PAPER_LRS = [1e-4, 5.5e-4, 1e-3, 5.5e-3, 1e-2, 5.5e-2]
 PAPER_BETAS = [1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
 FIG10_LRS = [1e-4, 1e-3, 5.5e-3]
-#: the authors' setting (PAPER-NOTES §10(b)); log-spaced logging, 20 points per decade
+#: the authors' setting (docs/families/teacher-student.md#figures); log-spaced logging, 20 points per decade
 FULL_BASE = dict(input_dim=100, hidden=500, outputs=2, train_size=100, test_size=1000,
                  steps=1_000_000, log_every=20, log_dense_until=100, log_spacing="log")
 FULL_SOBOLEV = dict(FULL_BASE, steps=100_000)

@@ -28,7 +28,7 @@ from ....theory_fit import format_power_law
 from .. import FAMILY
 from ..config import SparseRecoveryConfig
 
-#: the data and optimizer shared by every figure here (PAPER-NOTES §4; noiseless: snr = inf)
+#: the data and optimizer shared by every figure here (docs/families/sparse-recovery.md#figures; noiseless: snr = inf)
 BASE = dict(dim=100, sparsity=5, measurements=30, seed=1, snr=float("inf"), method="subgradient",
             init="constant", log_spacing="log", log_every=200)
 LRS = [0.005, 0.01, 0.0275, 0.055, 0.0825, 0.1]
@@ -190,7 +190,7 @@ def _draw_fig4(out, full=False, quiet=True, batch_size=None):
     res = run_grids([grid], out, quiet=quiet, batch_size=batch_size)
     runs = res.runs
     fig, axes = P.new_figure(2, 3, 5.0, 3.7)
-    P.product_row([axes[0, 1], axes[0, 2], axes[1, 0]], runs)  # (c) carries the fitted exponent
+    P.product_row([axes[0, 1], axes[0, 2], axes[1, 0]], runs, beta="l1")  # (c): the fitted exponent
     pos = runs[runs.l1 > 0]
     fit = P.fit_delta_t((pos.lr * pos.l1).to_numpy(float), P.times_of(pos)[2])
     ax = axes[0, 0]  # t1 vs lr, one line per l1, with eq. (78)

@@ -7,7 +7,7 @@
 * fig21 -- error curves over (N, tau) with a small l1 penalty: one panel per N, one colour per tau.
 * fig22 -- t1, t2, Delta t and the final test error against tau, one line per N.
 
-Depth (PAPER-NOTES §2.5, §8.2): factors are independent, init ``random`` (init_scale * N(0, 1/n)
+Depth (docs/families/sparse-recovery.md#objective-and-methods): factors are independent, init ``random`` (init_scale * N(0, 1/n)
 each).  The paper's init_scale 1e-2 for every L > 1 freezes L >= 3 with such factors (the product
 starts near 1e-9 and its gradient near 1e-6), so the scale is chosen per depth (DEPTH_SCALE) to
 leave the saddle at 0 within the horizon; L = 1 starts at 1e-6 * 1 as in the paper.  Registered
