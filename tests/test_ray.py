@@ -20,6 +20,7 @@ from groklab.fields import ConfigError  # noqa: E402
 from groklab.store import Store, load  # noqa: E402
 from groklab.sweep import execute, expand_grid, plan_batches  # noqa: E402
 
+import toy_family  # noqa: E402
 from conftest import cli  # noqa: E402
 
 # 4 data seeds x 2 l1 x 2 methods = 16 runs; 4 runs per batch -> 4 batches of 2 data sets x 2 runs
@@ -105,6 +106,9 @@ OTHER_FAMILIES = {
     "teacher-student": dict(input_dim=6, hidden=12, outputs=2, train_size=8, test_size=20,
                             steps=15, log_every=5, log_dense_until=5, log_spacing="linear",
                             lr=1e-2, l1=[0.0, 1e-3], seed=[0, 1]),
+    # a family from outside the package (tests/toy_family.py): Ray ships its module to the
+    # workers, which do not have this folder on their path
+    toy_family.FAMILY.name: dict(lr=[0.3, 0.6], beta=2e-2, seed=[0, 1], steps=600),
 }
 
 

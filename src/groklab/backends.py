@@ -17,13 +17,18 @@ threads (fewer for small batches, as locally).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
+import pickle
 import socket
 import sys
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterator
 
+from . import datafiles
 from .fields import ConfigError
 
 BACKENDS = ("local", "ray")
@@ -49,6 +54,72 @@ class Job:
 def batch_run_steps(batch) -> int:
     """Run-steps of one batch (what the progress bar counts)."""
     return sum(int(cfg.steps) for row in batch for cfg in row)
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """What a Ray worker needs besides an installed groklab to run these batches: the sources of
+    the modules outside groklab that define their families (a user's own family), and the data
+    files their configs name, by content hash.  Put into Ray's object store once per sweep."""
+
+    modules: tuple  # ((top-level module name, ((relative path, content), ...)), ...)
+    files: dict  # SHA-256 -> content
+
+    def __bool__(self) -> bool:
+        return bool(self.modules or self.files)
+
+
+def _module_sources(name: str) -> tuple:
+    """((relative path, content), ...) of a top-level module or package, .py files only."""
+    mod = sys.modules[name]
+    path = getattr(mod, "__path__", None)
+    if not path:
+        return ((os.path.basename(mod.__file__), Path(mod.__file__).read_bytes()),)
+    root = Path(list(path)[0])
+    return tuple((str(Path(name) / f.relative_to(root)), f.read_bytes())
+                 for f in sorted(root.rglob("*.py")))
+
+
+def shipment(batches) -> Shipment:
+    """The :class:`Shipment` of these batches.  A config class defined in ``__main__`` travels by
+    value with the configs and needs nothing."""
+    cfgs = [cfg for batch in batches for row in batch for cfg in row]
+    tops = {type(cfg).__module__.split(".")[0] for cfg in cfgs}
+    own = __name__.split(".")[0]
+    mods = tuple((name, _module_sources(name)) for name in sorted(tops - {own, "__main__"})
+                 if name in sys.modules)
+    files: dict = {}
+    for cfg in cfgs:
+        for sha, path in cfg.data_files().items():
+            if sha not in files:
+                files[sha] = datafiles.read("data", path, sha)
+    return Shipment(modules=mods, files=files)
+
+
+_INSTALLED: dict = {}  # module name -> content of its sources (one install per worker process)
+
+
+def install(ship: Shipment) -> None:
+    """In a worker: make the shipped modules importable and the shipped files readable."""
+    datafiles.SHIPPED.update(ship.files)
+    fresh = [(name, srcs) for name, srcs in ship.modules if _INSTALLED.get(name) != srcs]
+    if not fresh:
+        return
+    where = Path(tempfile.mkdtemp(prefix="groklab-shipped-"))
+    for name, srcs in fresh:
+        for rel, blob in srcs:
+            (where / rel).parent.mkdir(parents=True, exist_ok=True)
+            (where / rel).write_bytes(blob)
+        _INSTALLED[name] = srcs
+    sys.path.insert(0, str(where))
+    importlib.invalidate_caches()
+
+
+def run_shipped(fn, ship: Shipment, batch_blob: bytes, *args):
+    """A Ray task with a shipment: install it, then unpickle the batch (its configs may come from
+    a shipped module) and run ``fn(batch, *args)``."""
+    install(ship)
+    return fn(pickle.loads(batch_blob), *args)
 
 
 def _describe(batch) -> str:
@@ -85,6 +156,8 @@ class RayBackend:
     When joining a cluster, groklab's own code is
     shipped with the tasks (``runtime_env py_modules``), so every worker runs the driver's code;
     the workers' Python needs groklab's dependencies (torch, numpy, pandas, pyarrow, scipy).
+    A family defined outside groklab (a user's module) and the data files of ``--data`` travel
+    with the tasks (:class:`Shipment`), local or not, so workers need neither.
     """
 
     name = "ray"
@@ -160,9 +233,18 @@ class RayBackend:
         if not self.quiet and len(batches) < slots:
             print(f"groklab: {len(batches)} batch(es) for {slots} Ray task slots: a smaller "
                   "--runs-per-batch spreads the grid wider", file=sys.stderr, flush=True)
-        task = ray.remote(num_cpus=self.cpus_per_task, num_gpus=gpus, max_retries=0)(job.remote)
-        pending = {task.remote(batch, *job.remote_args, self.cpus_per_task): batch
-                   for batch in batches}
+        ship = shipment(batches)
+        if ship:  # user modules and data files travel with the tasks (stored once)
+            task = ray.remote(num_cpus=self.cpus_per_task, num_gpus=gpus,
+                              max_retries=0)(run_shipped)
+            ref = ray.put(ship)
+            pending = {task.remote(job.remote, ref, pickle.dumps(batch), *job.remote_args,
+                                   self.cpus_per_task): batch for batch in batches}
+        else:
+            task = ray.remote(num_cpus=self.cpus_per_task, num_gpus=gpus,
+                              max_retries=0)(job.remote)
+            pending = {task.remote(batch, *job.remote_args, self.cpus_per_task): batch
+                       for batch in batches}
         try:
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)

@@ -18,18 +18,16 @@ import math
 from dataclasses import field
 from typing import Any
 
+from . import datafiles
+from .errors import ConfigError
 
-class ConfigError(ValueError):
-    """Bad user input.  ``str(err)`` is a one-line message naming the option."""
-
-    def __init__(self, option: str, message: str):
-        self.option = option
-        super().__init__(f"--{option.replace('_', '-')}: {message}")
+__all__ = ["ConfigError", "ConfigBase", "Checked", "param", "check_fields", "config_dict",
+           "fields_dict", "run_id"]
 
 
 def param(default, help: str, *, data: bool = False, choices: tuple | None = None,
           low=None, high=None, low_open: bool = False, high_open: bool = False,
-          allow_inf: bool = False, run_id: bool = True, added: bool = False):
+          allow_inf: bool = False, run_id: bool = True, added: bool = False, file: bool = False):
     """A config field with its documentation and its bounds.
 
     ``low`` / ``high``: the allowed range of a number (``None``: unbounded on that side; open
@@ -38,10 +36,11 @@ def param(default, help: str, *, data: bool = False, choices: tuple | None = Non
     ``run_id=False``: the field does not change the numbers (it stays out of the run id).
     ``added=True`` marks an option introduced after results may already be stored: it enters the
     run id only when set to a non-default value, so adding it keeps every earlier run id (and so
-    every stored result) valid."""
+    every stored result) valid.  ``file=True``: the field is the path of a data file ("" = none);
+    the file's content hash, not its path, enters the run id (:mod:`groklab.datafiles`)."""
     meta = {"help": help, "data": data, "choices": choices, "low": low, "high": high,
             "low_open": low_open, "high_open": high_open, "allow_inf": allow_inf,
-            "run_id": run_id, "added": added}
+            "run_id": run_id and not file, "added": added, "file": file}
     return field(default=default, metadata=meta)
 
 
@@ -122,14 +121,33 @@ class Checked:
 class ConfigBase(Checked):
     """What every experiment config has besides its fields: the keys sweeps batch and store by.
 
-    Subclasses set ``problem`` (a ClassVar: the family name on the CLI) and may override
-    ``batch_key``: runs with equal batch keys can share one tensor program."""
+    Subclasses set ``problem`` (a ClassVar: the family name on the CLI) and ``batch_key``: runs
+    with equal batch keys can share one tensor program.  Data-file fields (``file=True``) are
+    hashed when the config is made, before ``validate`` (which may read the file)."""
 
     problem = ""
 
+    def __post_init__(self):
+        check_fields(self)
+        self.__dict__["_digests"] = {  # not fields: equality and the dataclass hash ignore them
+            f.name: datafiles.digest(f.name, getattr(self, f.name))
+            for f in dataclasses.fields(self) if f.metadata.get("file") and getattr(self, f.name)}
+        self.validate()
+
+    def file_digest(self, name: str) -> str | None:
+        """SHA-256 of the data file named by field ``name`` (None when it names none)."""
+        return self.__dict__["_digests"].get(name)
+
+    def data_files(self) -> dict[str, str]:
+        """{SHA-256: path} of every data file this config reads."""
+        return {h: getattr(self, name) for name, h in self.__dict__["_digests"].items()}
+
     def data_key(self) -> tuple:
-        """Runs with equal data keys share their data (X, y, a*; A*, Omega; the pairs split)."""
-        return tuple(getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata["data"])
+        """Runs with equal data keys share their data (X, y, a*; A*, Omega; the pairs split).
+        A data file counts by its content, not its path."""
+        digests = self.__dict__["_digests"]
+        return tuple(digests.get(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)
+                     if f.metadata["data"])
 
     def batch_key(self) -> tuple:
         raise NotImplementedError(f"{type(self).__name__}.batch_key")
@@ -158,6 +176,8 @@ def run_id(cfg) -> str:
         return cached
     payload = {"problem": cfg.problem}
     values = config_dict(cfg)
+    for name, sha in cfg.__dict__.get("_digests", {}).items():
+        payload[f"{name}_sha256"] = sha  # the content, wherever the file lies
     for f in dataclasses.fields(cfg):
         if f.metadata.get("run_id", True):
             v = values[f.name]

@@ -1,0 +1,71 @@
+"""Data files a user brings (``--data F.npz``): their content hash, and reading them back.
+
+A config field made with ``param(..., file=True)`` names a file.  The file must exist when the
+config is made (a one-line error otherwise); its SHA-256 enters the run id (so two files are two
+runs and the same file resumes, wherever it lies) and the data key.  Reading goes through
+:func:`read`, which checks the content against that hash, so a file changed after the sweep was
+planned is refused instead of silently mixing two data sets.  A Ray worker gets the bytes with
+its task (:mod:`groklab.backends`) and never needs the path.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import zipfile
+
+import numpy as np
+
+from .errors import ConfigError
+
+#: content shipped to this process (a Ray worker), by SHA-256
+SHIPPED: dict[str, bytes] = {}
+#: (real path, size, mtime_ns) -> SHA-256: a sweep asks for the same file's hash many times
+_DIGESTS: dict[tuple, str] = {}
+
+
+def digest(option: str, path: str) -> str:
+    """The SHA-256 of the file at ``path``; ConfigError naming ``option`` when it cannot be read."""
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise ConfigError(option, f"{path!r}: {e.strerror.lower() if e.strerror else e}") from None
+    if not os.path.isfile(path):
+        raise ConfigError(option, f"{path!r} is not a file")
+    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        h = hashlib.sha256()
+        try:
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+        except OSError as e:
+            raise ConfigError(option, f"{path!r}: {e.strerror or e}") from None
+        _DIGESTS[key] = h.hexdigest()
+    return _DIGESTS[key]
+
+
+def read(option: str, path: str, sha256: str) -> bytes:
+    """The file's content, as shipped or from disk, checked against ``sha256``."""
+    if sha256 in SHIPPED:
+        return SHIPPED[sha256]
+    try:
+        with open(path, "rb") as f:
+            blob = f.read()
+    except OSError as e:
+        raise ConfigError(option, f"{path!r}: {e.strerror or e}") from None
+    if hashlib.sha256(blob).hexdigest() != sha256:
+        raise ConfigError(option, f"{path!r} changed since the sweep was planned (its content "
+                          "hash differs); rerun the command")
+    return blob
+
+
+def load_npz(option: str, path: str, sha256: str) -> dict[str, np.ndarray]:
+    """The arrays of an .npz file (no pickled objects), as a dict."""
+    blob = read(option, path, sha256)
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
+        raise ConfigError(option, f"{path!r} is not a readable .npz file of arrays: "
+                          f"{' '.join(str(e).split())[:200]}") from None
