@@ -256,3 +256,19 @@ def test_reproduce_runs_a_figure_through_ray(tmp_path, ray_local, monkeypatch):
     loc, rr = load(tmp_path / "local").runs, load(tmp_path / "ray").runs
     assert len(rr) == len(loc) > 0
     pd.testing.assert_frame_equal(numbers(rr), numbers(loc), check_exact=True)
+
+
+def test_user_data_through_ray_equals_local(tmp_path, ray_local):
+    """--data: the file's bytes travel with the tasks (workers need not see the path)."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(12, 24)) / np.sqrt(12)
+    a = np.zeros(24)
+    a[[2, 9]] = [1.0, -1.0]
+    np.savez(tmp_path / "mine.npz", X=X, y=X @ a, a_star=a)
+    grid = dict(data=str(tmp_path / "mine.npz"), lr=[0.1, 0.2], l1=[1e-3, 1e-4], steps=300)
+    loc = groklab.sweep(grid, out=None, batch_size=2)
+    rr = groklab.sweep(grid, out=tmp_path / "ray", batch_size=2, backend="ray")
+    assert len(rr.runs) == 4 and (rr.runs.dim == 24).all()
+    pd.testing.assert_frame_equal(numbers(rr.runs), numbers(loc.runs), check_exact=True)
+    pd.testing.assert_frame_equal(sorted_curves(rr.curves), sorted_curves(loc.curves),
+                                  check_exact=True)

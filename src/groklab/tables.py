@@ -19,10 +19,12 @@ from .result import BatchResult
 
 
 def finite_runs(res: BatchResult) -> np.ndarray:
-    """(R,) True for the runs whose final parameters and every logged metric are finite."""
+    """(R,) True for the runs whose final parameters and every measured metric stay finite.  A
+    metric that is NaN from step 0 on is not measured for that run (e.g. test errors without a
+    ground truth), which is no divergence."""
     ok = np.isfinite(res.final).all(axis=1)
     for v in res.metrics.values():
-        ok &= np.isfinite(v).all(axis=0)
+        ok &= np.isfinite(v).all(axis=0) | ~np.isfinite(v[0])
     return ok
 
 
@@ -43,7 +45,8 @@ def batch_tables(fam: Family, flat: list, res: BatchResult, extra: list[dict], d
                **times[j],
                "final_train_error": float(col["train_error"][-1]),
                "final_test_error": float(col["test_error"][-1]),
-               "min_test_error": float(np.nanmin(col["test_error"])) if ok else float("nan")}
+               "min_test_error": float(np.nanmin(col["test_error"]))
+               if ok and np.isfinite(col["test_error"]).any() else float("nan")}
         for name in fam.final_metrics:
             row[f"final_{name}"] = col[name][-1]
         row.update(extra[j])

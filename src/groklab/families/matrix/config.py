@@ -7,7 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ...fields import ConfigBase, ConfigError, param
+import numpy as np
+
+from ...fields import ConfigBase, ConfigError, check_field, fields_dict, param
+from . import userdata
 
 BIG = 10 ** 12
 SEED_MAX = 2 ** 63 - 1
@@ -78,11 +81,45 @@ class _MatrixTraining(ConfigBase):
     log_spacing: str = param("linear", "spacing of logs after the dense phase: linear (every "
                              "log_every) or log (log_every points per decade)",
                              choices=("linear", "log"))
+    data: str = param("", "your own data instead of the generator: an .npz file (completion: "
+                      "rows, cols, values, shape; sensing: X, y; optionally A_star); the shape and "
+                      "N are read from it", data=True, added=True, file=True)
+
+    #: what --data replaces: generator options that must keep their defaults, and the count of
+    #: observations the file sets
+    GENERATOR_ONLY: ClassVar[tuple[str, ...]] = ()
+    COUNT: ClassVar[str] = ""
+
+    def _take_shapes_from_data(self) -> None:
+        """With --data, (n1, n2) and N are the file's and the rank is A*'s (when given): stored
+        in the config (and so in the run id and the tables) so that everything downstream is
+        true."""
+        arrays = userdata.read(self.shape_key()[0], self.data, self.file_digest("data"))
+        fields = fields_dict(type(self))
+        for name in self.GENERATOR_ONLY:
+            if getattr(self, name) != fields[name].default:
+                raise ConfigError(name, f"{getattr(self, name)!r} is not used with --data (the "
+                                  "file holds the observations)")
+        n1, n2 = arrays.shape
+        for name, value in (("rows", n1), ("cols", n2), (self.COUNT, arrays.n_obs)):
+            given = getattr(self, name)
+            if given not in (fields[name].default, value):
+                raise ConfigError(name, f"{given} does not match --data {self.data!r} "
+                                  f"({n1} x {n2}, {arrays.n_obs} observations)")
+            object.__setattr__(self, name, value)
+            check_field(fields[name], value)
+        if arrays.A_star is not None:
+            sv = np.linalg.svd(arrays.A_star, compute_uv=False)
+            object.__setattr__(self, "rank", max(1, int((sv > 1e-10 * sv[0]).sum())))
+        elif self.rank > min(n1, n2):
+            object.__setattr__(self, "rank", min(n1, n2))
 
     def inner_width(self) -> int:
         return self.width or max(self.rows, self.cols)
 
     def validate(self):
+        if self.data:
+            self._take_shapes_from_data()
         if self.rank > min(self.rows, self.cols):
             raise ConfigError("rank", f"{self.rank} is larger than min(--rows, --cols) = "
                               f"{min(self.rows, self.cols)}")
@@ -106,6 +143,8 @@ class MatrixCompletionConfig(_MatrixTraining, _CompletionData, _MatrixShape):
     """Matrix completion: observe N entries of a rank-r A*, nuclear-norm penalty."""
 
     problem: ClassVar[str] = "matrix-completion"
+    GENERATOR_ONLY: ClassVar[tuple[str, ...]] = ("tau",)
+    COUNT: ClassVar[str] = "observed"
 
     def validate(self):
         super().validate()
@@ -123,6 +162,8 @@ class MatrixSensingConfig(_MatrixTraining, _SensingData, _MatrixShape):
     """Matrix sensing: N Gaussian measurements <X_i, A*> of a rank-r A*."""
 
     problem: ClassVar[str] = "matrix-sensing"
+    GENERATOR_ONLY: ClassVar[tuple[str, ...]] = ("measurement",)
+    COUNT: ClassVar[str] = "measurements"
 
     def shape_key(self) -> tuple:
         return ("sensing", self.rows, self.cols, self.measurements)

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from ...seeds import stream_seed
+from . import userdata
 
 DTYPE = torch.float64
 #: the random init draws from its own stream, (seed, INIT_SALT): independent of the data's
@@ -48,6 +49,7 @@ class MatrixData:
     omega: Tensor | None = None  # (N,) long, row-major indices of Omega in selection order
     n_selected: int = 0  # floor(tau N) entries chosen by leverage
     X: Tensor | None = None  # (N, n1 n2) sensing design, rows vec(X_i)
+    has_truth: bool = True  # False for a user's data without A_star: no test metrics
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -95,6 +97,8 @@ def _svd_star(A_star):
 
 
 def make_completion_data(cfg) -> MatrixData:
+    if cfg.data:
+        return user_data(cfg, "completion")
     n1, n2, r = cfg.rows, cfg.cols, cfg.rank
     gen = torch.Generator().manual_seed(int(cfg.seed))
     A_star = ground_truth(n1, n2, r, gen)
@@ -110,6 +114,8 @@ def make_completion_data(cfg) -> MatrixData:
 
 
 def make_sensing_data(cfg) -> MatrixData:
+    if cfg.data:
+        return user_data(cfg, "sensing")
     n1, n2, r, N = cfg.rows, cfg.cols, cfg.rank, cfg.measurements
     gen = torch.Generator().manual_seed(int(cfg.seed))
     A_star = ground_truth(n1, n2, r, gen)
@@ -127,6 +133,35 @@ def make_sensing_data(cfg) -> MatrixData:
     return MatrixData(kind="sensing", A_star=A_star, U_star=U, S_star=S, V_star=V, y=y, A_ls=A_ls,
                       lambda_max=float(sv[0] ** 2), lambda_min_nonzero=float(nz[-1] ** 2),
                       leverage=leverage_scores(A_star, r), X=X)
+
+
+def user_data(cfg, kind: str) -> MatrixData:
+    """A user's observations from ``--data`` (see :mod:`.userdata`).  Without A* the truth is the
+    zero matrix and ``has_truth`` is False (the engine then reports no test metrics)."""
+    arrays = userdata.read(kind, cfg.data, cfg.file_digest("data"))
+    n1, n2 = arrays.shape
+    truth = arrays.A_star is not None
+    A_star = torch.from_numpy(arrays.A_star) if truth else torch.zeros(n1, n2, dtype=DTYPE)
+    U, S, V = _svd_star(A_star)
+    lev = leverage_scores(A_star, cfg.rank) if truth else torch.zeros(n1, n2, dtype=DTYPE)
+    if kind == "completion":
+        omega = torch.from_numpy(arrays.rows * n2 + arrays.cols)
+        y = torch.from_numpy(arrays.values)
+        mask = torch.zeros(n1 * n2, dtype=DTYPE)
+        mask[omega] = 1.0
+        observed = torch.zeros(n1 * n2, dtype=DTYPE)
+        observed[omega] = y  # the least-squares fit: the observations, 0 elsewhere
+        return MatrixData(kind=kind, A_star=A_star, U_star=U, S_star=S, V_star=V, y=y,
+                          A_ls=observed.reshape(n1, n2), lambda_max=1.0, lambda_min_nonzero=1.0,
+                          leverage=lev, mask=mask.reshape(n1, n2), omega=omega, has_truth=truth)
+    X = torch.from_numpy(arrays.X)
+    y = torch.from_numpy(arrays.y)
+    sv = torch.linalg.svdvals(X)
+    nz = sv[sv > sv[0] * 1e-10]
+    A_ls = (torch.linalg.pinv(X) @ y).reshape(n1, n2)
+    return MatrixData(kind=kind, A_star=A_star, U_star=U, S_star=S, V_star=V, y=y, A_ls=A_ls,
+                      lambda_max=float(sv[0] ** 2), lambda_min_nonzero=float(nz[-1] ** 2),
+                      leverage=lev, X=X, has_truth=truth)
 
 
 def factor_shapes(cfg) -> list[tuple[int, int]]:

@@ -71,6 +71,8 @@ METRICS = (
     "grad_fit_norm",      # |grad of the fit term| w.r.t. the parameters (all factors)
     "grad_penalty_norm",  # |l2 A_k + l1 sign(A_k) + nuclear U_k V_k^T| over all factors
 )
+#: rows of METRICS that compare with A* (NaN when the data have none)
+TRUTH_METRICS = (1, 2, 8, 9)
 #: relative threshold of the numerical rank.  The subgradient method leaves spurious singular
 #: values at ~ lr*nuclear, so rank r is reported once lr*nuclear < 1e-3 sigma_max(A*).
 RANK_RTOL = 1e-3
@@ -124,7 +126,8 @@ class _Fit:
         if self.kind == "completion":
             self.M = torch.stack([d.mask for d in datas]).to(dev).unsqueeze(1)  # (D, 1, n1, n2)
             self.Mc = 1.0 - self.M
-            self.Y = self.M * A_star
+            # the observations (0 elsewhere): M * A* for generated data, a user's values otherwise
+            self.Y = torch.stack([d.A_ls for d in datas]).to(dev).unsqueeze(1)
             self.negY = -self.Y
         else:
             X = torch.stack([d.X for d in datas]).to(dev)  # (D, N, n)
@@ -139,6 +142,8 @@ class _Fit:
             self.p0 = (pinv @ y.unsqueeze(-1)).transpose(1, 2)  # (D, 1, n) minimum-norm solution
         self.ynorm = self.residual_norm(torch.zeros_like(A_star)).clamp_min(1e-300)  # (D, 1)
         self.null_star = self.null_norm(A_star).clamp_min(1e-300)  # (D, 1)
+        #: data sets without a ground truth (a user's data without A_star): no test metrics
+        self.blind = [i for i, d in enumerate(datas) if not d.has_truth]
 
     def _flat(self, A):
         return A.reshape(A.shape[0], A.shape[1], -1)
@@ -338,6 +343,8 @@ def run_matrix_batch(datas: list[MatrixData], cfgs: list[list], *, device: str =
                 pen_sq = pen_sq + torch.linalg.vector_norm(Rp, dim=(-2, -1)) ** 2
         o[11] = torch.sqrt(pen_sq)
         o[len(METRICS):] = s.permute(2, 0, 1)
+        for row in TRUTH_METRICS if fit.blind else ():
+            o[row, fit.blind] = float("nan")
         if dead.any():
             o[:, dead] = float("nan")
         if iters is not None:

@@ -25,7 +25,8 @@ def check(cfg, data) -> None:
     bound = lr_bound(data, cfg.l2)
     if cfg.lr >= bound:
         what = "2/(1 + l2)" if data.kind == "completion" else "2/(lambda_max(X^T X) + l2)"
-        raise ConfigError("lr", f"{cfg.lr:g} is too large for seed {cfg.seed}: gradient "
+        where = f"--data {cfg.data!r}" if cfg.data else f"seed {cfg.seed}"
+        raise ConfigError("lr", f"{cfg.lr:g} is too large for {where}: gradient "
                           f"descent needs lr < {what} = {bound:.6g}")
 
 
@@ -41,7 +42,7 @@ def run_columns(cfg, data, ref, final, col) -> dict:
         "final_A": np.asarray(final, dtype=float).tolist(),
         "final_sigma": [float(col[f"sigma_{i}"][-1]) for i in range(k)],
         "a_star_nuclear_norm": ref["a_star_nuclear_norm"],
-        "a_star_spectral_norm": float(data.S_star[0]),
+        "a_star_spectral_norm": float(data.S_star[0]) if data.has_truth else float("nan"),
         "ls_test_error": ref["ls_test_error"],
         "ls_gap_spectral": ref["ls_gap_spectral"],
         "lr_max": lr_bound(data, cfg.l2),
@@ -53,5 +54,6 @@ def run_columns(cfg, data, ref, final, col) -> dict:
     }
     if data.kind == "completion":
         out["n_selected"] = data.n_selected
-        out["mean_leverage_observed"] = float(data.leverage.reshape(-1)[data.omega].mean())
+        out["mean_leverage_observed"] = float(data.leverage.reshape(-1)[data.omega].mean()) \
+            if data.has_truth else float("nan")
     return out

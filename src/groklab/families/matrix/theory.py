@@ -12,6 +12,10 @@ from .data import MatrixData, initial_factors
 
 def matrix_reference(data: MatrixData) -> dict:
     """Data-only quantities (theory), computed once per data set."""
+    if not data.has_truth:  # a user's data without A*: nothing to compare with
+        nan = float("nan")
+        return {"a_star_nuclear_norm": nan, "ls_test_error": nan, "ls_gap_spectral": nan,
+                "ls_gap_fro": nan}
     gap = data.A_ls - data.A_star
     a_norm = float(data.A_star.norm())
     return {

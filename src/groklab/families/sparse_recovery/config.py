@@ -8,7 +8,10 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ...fields import ConfigBase, ConfigError, param
+import numpy as np
+
+from ...fields import ConfigBase, ConfigError, check_field, fields_dict, param
+from . import userdata
 
 #: a bound for counts that only memory limits
 BIG = 10 ** 12
@@ -63,9 +66,14 @@ class SparseRecoveryConfig(ConfigBase):
     depth: int = param(1, "number L of factors: a = a_1 * ... * a_L entrywise (deep diagonal "
                        "network), each factor trained by (sub)gradient descent", added=True,
                        low=1, high=64)
+    data: str = param("", "your own data instead of the generator: an .npz file with X (N, n), "
+                      "y (N,) and optionally a_star (n,); dim and measurements are read from it",
+                      data=True, added=True, file=True)
 
     def validate(self):
-        if self.sparsity > self.dim:
+        if self.data:
+            self._take_shapes_from_data()
+        if self.sparsity > self.dim and not self.data:
             raise ConfigError("sparsity", f"{self.sparsity} is larger than --dim {self.dim}")
         if self.depth > 1 and self.method == "projected":
             raise ConfigError("method", "projected needs --depth 1 (the data constraint is on the "
@@ -77,6 +85,29 @@ class SparseRecoveryConfig(ConfigBase):
             raise ConfigError("init", "least-squares needs --depth 1; use constant, random or signed")
         if self.depth == 1 and self.init == "signed":
             raise ConfigError("init", "signed (a = u^L - v^L) needs --depth >= 2")
+
+    #: generator options that have no meaning with --data (they must keep their defaults)
+    GENERATOR_ONLY: ClassVar[tuple[str, ...]] = ("basis", "tau", "snr", "measurement_variance")
+
+    def _take_shapes_from_data(self) -> None:
+        """With --data, n and N are the file's and s is the support size of a_star: stored in the
+        config (and so in the run id and the tables) so that everything downstream is true."""
+        arrays = userdata.read(self.data, self.file_digest("data"))
+        N, n = arrays.X.shape
+        fields = fields_dict(type(self))
+        for name in self.GENERATOR_ONLY:
+            if getattr(self, name) != fields[name].default:
+                raise ConfigError(name, f"{getattr(self, name)!r} is not used with --data (the "
+                                  "file holds the measurements)")
+        for name, value in (("dim", n), ("measurements", N)):
+            given = getattr(self, name)
+            if given not in (fields[name].default, value):
+                raise ConfigError(name, f"{given} does not match --data {self.data!r}, whose "
+                                  f"X is ({N}, {n})")
+            object.__setattr__(self, name, value)
+            check_field(fields[name], value)
+        if arrays.a_star is not None:
+            object.__setattr__(self, "sparsity", int(np.count_nonzero(arrays.a_star)))
 
     def design_rows(self) -> int:
         """Rows of the real design X: 2N for the Fourier basis ([Re; Im]), N otherwise."""

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from ...seeds import stream_seed
+from . import userdata
 
 DTYPE = torch.float64
 #: the random init draws from its own stream, (seed, INIT_SALT): independent of the data's
@@ -39,6 +40,7 @@ class SparseData:
     support: Tensor  # (s,) long, positions of the non-zeros of a*
     coherence: float  # mu(M, Phi)
     lambda_max: float  # largest eigenvalue of X^T X
+    has_truth: bool = True  # False for a user's data without a_star: no test metrics
 
     @property
     def n(self) -> int:
@@ -72,6 +74,8 @@ def make_basis(kind: str, n: int, gen: torch.Generator) -> Tensor:
 
 
 def make_data(cfg) -> SparseData:
+    if cfg.data:
+        return user_data(cfg)
     n, s, N = cfg.dim, cfg.sparsity, cfg.measurements
     gen = torch.Generator().manual_seed(int(cfg.seed))
     # Fixed draw order: support, values, M, coherent rows, noise, basis.  The basis comes last so
@@ -107,6 +111,23 @@ def make_data(cfg) -> SparseData:
     lam = float(torch.linalg.eigvalsh(X.T @ X)[-1])
     return SparseData(X=X, y=y, a_star=a_star, M=M, Phi=Phi, support=support,
                       coherence=coherence(M, Phi), lambda_max=lam)
+
+
+def user_data(cfg) -> SparseData:
+    """A user's X, y (and a*) from ``--data``: M = X in the identity basis, so the coherence is
+    mu(X, I), the largest normalized entry of a row.  Without a* the code is 0 and
+    ``has_truth`` is False (the engine then reports no test metrics)."""
+    arrays = userdata.read(cfg.data, cfg.file_digest("data"))
+    X = torch.from_numpy(arrays.X)
+    y = torch.from_numpy(arrays.y)
+    n = X.shape[1]
+    truth = arrays.a_star is not None
+    a_star = torch.from_numpy(arrays.a_star) if truth else torch.zeros(n, dtype=DTYPE)
+    Phi = torch.eye(n, dtype=DTYPE)
+    lam = float(torch.linalg.eigvalsh(X.T @ X)[-1])
+    return SparseData(X=X, y=y, a_star=a_star, M=X, Phi=Phi,
+                      support=torch.nonzero(a_star).flatten(), coherence=coherence(X, Phi),
+                      lambda_max=lam, has_truth=truth)
 
 
 def least_squares(X: Tensor, y: Tensor) -> Tensor:

@@ -46,6 +46,8 @@ METRICS = (
 )
 
 
+#: rows of METRICS that compare with a* (NaN when the data have none)
+TRUTH_METRICS = (1, 7, 8)
 #: rows (runs x stacked iterates) measured per record call; see "metrics" in run_sparse_batch
 RECORD_ROWS = 2048
 _l1, _l2 = L1(), L2("half")
@@ -84,6 +86,8 @@ def make_measure(datas, X, Xt, y, a_star, l1, l2, has_l2: bool, K: int, B: int):
         for i, d in enumerate(datas):
             mask[i, 0, d.support.to(dev)] = True
         inf = torch.tensor(float("inf"), dtype=DTYPE, device=dev)
+    # data sets without a ground truth (a user's data without a_star): no test metrics
+    blind = [i for i, d in enumerate(datas) if not d.has_truth]
 
     def measure(H):
         """Metrics of the iterates H (D, M, n) -> (n_metrics, D, M)."""
@@ -111,6 +115,8 @@ def make_measure(datas, X, Xt, y, a_star, l1, l2, has_l2: bool, K: int, B: int):
             off_max = torch.where(mask, -inf, absH).amax(-1)
             torch.sum(torch.where(mask, 0.0, absH), dim=-1, out=o[8])
         torch.gt(on_min, off_max, out=o[7])
+        for row in TRUTH_METRICS if blind else ():
+            o[row, blind] = float("nan")
         return o
     return measure
 

@@ -26,7 +26,8 @@ def check(cfg, data) -> None:
     # rescale the step); a deep run that blows up ends with status 'diverged'
     bound = lr_bound(data, cfg.l2)
     if cfg.lr >= bound:
-        raise ConfigError("lr", f"{cfg.lr:g} is too large for seed {cfg.seed}: gradient descent "
+        where = f"--data {cfg.data!r}" if cfg.data else f"seed {cfg.seed}"
+        raise ConfigError("lr", f"{cfg.lr:g} is too large for {where}: gradient descent "
                           f"needs lr < 2/lambda_max(X^T X + l2) = {bound:.6g}")
 
 
@@ -45,7 +46,7 @@ def run_columns(cfg, data, ref, final, col) -> dict:
     shallow = cfg.depth == 1  # the predictors are the depth-1 theory (Thm 3.1, eq. 78)
     return {
         "final_a": final.tolist(),
-        "a_star_l1_norm": float(data.a_star.abs().sum()),
+        "a_star_l1_norm": float(data.a_star.abs().sum()) if data.has_truth else float("nan"),
         "ls_test_error": ref["ls_test_error"],
         "lr_max": lr_bound(data, cfg.l2),
         "coherence": data.coherence,

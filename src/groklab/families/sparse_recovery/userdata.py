@@ -1,0 +1,73 @@
+"""Your own sparse-recovery data (``--data F.npz``): the arrays, checked, with one-line errors.
+
+The file holds ``X`` (N, n), the design; ``y`` (N,), the targets; and optionally ``a_star``
+(n,), the code to recover.  Without ``a_star`` there is nothing to generalize to: the test
+metrics are null and only the train metrics and t1 are read.  numpy only (the config checks a
+file when it is made, before torch is loaded).  docs/families/sparse-recovery.md#your-own-data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...datafiles import load_npz
+from ...errors import ConfigError
+
+OPTION = "data"
+
+
+@dataclass(frozen=True)
+class SparseArrays:
+    X: np.ndarray  # (N, n) float64
+    y: np.ndarray  # (N,) float64
+    a_star: np.ndarray | None  # (n,) float64, or None: no ground truth
+
+
+_CACHE: dict[str, SparseArrays] = {}
+
+
+def _real(path: str, name: str, a: np.ndarray, ndim: int) -> np.ndarray:
+    if a.ndim != ndim:
+        raise ConfigError(OPTION, f"{path!r}: {name} has shape {a.shape}, needs {ndim} dimension(s)")
+    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+        raise ConfigError(OPTION, f"{path!r}: {name} has dtype {a.dtype}, needs real numbers")
+    a = a.astype(np.float64)
+    if not np.isfinite(a).all():
+        raise ConfigError(OPTION, f"{path!r}: {name} has {int((~np.isfinite(a)).sum())} "
+                          "non-finite entries (NaN or inf)")
+    return a
+
+
+def read(path: str, sha256: str) -> SparseArrays:
+    """The checked arrays of the file (parsed once per content)."""
+    if sha256 in _CACHE:
+        return _CACHE[sha256]
+    z = load_npz(OPTION, path, sha256)
+    missing = [k for k in ("X", "y") if k not in z]
+    if missing:
+        raise ConfigError(OPTION, f"{path!r} has no array {', '.join(missing)} (it has "
+                          f"{', '.join(sorted(z)) or 'none'}; needs X (N, n), y (N,), optional "
+                          "a_star (n,))")
+    X = _real(path, "X", z["X"], 2)
+    y = _real(path, "y", z["y"], 1)
+    N, n = X.shape
+    if N < 1 or n < 1:
+        raise ConfigError(OPTION, f"{path!r}: X has shape {X.shape}; needs N >= 1 rows, n >= 1")
+    if y.shape != (N,):
+        raise ConfigError(OPTION, f"{path!r}: y has shape {y.shape}, X has {N} rows: needs ({N},)")
+    a_star = None
+    if "a_star" in z:
+        a_star = _real(path, "a_star", z["a_star"], 1)
+        if a_star.shape != (n,):
+            raise ConfigError(OPTION, f"{path!r}: a_star has shape {a_star.shape}, X has {n} "
+                              f"columns: needs ({n},)")
+        if not a_star.any():
+            raise ConfigError(OPTION, f"{path!r}: a_star is all zeros (the recovery error "
+                              "|a - a*| / |a*| is undefined); leave it out instead")
+    if not np.any(y) and a_star is None:
+        raise ConfigError(OPTION, f"{path!r}: y is all zeros (the train error |Xa - y| / |y| is "
+                          "undefined)")
+    arrays = SparseArrays(X=X, y=y, a_star=a_star)
+    _CACHE[sha256] = arrays
+    return arrays
