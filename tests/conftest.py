@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -82,3 +83,20 @@ def cli(*args, cwd=None, timeout=300, env_extra=None) -> subprocess.CompletedPro
         env.update(env_extra)
     return subprocess.run([sys.executable, "-m", "groklab.cli", *map(str, args)],
                           capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env)
+
+
+def assert_png(path, min_size: int = 200) -> None:
+    """``path`` is a PNG that shows something: at least ``min_size`` pixels each way, between 1 %
+    and 90 % of it inked (neither blank nor a solid block), in more than a handful of colours
+    (lines, markers, text; an empty axes frame has two)."""
+    from matplotlib.image import imread  # noqa: PLC0415 -- matplotlib only for the plot tests
+
+    path = Path(path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    img = imread(path)[..., :3]  # (h, w, 3) floats in [0, 1]
+    h, w = img.shape[:2]
+    assert h >= min_size and w >= min_size, f"{path}: {w} x {h} pixels"
+    ink = (img < 0.95).any(-1).mean()
+    assert 0.01 < ink < 0.9, f"{path}: {ink:.1%} of the pixels inked"
+    colours = len(np.unique((img * 31).astype(np.uint8).reshape(-1, 3), axis=0))
+    assert colours >= 12, f"{path}: only {colours} distinct colours"

@@ -10,7 +10,7 @@ import pytest
 from groklab.fields import ConfigError
 from groklab.families.sparse_recovery.config import SparseRecoveryConfig
 
-from conftest import cli
+from conftest import assert_png, cli
 
 pytest.importorskip("cvxpy")
 
@@ -61,4 +61,4 @@ def test_cli_basis_pursuit_sweep_and_plot(tmp_path):
     assert r.returncode == 0, r.stderr
     r = cli("plot", out)
     assert r.returncode == 0, r.stderr
-    assert (out / "plot.png").exists()
+    assert_png(out / "plot.png")

@@ -150,11 +150,12 @@ def test_version_and_console_script():
 
     p = cli("--version")
     assert p.returncode == 0 and p.stdout.strip() == groklab.__version__
+    # the installed console script (pip install -e, as make test does) is the same entry point
     script = Path(sys.executable).parent / "groklab"
-    if script.exists():  # the installed console script is the same entry point
-        import subprocess
-        q = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=120)
-        assert q.returncode == 0 and q.stdout.strip() == groklab.__version__
+    assert script.exists(), f"no console script next to {sys.executable}: is groklab installed?"
+    import subprocess
+    q = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=120)
+    assert q.returncode == 0 and q.stdout.strip() == groklab.__version__
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from groklab.penalties import Nuclear
 from groklab.families.matrix.data import (initial_factors, lr_bound, make_completion_data,
                                           make_sensing_data)
 
-from conftest import cli
+from conftest import assert_png, cli
 
 DT = torch.float64
 MC, MS = "matrix-completion", "matrix-sensing"
@@ -378,7 +378,7 @@ def test_nuclear_penalty_groks():
     c = res.curve(r.run_id).set_index("step")
     assert r.t1 <= 20  # memorizes within tens of steps
     assert c.test_error[100] > 0.9 * r.ls_test_error  # ... while the test error sits at LS
-    assert r.t2 is not None and r.t2 > 50 * r.t1  # ... for a long time, then generalizes
+    assert pd.notna(r.t2) and r.t2 > 50 * r.t1  # ... for a long time, then generalizes
     assert r.final_test_error < 1e-3 and r.final_numerical_rank == 2
     assert r.final_nuclear_norm == pytest.approx(r.a_star_nuclear_norm, rel=5e-3)
     # after memorization the fit balances the penalty on Omega: |G| ~ |P_Omega(beta H)|, so the
@@ -499,4 +499,5 @@ def test_matrix_figures_draw(name, tmp_path, monkeypatch):
         monkeypatch.setitem(figs.SCALES, k, {**figs.SCALES[k], **v})
     monkeypatch.setitem(figs.BASE, "log_dense_until", 100)
     png = figs.FIGURES[name].reproduce(tmp_path / name)
-    assert png.name == f"{name}.png" and png.stat().st_size > 20_000
+    assert png.name == f"{name}.png"
+    assert_png(png)

@@ -6,6 +6,8 @@ import pytest
 from groklab.families.modular import figures as figs
 from groklab.figures import all_figures
 
+from conftest import assert_png
+
 FIGURES = all_figures()
 
 TINY_BASE = dict(modulus=11, train_fraction=0.5, batch_size=0, width=16, steps=60, log_every=10,
@@ -37,6 +39,7 @@ def test_modular_figures_draw(name, tmp_path, monkeypatch):
             q["lr"] = q["lr"][:2]
         monkeypatch.setitem(figs.SCALES, k, {**sc, "quick": q})
     png = figs.FIGURES[name].reproduce(tmp_path / name)
-    assert png.name == f"{name}.png" and png.stat().st_size > 20_000
+    assert png.name == f"{name}.png"
+    assert_png(png)
     again = figs.FIGURES[name].reproduce(tmp_path / name)  # resumable: only redraws
     assert again == png

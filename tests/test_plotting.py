@@ -10,28 +10,26 @@ import groklab
 from groklab.figures import all_figures
 from groklab.plotting import plot_results
 
+from conftest import assert_png
+
 FIGURES = all_figures()
 
 TINY = dict(dim=20, sparsity=2, measurements=10, steps=400, log_every=100, log_dense_until=100)
 
 
-def _png_ok(path):
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    assert len(data) > 5_000, "suspiciously small image"
 
 
 def test_plot_single_runs(tmp_path):
     res = groklab.sweep({**TINY, "l1": [1e-3, 0.0]}, out=tmp_path / "r")
     png = plot_results(res, tmp_path / "curves.png")
-    _png_ok(png)
+    assert_png(png)
 
 
 def test_plot_grid_sweep(tmp_path):
     res = groklab.sweep({**TINY, "lr": [0.02, 0.05], "l1": [1e-3, 3e-3, 1e-2, 3e-2]},
                         out=tmp_path / "r")
     png = plot_results(res, tmp_path / "grid.png")
-    _png_ok(png)
+    assert_png(png)
 
 
 def test_cli_plot_writes_default_file(tmp_path):
@@ -40,7 +38,7 @@ def test_cli_plot_writes_default_file(tmp_path):
     p = subprocess.run([sys.executable, "-m", "groklab.cli", "plot", str(out)],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
-    _png_ok(out / "plot.png")
+    assert_png(out / "plot.png")
 
 
 def test_cli_plot_missing_directory_is_one_line_error(tmp_path):
@@ -68,7 +66,7 @@ def test_heatmap_over_two_axes_writes_png_for_every_metric(tmp_path):
     res = groklab.sweep({**TINY, "measurements": [4, 10], "sparsity": [1, 3], "l1": [1e-3, 0.0]},
                         out=tmp_path / "r")
     for metric in HEATMAP_METRICS:
-        _png_ok(plot_heatmap(res, tmp_path / f"{metric}.png", "measurements", "sparsity", metric))
+        assert_png(plot_heatmap(res, tmp_path / f"{metric}.png", "measurements", "sparsity", metric))
     from groklab.fields import ConfigError
     for x, y, metric, option in (("measurements", "t2", "t1", "--y"), ("l1", "l1", "t1", "--y"),
                                  ("l1", "sparsity", "speed", "--metric")):
@@ -87,7 +85,7 @@ def test_cli_heatmap_and_bad_fields(tmp_path):
                                     capture_output=True, text=True)
     p = run("--x", "measurements", "--y", "l1", "--metric", "class")
     assert p.returncode == 0, p.stderr
-    _png_ok(out / "heatmap.png")
+    assert_png(out / "heatmap.png")
     for args, option in ((("--x", "bogus", "--y", "l1"), "--x"),
                          (("--x", "l1"), "--y"),
                          (("--x", "l1", "--y", "measurements", "--metric", "speed"), "--metric")):
@@ -104,4 +102,4 @@ def test_depth_and_tau_figures_draw_at_tiny_scale(name, tmp_path, monkeypatch):
     for k, v in tiny.items():
         monkeypatch.setitem(maps.SCALES, k, {"quick": v, "full": v})
     monkeypatch.setitem(maps.BASE, "dim", 50)
-    _png_ok(FIGURES[name].reproduce(tmp_path / "out"))
+    assert_png(FIGURES[name].reproduce(tmp_path / "out"))

@@ -22,7 +22,7 @@ from groklab import family as registry
 from groklab.cli.report import fit_line
 
 import toy_family
-from conftest import REPO, cli
+from conftest import REPO, assert_png, cli
 
 NAME = toy_family.FAMILY.name
 #: lr * beta from 3e-4 to 6e-3: Delta t from ~1e3 to ~2e4 steps, logged every 10 after step 100
@@ -107,7 +107,7 @@ def test_cli_run_report_plot_in_a_new_process(tmp_path):
     p = cli("plot", out, env_extra=PLUGIN_ENV)
     assert p.returncode == 0, p.stderr
     png = Path(p.stdout.split("wrote ")[1].strip())
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert_png(png)
     # its flags are real CLI flags with one-line errors
     p = cli("run", NAME, "--beta", "50", "--out", tmp_path / "bad", env_extra=PLUGIN_ENV)
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "--beta" in p.stderr

@@ -21,7 +21,7 @@ from groklab.store import Store, load  # noqa: E402
 from groklab.sweep import execute, expand_grid, plan_batches  # noqa: E402
 
 import toy_family  # noqa: E402
-from conftest import cli  # noqa: E402
+from conftest import assert_png, cli  # noqa: E402
 
 # 4 data seeds x 2 l1 x 2 methods = 16 runs; 4 runs per batch -> 4 batches of 2 data sets x 2 runs
 # (the batched-matmul path: different data inside one tensor program)
@@ -252,7 +252,7 @@ def test_reproduce_runs_a_figure_through_ray(tmp_path, ray_local, monkeypatch):
         raise AssertionError("the local backend ran a batch")
     monkeypatch.setattr(backends.LocalBackend, "map", no_local)
     png = fig.reproduce(tmp_path / "ray", backend="ray")
-    assert png.exists()
+    assert_png(png)
     loc, rr = load(tmp_path / "local").runs, load(tmp_path / "ray").runs
     assert len(rr) == len(loc) > 0
     pd.testing.assert_frame_equal(numbers(rr), numbers(loc), check_exact=True)

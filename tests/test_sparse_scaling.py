@@ -7,21 +7,19 @@ import math
 import numpy as np
 import pytest
 
+import groklab.families.sparse_recovery.figures.scaling as S
 from groklab.families.sparse_recovery.config import SparseRecoveryConfig
-from groklab.figures import all_figures
 from groklab.families.sparse_recovery.data import make_data
 from groklab.families.sparse_recovery.theory import cs_sample_guide, predicted_t2
+from groklab.figures import all_figures
 
-import groklab.families.sparse_recovery.figures.scaling as S
-import groklab.families.sparse_recovery.figures.basis_pursuit as BP
+from conftest import assert_png
 
 FIGURES = all_figures()
 
 PAPER_N = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
 
 
-def _png_ok(path):
-    assert path.exists() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 # ---- the grids are the paper's ------------------------------------------------------------------
@@ -72,7 +70,7 @@ def test_scaling_figures_draw_at_tiny_scale(name, tmp_path, monkeypatch):
     monkeypatch.setattr(S, "BP_S", [1, 6])
     monkeypatch.setattr(S, "BP_N", [1, 16, 31])
     out = tmp_path / "out"
-    _png_ok(FIGURES[name].reproduce(out))
+    assert_png(FIGURES[name].reproduce(out))
     runs = pd.read_parquet(out / "runs.parquet")
     methods = set(runs.method)
     if name in ("fig19b", "fig20"):

@@ -8,6 +8,8 @@ import pytest
 from groklab.families.teacher_student import figures as figs
 from groklab.figures import all_figures
 
+from conftest import assert_png
+
 FIGURES = all_figures()
 
 TINY_BASE = dict(input_dim=8, hidden=16, outputs=2, train_size=10, test_size=30, steps=60,
@@ -43,7 +45,8 @@ def test_figures_draw(name, tmp_path, monkeypatch):
                  betas=sc["quick"]["betas"][-2:])
         monkeypatch.setitem(figs.SCALES, k, {**sc, "quick": q})
     png = figs.FIGURES[name].reproduce(tmp_path / name)
-    assert png.name == f"{name}.png" and png.stat().st_size > 20_000
+    assert png.name == f"{name}.png"
+    assert_png(png)
     runs = pd.read_parquet(tmp_path / name / "runs.parquet")
     assert len(runs) == 4 and (runs.status == "done").all()
     again = figs.FIGURES[name].reproduce(tmp_path / name)  # resumable: redraws
