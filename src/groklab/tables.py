@@ -41,8 +41,11 @@ def batch_tables(fam: Family, flat: list, res: BatchResult, extra: list[dict], d
     for j, cfg in enumerate(flat):
         col = {k: v[:, j] for k, v in m.items()}
         ok = bool(finite[j])
-        row = {"run_id": run_ids[j], "problem": cfg.problem, **config_dict(cfg), **asdict(det),
-               **times[j],
+        row = {"run_id": run_ids[j], "problem": cfg.problem, **config_dict(cfg),
+               # a data file's content hash next to its path (the path may move; the hash is
+               # what the run id was made from)
+               **{f"{name}_sha256": sha for name, sha in cfg.__dict__["_digests"].items()},
+               **asdict(det), **times[j],
                "final_train_error": float(col["train_error"][-1]),
                "final_test_error": float(col["test_error"][-1]),
                "min_test_error": float(np.nanmin(col["test_error"]))
