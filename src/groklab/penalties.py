@@ -33,8 +33,6 @@ def _as(t, a: Tensor):
 
 class Penalty:
     name: str = "penalty"
-    #: True if the prox has a cheap closed form (used by the proximal methods).
-    has_prox: bool = True
 
     def value(self, a: Tensor, dims=-1) -> Tensor:  # h(a), reduced over the parameter dims
         raise NotImplementedError
@@ -174,6 +172,3 @@ class Nuclear(Penalty):
             t = t.squeeze(-1)
         s = torch.clamp(s - t, min=0.0)
         return (u * s.unsqueeze(-2)) @ vh
-
-
-PENALTIES = {"l1": L1(), "l2": L2(), "nuclear": Nuclear()}

@@ -12,7 +12,6 @@ import torch
 from torch import Tensor
 
 BETAS, EPS = (0.9, 0.999), 1e-8
-OPTIMIZERS = ("adam", "adamw", "sgd")
 
 
 def update_(W: Tensor, g: Tensor, m: Tensor, v: Tensor, *, opt: str, lr: Tensor, t: int,
