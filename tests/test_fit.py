@@ -106,7 +106,7 @@ def test_product_row_legend_shows_fitted_exponent():
                              pred_delta_t=dt, final_test_error=lr * l1, status="done"))
     runs = pd.DataFrame(rows)
     fig, axes = P.new_figure(1, 3)
-    P.product_row(axes[0], runs)
+    P.product_row(axes[0], runs, beta="l1")
     labels = axes[0, 1].get_legend_handles_labels()[1]
     fit = [lb for lb in labels if lb.startswith("fit")]
     assert fit and "k = -1.00 [-1.00, -1.00]" in fit[0] and "95% CI" in fit[0]

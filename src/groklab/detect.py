@@ -17,8 +17,6 @@ Two rules, tried in order, and the one that fired is reported:
   ``plateau_max`` is what keeps a curve that flattens at a high error (the l2-only run sits at 0.8
   forever) from counting: it has neither memorized nor generalized.
 * ``never``: neither fired; the time is None.
-* ``unmeasured``: the curve has no finite value at all (e.g. the test error of a user's data
-  without a ground truth); the time is None.
 
 Non-finite errors (a diverged run) are treated as +inf: they never satisfy either rule.
 The settings are a :class:`Detection`; each family declares its own defaults (networks log
@@ -171,7 +169,6 @@ def detect_times(steps, err: np.ndarray, threshold: float, det: Detection) -> li
                                  tail=det.plateau_tail, max_value=det.plateau_max)
         idx[todo] = pidx
         rule[np.flatnonzero(todo)[pidx >= 0]] = "plateau"
-    rule[~np.isfinite(e).any(axis=0)] = "unmeasured"
     return [Time(int(s[i]) if i >= 0 else None, r) for i, r in zip(idx, rule)]
 
 

@@ -28,6 +28,15 @@ def finite_runs(res: BatchResult) -> np.ndarray:
     return ok
 
 
+def mark_unmeasured(times: list[dict], train_err: np.ndarray, test_err: np.ndarray) -> None:
+    """A run whose train or test curve is NaN from step 0 on was not measured there (e.g. the
+    test error of a user's data without a ground truth): its rule says ``unmeasured``, not
+    ``never`` (the detector alone cannot tell it from a run that failed)."""
+    for key, err in (("t1_rule", train_err), ("t2_rule", test_err)):
+        for j in np.flatnonzero(np.isnan(np.asarray(err, dtype=float)[0])):
+            times[j][key] = "unmeasured"
+
+
 def batch_tables(fam: Family, flat: list, res: BatchResult, extra: list[dict], det: Detection,
                  save_iterates: bool):
     """runs, curves and iterates (or None) DataFrames of the R = len(flat) runs of one batch;
@@ -36,6 +45,7 @@ def batch_tables(fam: Family, flat: list, res: BatchResult, extra: list[dict], d
     run_ids = [cfg.run_id() for cfg in flat]
     m = res.metrics
     times = detect_many(res.steps, m["train_error"], m["test_error"], det)
+    mark_unmeasured(times, m["train_error"], m["test_error"])
     finite = finite_runs(res)
     runs = []
     for j, cfg in enumerate(flat):
@@ -98,7 +108,9 @@ def redetect(runs: pd.DataFrame, curves: pd.DataFrame, det: Detection) -> pd.Dat
         g = by_id.get(rid)
         if g is None:
             continue
-        times = detect(g.step.to_numpy(), g.train_error.to_numpy(), g.test_error.to_numpy(), det)
+        train, test = g.train_error.to_numpy(float), g.test_error.to_numpy(float)
+        times = detect(g.step.to_numpy(), train, test, det)
+        mark_unmeasured([times], train[:, None], test[:, None])
         for k, v in {**times, **asdict(det)}.items():
             runs.at[runs.index[i], k] = v
     return runs
