@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
 
 def fit_power_law(x, y, level: float = 0.95, censored=None) -> dict:
@@ -20,6 +19,8 @@ def fit_power_law(x, y, level: float = 0.95, censored=None) -> dict:
     dict(exponent, exponent_low, exponent_high, prefactor, n).  Raises ValueError with fewer than
     3 usable points, or when all usable x are equal.
     """
+    from scipy import stats  # a heavy import (~0.8 s) that only a fit needs
+
     if not 0 < level < 1:
         raise ValueError(f"level {level} must be in (0, 1)")
     x = np.asarray(x, dtype=float).ravel()
