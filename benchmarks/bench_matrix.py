@@ -6,8 +6,8 @@ lr in {0.0825, 0.1, 0.75, 0.825, 1.0, 1.5} x nuclear in {1e-6, ..., 1e-1}).
     python benchmarks/bench_matrix.py            # 20000 steps, best of 3 (~1 min on 2 cores)
     python benchmarks/bench_matrix.py --quick    # 5000 steps, best of 2 (~15 s)
 
-Everything runs in one process, on one torch thread, numpy and groklab back to back in each
-repetition (the machine may be shared: the best of --repeat is kept, and "busy" reports the CPU
+Everything runs in one process, every contender back to back in each repetition (interleaved,
+so a burst of load hits all of them alike) (the machine may be shared: the best of --repeat is kept, and "busy" reports the CPU
 used by *other* processes meanwhile, in cores):
 
 * numpy  -- the authors' update, float64, one run at a time, one np.linalg.svd per step:
@@ -18,8 +18,12 @@ used by *other* processes meanwhile, in cores):
             groklab.sweep forms (all 36 runs, one tensor program, one batched torch.linalg.svd
             per step), its full metric logging (singular values, ranks, gradient norms) included.
 * C      -- the same with the compiled lockstep Jacobi kernel (groklab.engines.matrix_kernel):
-            with the dense logging phase, without it ("steady": what a 1e7-step run costs per
-            step), and the steady state on 2 threads.
+            with the dense logging phase and without it ("steady": what a 1e7-step run costs per
+            step), each on 1 and 2 threads.
+* numba  -- the same algorithm written with numba (benchmarks/matrix_numba.py: same lockstep
+            Jacobi, same updates, same stopping rule, same packing; only the step loop differs),
+            timed like C after a warm-up call that compiles it (or loads numba's cache).  Needs
+            numba installed; skipped otherwise.
 * sweep  -- groklab.sweep(grid) end to end (data, detection, DataFrames), reported once.
 
 It then breaks one engine step down (how much of it is the batched SVD), and measures the obvious
@@ -32,6 +36,7 @@ figure-6 grid: 36 runs x 1e7 steps (the authors report 150-360 us per step for t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -103,7 +108,15 @@ def per_call(f, n: int) -> float:
 
 
 def engine(data, batch, backend: str, threads: int = 1):
-    os.environ["GROKLAB_MATRIX_KERNEL"] = backend
+    """run_matrix_batch with backend torch, c or numba (numba: the C kernel's packing with the
+    numba step loop in place of the C call)."""
+    from groklab.engines import matrix_kernel
+    os.environ["GROKLAB_MATRIX_KERNEL"] = "torch" if backend == "torch" else "c"
+    saved = matrix_kernel.KernelState, matrix_kernel.wanted
+    if backend == "numba":
+        from matrix_numba import NumbaKernelState
+        matrix_kernel.KernelState = NumbaKernelState
+        matrix_kernel.wanted = lambda L, n1, n2, dev: L == 1  # numba does not need the C build
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -111,7 +124,96 @@ def engine(data, batch, backend: str, threads: int = 1):
             res = run_matrix_batch([data], batch, device="cpu")
     finally:
         torch.set_num_threads(old)
+        matrix_kernel.KernelState, matrix_kernel.wanted = saved
     return res, m
+
+
+def numba_available() -> str | None:
+    """None if the numba contender can run, else why not."""
+    try:
+        import matrix_numba  # noqa: F401  (benchmarks/matrix_numba.py)
+    except ImportError as e:
+        return str(e)
+    return None
+
+
+def warm_numba(data, steady) -> float:
+    """Compile (or load from numba's cache) both numba entry points; returns the seconds.  1000
+    steady steps of 5 groups reach the parallel one on 2 threads (the kernels' thread rule)."""
+    short = [[dataclasses.replace(c, steps=1000) for c in row] for row in steady]
+    t = time.perf_counter()
+    for threads in (1, 2):
+        engine(data, short, "numba", threads)
+    return time.perf_counter() - t
+
+
+def max_rel(a, b) -> tuple[float, str]:
+    """Largest |x - y| / max(|x|, |y|) over every logged metric of two results (same schedule),
+    and the metric where it is."""
+    worst, where = 0.0, "-"
+    for name, x in a.metrics.items():
+        y = b.metrics[name]
+        den = np.maximum(np.abs(x), np.abs(y))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = np.where(x == y, 0.0, np.abs(x - y) / den)
+        if rel.max() > worst:
+            worst, where = float(rel.max()), name
+    return worst, where
+
+
+def first_step_over(a, b, tol: float):
+    """The first logged step at which some metric of a and b differs by more than tol relative."""
+    for k, step in enumerate(a.steps):
+        for name, x in a.metrics.items():
+            y = b.metrics[name][k]
+            den = np.maximum(np.abs(x[k]), np.abs(y))
+            if np.any((x[k] != y) & (np.abs(x[k] - y) > tol * den)):
+                return int(step)
+    return None
+
+
+def report_agreement(results: dict, batch, pairs, numpy_finals, steps: int) -> None:
+    """Every code computes the same iterates: against the numpy loop, numba against C (same
+    operations in the same order), the kernels against torch's LAPACK path."""
+    idx = {(c.lr, c.nuclear): j for j, c in enumerate(batch[0])}
+    full = [n for n in results if "steady" not in n]
+    dev = {n: max(float(np.abs(results[n].final[idx[p]].reshape(10, 10) - A).max())
+                  for p, A in zip(pairs, numpy_finals)) for n in full}
+    print(f"max |A - A_numpy| after {steps} steps on the {len(pairs)} numpy runs: "
+          + ", ".join(f"{n} {v:.1e}" for n, v in dev.items()))
+    for name in results:
+        if name.startswith("numba") and "C" + name[5:] in results:
+            c = results["C" + name[5:]]
+            same = np.array_equal(results[name].final, c.final) and all(
+                np.array_equal(v, c.metrics[k], equal_nan=True)
+                for k, v in results[name].metrics.items())
+            rel, where = max_rel(results[name], c)
+            print(f"{name} vs C{name[5:]}: " + ("bitwise equal (final iterates and every metric)"
+                                                 if same else f"max rel {rel:.1e} ({where})"))
+    for kern in ("C", "numba"):
+        if kern in results:
+            rel, where = max_rel(results[kern], results["torch"])
+            print(f"{kern} vs torch (LAPACK SVD), all metrics at all {len(results['torch'].steps)} "
+                  f"logged steps: max rel {rel:.1e} ({where}); first step over 1e-9: "
+                  f"{first_step_over(results[kern], results['torch'], 1e-9)}")
+
+
+def label(kernel: str) -> str:
+    return {"c": "C", "numba": "numba"}[kernel]
+
+
+def _settings(order: list[str]) -> list[list[str]]:
+    """Groups of consecutive names that differ only in the kernel ("C steady", "numba steady")."""
+    def setting(name):
+        first, _, rest = name.partition(" ")
+        return ("kernel", rest) if first in ("C", "numba") else (name, "")
+    groups: list[list[str]] = []
+    for name in order:
+        if groups and setting(groups[-1][0]) == setting(name):
+            groups[-1].append(name)
+        else:
+            groups.append([name])
+    return groups
 
 
 def main(argv=None):
@@ -140,52 +242,65 @@ def main(argv=None):
     if not have_c:
         print(f"compiled kernel unavailable ({matrix_kernel.unavailable_reason()}): torch only")
 
-    cols = ["numpy", "torch"] + (["C", "C steady", "C steady 2thr"] if have_c else [])
+    why_not_numba = numba_available()
+    if why_not_numba is None:
+        import numba
+        t_warm = warm_numba(data, steady)
+        print(f"numba {numba.__version__} ({numba.threading_layer()} threading layer): first calls "
+              f"{t_warm:.1f} s (compile, or load numba's cache; not in the timings)")
+    else:
+        print(f"numba unavailable ({why_not_numba}): no numba contender")
+    kernels = (["c"] if have_c else []) + (["numba"] if why_not_numba is None else [])
+    threads = (1, 2) if cores >= 2 else (1,)
+    # name -> (batch, backend, threads); the kernels' contenders of one setting stand side by side
+    engines = {"torch": (batch, "torch", 1)}
+    if cores >= 2:
+        engines["torch 2thr"] = (batch, "torch", 2)
+    for which, b in (("", batch), (" steady", steady)):
+        for thr in threads:
+            for kern in kernels:
+                engines[label(kern) + which + ("" if thr == 1 else f" {thr}thr")] = (b, kern, thr)
+    cols = ["numpy"] + list(engines)
     best = {c: float("inf") for c in cols}
-    print(f"{'rep':>3} " + " ".join(f"{c + ' s/run':>20} busy" for c in cols))
+    print(f"{'rep':>3} " + " ".join(f"{c:>15} busy" for c in cols) + "   (s per run)")
     pairs = list(zip(LRS, NUCS))  # one numpy run per lr, nuclear spread over the grid
-    worst = {}
+    results = {}
     for k in range(ns.repeat):
         row = {}
         with Meter() as m:
             finals = [numpy_run(data, lr, b, steps)[0] for lr, b in pairs]
         row["numpy"] = (m.wall / len(pairs), m.busy)
-        res, m = engine(data, batch, "torch")
-        row["torch"] = (m.wall / 36, m.busy)
-        results = {"torch": res}
-        if have_c:
-            res, m = engine(data, batch, "c")
-            row["C"] = (m.wall / 36, m.busy)
-            results["C"] = res
-            _, m = engine(data, steady, "c")
-            row["C steady"] = (m.wall / 36, m.busy)
-            if cores >= 2:
-                _, m = engine(data, steady, "c", threads=2)
-                row["C steady 2thr"] = (m.wall / 36, m.busy)
-        if k == 0:  # every code computes the same iterates
-            idx = {(c.lr, c.nuclear): j for j, c in enumerate(batch[0])}
-            for name, r in results.items():
-                worst[name] = max(float(np.abs(r.final[idx[p]].reshape(10, 10) - A).max())
-                                  for p, A in zip(pairs, finals))
+        order = list(engines)
+        if k % 2:  # C first on even repetitions, numba first on odd ones
+            order = [n for grp in _settings(order) for n in reversed(grp)]
+        for name in order:
+            b, kern, thr = engines[name]
+            res, m = engine(data, b, kern, thr)
+            row[name] = (m.wall / 36, m.busy)
+            if k == 0:
+                results[name] = res
+        if k == 0:
             A_late = torch.as_tensor(results["torch"].final).reshape(1, 36, 10, 10).contiguous()
+            numpy_finals = finals
         for c, (t, _) in row.items():
             best[c] = min(best[c], t)
-        print(f"{k:>3} " + " ".join(f"{row[c][0]:>20.4f} {row[c][1]:.2f}" if c in row
-                                     else f"{'-':>20}   - " for c in cols))
-    print("max |A - A_numpy| after %d steps on the %d numpy runs: %s" % (
-        steps, len(pairs), ", ".join(f"{k} {v:.1e}" for k, v in worst.items())))
+        print(f"{k:>3} " + " ".join(f"{row[c][0]:>15.4f} {row[c][1]:.2f}" for c in cols))
+    report_agreement(results, batch, pairs, numpy_finals, steps)
     us = {c: best[c] / steps * 1e6 for c in cols}
-    print(f"\nper run-step (best): numpy {us['numpy']:.1f} us (one run at a time); torch engine "
-          f"{us['torch']:.2f} us -> {best['numpy'] / best['torch']:.1f}x")
-    if have_c:
-        print(f"  compiled kernel, 1 thread: {us['C']:.2f} us -> {best['numpy'] / best['C']:.1f}x "
-              f"(its 1000 dense logs, each with 2 SVDs per run, weigh on short runs)")
-        print(f"  compiled kernel, steady state (no dense logging), 1 thread: {us['C steady']:.2f} "
-              f"us -> {best['numpy'] / best['C steady']:.1f}x per run (target >= 20x)")
-        if cores >= 2:
-            print(f"  compiled kernel, steady state, 2 threads: {us['C steady 2thr']:.2f} us -> "
-                  f"{best['numpy'] / best['C steady 2thr']:.1f}x (wall; 36 runs = 5 lockstep "
-                  "groups of 8, so 2 threads give at most 5/3 = 1.67x)")
+    print(f"\nper run-step (best of {ns.repeat}, us; speed-up over the numpy loop's "
+          f"{us['numpy']:.1f} us):")
+    for c in cols[1:]:
+        print(f"  {c:<22} {us[c]:6.2f} us  {best['numpy'] / best[c]:5.1f}x")
+    if have_c and why_not_numba is None:
+        print("numba / C time ratio (same setting, best of each):")
+        for c in cols:
+            if c.startswith("C"):
+                what = ("steady" if "steady" in c else "with dense logging") + (
+                    ", 2 threads" if "2thr" in c else ", 1 thread")
+                print(f"  {what:<30} {best['numba' + c[1:]] / best[c]:.2f}  (C {us[c]:.2f} us, "
+                      f"numba {us['numba' + c[1:]]:.2f} us)")
+    print("(36 runs = 5 lockstep groups of 8, so 2 threads give at most 5/3 = 1.67x; the dense "
+          "logging phase runs on 1 thread, its 1000 logs each with 2 SVDs per run)")
 
     os.environ["GROKLAB_MATRIX_KERNEL"] = "auto"
     t0 = time.perf_counter()
