@@ -7,8 +7,9 @@ lr in {0.0825, 0.1, 0.75, 0.825, 1.0, 1.5} x nuclear in {1e-6, ..., 1e-1}).
     python benchmarks/bench_matrix.py --quick    # 5000 steps, best of 2 (~15 s)
 
 Everything runs in one process, every contender back to back in each repetition (interleaved,
-so a burst of load hits all of them alike) (the machine may be shared: the best of --repeat is kept, and "busy" reports the CPU
-used by *other* processes meanwhile, in cores):
+so that a burst of load from elsewhere hits them alike; the kernels' pairs swap order every other
+repetition).  The machine may be shared: the best of --repeat is kept, and "busy" reports the CPU
+used by *other* processes meanwhile, in cores.
 
 * numpy  -- the authors' update, float64, one run at a time, one np.linalg.svd per step:
             U, s, Vt = svd(A); A = A - lr*(M*(A - A*) + nuclear*U@Vt), with the train / test
@@ -17,13 +18,13 @@ used by *other* processes meanwhile, in cores):
 * torch  -- groklab.engines.matrix.run_matrix_batch with GROKLAB_MATRIX_KERNEL=torch on the batch
             groklab.sweep forms (all 36 runs, one tensor program, one batched torch.linalg.svd
             per step), its full metric logging (singular values, ranks, gradient norms) included.
-* C      -- the same with the compiled lockstep Jacobi kernel (groklab.engines.matrix_kernel):
-            with the dense logging phase and without it ("steady": what a 1e7-step run costs per
-            step), each on 1 and 2 threads.
-* numba  -- the same algorithm written with numba (benchmarks/matrix_numba.py: same lockstep
-            Jacobi, same updates, same stopping rule, same packing; only the step loop differs),
-            timed like C after a warm-up call that compiles it (or loads numba's cache).  Needs
-            numba installed; skipped otherwise.
+* numba  -- the same with groklab's lockstep Jacobi kernel (groklab.engines.matrix_numba, the
+            default backend): with the dense logging phase and without it ("steady": what a
+            1e7-step run costs per step), each on 1 and 2 threads.  Timed after the first call,
+            which compiles it (or loads numba's cache) and is reported apart.
+* C      -- the same with the C kernel groklab compiled at run time before (benchmarks/
+            matrix_c.py: same algorithm, same packing and checks; only the step loop differs),
+            built once into a private temporary directory.  Skipped without a C compiler.
 * sweep  -- groklab.sweep(grid) end to end (data, detection, DataFrames), reported once.
 
 It then breaks one engine step down (how much of it is the batched SVD), and measures the obvious
@@ -36,7 +37,6 @@ figure-6 grid: 36 runs x 1e7 steps (the authors report 150-360 us per step for t
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import time
@@ -108,15 +108,15 @@ def per_call(f, n: int) -> float:
 
 
 def engine(data, batch, backend: str, threads: int = 1):
-    """run_matrix_batch with backend torch, c or numba (numba: the C kernel's packing with the
-    numba step loop in place of the C call)."""
+    """run_matrix_batch with backend torch, numba (groklab's kernel) or c (the C step loop of
+    benchmarks/matrix_c.py in groklab's packing)."""
     from groklab.engines import matrix_kernel
-    os.environ["GROKLAB_MATRIX_KERNEL"] = "torch" if backend == "torch" else "c"
+    os.environ["GROKLAB_MATRIX_KERNEL"] = "torch" if backend == "torch" else "numba"
     saved = matrix_kernel.KernelState, matrix_kernel.wanted
-    if backend == "numba":
-        from matrix_numba import NumbaKernelState
-        matrix_kernel.KernelState = NumbaKernelState
-        matrix_kernel.wanted = lambda L, n1, n2, dev: L == 1  # numba does not need the C build
+    if backend == "c":
+        from matrix_c import CKernelState  # benchmarks/matrix_c.py
+        matrix_kernel.KernelState = CKernelState
+        matrix_kernel.wanted = lambda L, n1, n2, dev: L == 1  # C does not need numba
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -128,23 +128,14 @@ def engine(data, batch, backend: str, threads: int = 1):
     return res, m
 
 
-def numba_available() -> str | None:
-    """None if the numba contender can run, else why not."""
+def c_unavailable() -> str | None:
+    """None if the C contender can run, else why not."""
     try:
-        import matrix_numba  # noqa: F401  (benchmarks/matrix_numba.py)
-    except ImportError as e:
+        from matrix_c import library
+        library()
+    except Exception as e:  # noqa: BLE001 -- no compiler, or it failed: skip the contender
         return str(e)
     return None
-
-
-def warm_numba(data, steady) -> float:
-    """Compile (or load from numba's cache) both numba entry points; returns the seconds.  1000
-    steady steps of 5 groups reach the parallel one on 2 threads (the kernels' thread rule)."""
-    short = [[dataclasses.replace(c, steps=1000) for c in row] for row in steady]
-    t = time.perf_counter()
-    for threads in (1, 2):
-        engine(data, short, "numba", threads)
-    return time.perf_counter() - t
 
 
 def max_rel(a, b) -> tuple[float, str]:
@@ -206,7 +197,7 @@ def _settings(order: list[str]) -> list[list[str]]:
     """Groups of consecutive names that differ only in the kernel ("C steady", "numba steady")."""
     def setting(name):
         first, _, rest = name.partition(" ")
-        return ("kernel", rest) if first in ("C", "numba") else (name, "")
+        return ("kernel", rest) if first in ("numba", "C") else (name, "")
     groups: list[list[str]] = []
     for name in order:
         if groups and setting(groups[-1][0]) == setting(name):
@@ -234,23 +225,24 @@ def main(argv=None):
     steady = plan_batches(expand_grid("matrix-completion", dict(grid(steps), log_dense_until=0)))[0]
     data = make_completion_data(configs[0])
     from groklab.engines import matrix_kernel
-    have_c = matrix_kernel.library() is not None
+    t = time.perf_counter()
+    have_numba = matrix_kernel.available()
+    t_first = time.perf_counter() - t
+    why_not_c = c_unavailable()
+    have_c = why_not_c is None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"figure-6 grid: 36 runs, 10x10 rank 2, N=80, {steps} steps each (dense logging below "
           f"step 1000, as the authors); torch {torch.__version__}, numpy {np.__version__}; "
           f"best of {ns.repeat}; {cores} cores")
-    if not have_c:
-        print(f"compiled kernel unavailable ({matrix_kernel.unavailable_reason()}): torch only")
-
-    why_not_numba = numba_available()
-    if why_not_numba is None:
+    if have_numba:
         import numba
-        t_warm = warm_numba(data, steady)
-        print(f"numba {numba.__version__} ({numba.threading_layer()} threading layer): first calls "
-              f"{t_warm:.1f} s (compile, or load numba's cache; not in the timings)")
+        print(f"numba {numba.__version__}: first use {t_first:.1f} s (compiles the kernel, or "
+              "loads numba's cache; not in the timings)")
     else:
-        print(f"numba unavailable ({why_not_numba}): no numba contender")
-    kernels = (["c"] if have_c else []) + (["numba"] if why_not_numba is None else [])
+        print(f"numba kernel unavailable ({matrix_kernel.unavailable_reason()})")
+    if not have_c:
+        print(f"C kernel unavailable ({why_not_c})")
+    kernels = (["numba"] if have_numba else []) + (["c"] if have_c else [])
     threads = (1, 2) if cores >= 2 else (1,)
     # name -> (batch, backend, threads); the kernels' contenders of one setting stand side by side
     engines = {"torch": (batch, "torch", 1)}
@@ -271,7 +263,7 @@ def main(argv=None):
             finals = [numpy_run(data, lr, b, steps)[0] for lr, b in pairs]
         row["numpy"] = (m.wall / len(pairs), m.busy)
         order = list(engines)
-        if k % 2:  # C first on even repetitions, numba first on odd ones
+        if k % 2:  # numba first on even repetitions, C first on odd ones
             order = [n for grp in _settings(order) for n in reversed(grp)]
         for name in order:
             b, kern, thr = engines[name]
@@ -291,14 +283,14 @@ def main(argv=None):
           f"{us['numpy']:.1f} us):")
     for c in cols[1:]:
         print(f"  {c:<22} {us[c]:6.2f} us  {best['numpy'] / best[c]:5.1f}x")
-    if have_c and why_not_numba is None:
+    if have_c and have_numba:
         print("numba / C time ratio (same setting, best of each):")
         for c in cols:
             if c.startswith("C"):
                 what = ("steady" if "steady" in c else "with dense logging") + (
                     ", 2 threads" if "2thr" in c else ", 1 thread")
-                print(f"  {what:<30} {best['numba' + c[1:]] / best[c]:.2f}  (C {us[c]:.2f} us, "
-                      f"numba {us['numba' + c[1:]]:.2f} us)")
+                print(f"  {what:<30} {best['numba' + c[1:]] / best[c]:.2f}  (numba "
+                      f"{us['numba' + c[1:]]:.2f} us, C {us[c]:.2f} us)")
     print("(36 runs = 5 lockstep groups of 8, so 2 threads give at most 5/3 = 1.67x; the dense "
           "logging phase runs on 1 thread, its 1000 logs each with 2 SVDs per run)")
 
@@ -330,17 +322,18 @@ def main(argv=None):
           "kernel instead runs warm-started one-sided Jacobi in lockstep over 8 runs (SIMD lanes).")
 
     # a 1e7-step run = its dense logging phase (measured: full - steady) + 1e7 steady steps
-    if have_c:
-        dense = max(best["C"] - best["C steady"], 0.0) * 36
-        t_full = dense + best["C steady"] * FULL_RUN_STEPS / steps
-        t_full2 = dense + best.get("C steady 2thr", best["C steady"]) * FULL_RUN_STEPS / steps
+    if have_numba:
+        dense = max(best["numba"] - best["numba steady"], 0.0) * 36
+        t_full = dense + best["numba steady"] * FULL_RUN_STEPS / steps
+        t_full2 = (dense + best.get("numba steady 2thr", best["numba steady"])
+                   * FULL_RUN_STEPS / steps)
     else:
         t_full = t_full2 = best["torch"] * FULL_RUN_STEPS / steps
     t_np_full = best["numpy"] * FULL_RUN_STEPS / steps
-    what = "compiled kernel" if have_c else "torch engine"
+    what = "numba kernel" if have_numba else "torch engine"
     print(f"\nprojected full figure-6 grid (36 runs x 1e7 steps): groklab ({what}) "
           f"{t_full / 3600:.2f} h on 1 core"
-          + (f", {t_full2 / 3600:.2f} h on 2" if have_c and cores >= 2 else "")
+          + (f", {t_full2 / 3600:.2f} h on 2" if have_numba and cores >= 2 else "")
           + f"; plain numpy loop {t_np_full / 3600:.1f} h; authors' code at 150-360 us/step "
           f"{FULL_RUN_STEPS * 150e-6 / 3600:.0f}-{FULL_RUN_STEPS * 360e-6 / 3600:.0f} h.  "
           "`--shard I/K` splits a grid over K processes or machines.")

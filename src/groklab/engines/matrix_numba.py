@@ -1,37 +1,35 @@
-"""The compiled matrix kernel's algorithm written with numba, to measure against the C kernel.
+"""The matrix kernel's step loop, compiled with numba: lockstep one-sided Jacobi over 8 runs.
 
-Same lockstep one-sided Jacobi as ``groklab.engines.matrix_kernel`` (8 runs per lane group,
-round-robin pair order, warm start from the previous step's V, Gram-Schmidt every 256 steps, at
-most 60 sweeps, tolerance 1e-15), the same subgradient / SVT / projected updates, the same
-freezing of non-finite lanes, the same array layout, and the same order of floating-point
-operations (no fastmath: IEEE semantics, no contraction into FMA).  ``NumbaKernelState`` is the C
-kernel's ``KernelState`` with ``advance`` replaced, so the packing and unpacking are shared and
-only the step loop differs.
+Why: a step needs an SVD of every run's matrix, and LAPACK (behind ``torch.linalg.svd`` *and*
+``np.linalg.svd``) decomposes a batch one 10 x 10 matrix at a time at ~10 us each, so batching in
+torch buys nothing over a plain numpy loop (benchmarks/bench_matrix.py).  This kernel advances
+runs in lockstep groups of 8 (one SIMD lane per run) and computes each SVD by one-sided Jacobi
+(Hestenes), warm-started from the previous step's right singular vectors: W = A V_prev has almost
+orthogonal columns, so a few sweeps of plane rotations restore orthogonality to 1e-15 (relative,
+per pair -- Jacobi is at least as accurate as LAPACK's bidiagonal SVD).  Then sigma_j = |w_j|,
+U V^T = W diag(1/sigma) V^T and SVT = W diag(max(sigma - t, 0)/sigma) V^T.
 
-Layout (as in C): a group's matrix is m x n column-major, m >= n; lane l of element e at [e, l].
+It replaces a C kernel that groklab compiled at run time (same algorithm, same order of
+floating-point operations, bitwise equal results; benchmarks/matrix_c.py keeps it to measure
+against).  Arithmetic is IEEE: no fastmath, so no reassociation and no contraction into FMA.
+
+Layout: a group's matrix is m x n column-major with m >= n; lane l of element e sits at [e, l].
     A, W, H, R: (m*n, LN), column j at rows j*m ... j*m + m - 1
     V: (n*n, LN), V[j*n + i] = V(i, j)
     nrm: (n, LN)
+Nothing here checks an index (numba does not, by default): :mod:`.matrix_kernel` checks every
+shape, dtype and layout before it calls :func:`advance_serial` / :func:`advance_parallel`.
 """
 from __future__ import annotations
 
 import math
-import os
 
 import numba
 import numpy as np
-import torch
 from numba import njit, prange
 
-from groklab.engines.matrix_kernel import LANES, KernelState
-
-LN = LANES
-# numba leaves LLVM's SLP vectorizer off by default; the lane vectors below only become SIMD with
-# it.  A process-wide switch, read whenever numba compiles (an explicit NUMBA_SLP_VECTORIZE wins;
-# numba's cache does not key on it, so measure the other setting with its own NUMBA_CACHE_DIR).
-if "NUMBA_SLP_VECTORIZE" not in os.environ:
-    numba.config.SLP_VECTORIZE = 1
-TOL2 = 1e-15 * 1e-15  # C computes tol * tol * (a * b) as (tol * tol) * (a * b)
+LN = 8  # lanes per group
+TOL2 = 1e-15 * 1e-15  # the rotation test is cc^2 > (tol * tol) * (a * b)
 MAX_SWEEPS = 60
 JIT = dict(cache=True, error_model="numpy")  # numpy model: x / 0 gives inf, no Python check
 # lane-vector helpers are inlined in numba's IR: as calls, every array argument would cost an
@@ -482,21 +480,28 @@ def _one(g, m, n, A, V, dat, M, Y, XtX, C, Q, P0, lr, nuc, l1, l2, rtol, method,
                   l1[g], l2[g], rtol[g], method, nsteps, status[g])
 
 
+# Two entry points (two functions: numba's cache names an entry by function and line, so one
+# function jitted twice would share it).  Arguments: G lane groups advanced nsteps in place;
+# A (G, mn, LN) and V (G, n*n, LN); completion: M, Y (G, mn, LN) per lane; sensing: data set dat[g]
+# of XtX, Q (D, mn, mn) and C, P0 (D, mn); hyper-parameters (G, LN); method 0 subgradient, 1 svt,
+# 2 projected; status (G, LN): 1 = non-finite iterate, 2 = Jacobi did not converge (such lanes are
+# frozen at 0).  They return the total number of Jacobi sweeps.
 @njit(parallel=True, **JIT)
 def advance_parallel(G, m, n, A, V, dat, M, Y, XtX, C, Q, P0, lr, nuc, l1, l2, rtol, method,
                      nsteps, status):
-    """All G groups, one group per task over numba's threads (numba.set_num_threads)."""
+    """One group per task over numba's threads (numba.set_num_threads)."""
     total = 0
     for g in prange(G):  # numba's prange index may be unsigned: mixed with int64 it becomes float
-        total += _one(np.int64(g), m, n, A, V, dat, M, Y, XtX, C, Q, P0, lr, nuc, l1, l2, rtol, method,
-                      nsteps, status)
+        total += _one(np.int64(g), m, n, A, V, dat, M, Y, XtX, C, Q, P0, lr, nuc, l1, l2, rtol,
+                      method, nsteps, status)
     return total
 
 
 @njit(**JIT)
 def advance_serial(G, m, n, A, V, dat, M, Y, XtX, C, Q, P0, lr, nuc, l1, l2, rtol, method,
                    nsteps, status):
-    """The same on the calling thread (short chunks: a parallel region costs more than it saves)."""
+    """All groups on the calling thread (short chunks: a parallel region costs more than it
+    saves)."""
     total = 0
     for g in range(G):
         total += _one(g, m, n, A, V, dat, M, Y, XtX, C, Q, P0, lr, nuc, l1, l2, rtol, method,
@@ -504,25 +509,35 @@ def advance_serial(G, m, n, A, V, dat, M, Y, XtX, C, Q, P0, lr, nuc, l1, l2, rto
     return total
 
 
-class NumbaKernelState(KernelState):
-    """The C kernel's packing, with the step loop above instead of the C ``advance``."""
+_F3, _F2, _I1, _I2 = numba.float64[:, :, ::1], numba.float64[:, ::1], numba.int32[::1], \
+    numba.int32[:, ::1]
+#: the only types the entry points are compiled for (matrix_kernel checks arguments against them)
+SIGNATURE = numba.int64(numba.int64, numba.int64, numba.int64, _F3, _F3, _I1, _F3, _F3, _F3, _F2,
+                        _F3, _F2, _F2, _F2, _F2, _F2, _F2, numba.int64, numba.int64, _I2)
 
-    def advance(self, nsteps: int) -> int:
-        h = self.hyper
-        mn = self.m * self.n
-        none3, none2 = np.zeros((1, 0, 0)), np.zeros((1, 0))
-        sensing = self.XtX is not None
-        M = np.zeros((1, 0, LN)) if sensing else self.M
-        Y = np.zeros((1, 0, LN)) if sensing else self.Y
-        XtX, C, Q, P0 = ((self.XtX, self.c, self.Q, self.p0) if sensing
-                         else (none3, none2, none3, none2))
-        # the C kernel's thread rule: one thread for short chunks (the dense logging phase)
-        threads = min(torch.get_num_threads(), self.G) if nsteps * self.G >= 4096 else 1
-        args = (self.G, self.m, self.n, self.A.reshape(self.G, mn, LN),
-                self.V.reshape(self.G, -1, LN), self.dat, M, Y, XtX, C, Q, P0, h["lr"],
-                h["nuclear"], h["l1"], h["l2"], h["nuclear_rank_tol"], self.method, int(nsteps),
-                self.status)
-        if threads > 1:
-            numba.set_num_threads(threads)
-            return int(advance_parallel(*args))
-        return int(advance_serial(*args))
+
+def compile_kernels() -> None:
+    """Compile both entry points for SIGNATURE (or load them from numba's cache), then allow no
+    other compilation: a call with other types raises instead of compiling a slow variant.
+
+    numba leaves LLVM's SLP vectorizer off by default, and the lane vectors become SIMD only with
+    it (3.5x here).  It is a process-wide setting read when numba compiles, so it is switched on
+    for these two compilations only.  (numba's cache does not key on it; nothing else compiles
+    these functions, so whatever the cache holds was compiled with it on.)"""
+    old = numba.config.SLP_VECTORIZE
+    numba.config.SLP_VECTORIZE = 1
+    try:
+        for fn in (advance_serial, advance_parallel):
+            fn.compile(SIGNATURE)
+            fn.disable_compile()
+    finally:
+        numba.config.SLP_VECTORIZE = old
+
+
+def advance(args: tuple, threads: int) -> int:
+    """Run the compiled kernel on checked arguments (matrix_kernel.KernelState._args) with
+    `threads` of numba's threads (1: the serial entry point, no parallel region at all)."""
+    if threads > 1:
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        return int(advance_parallel(*args))
+    return int(advance_serial(*args))
