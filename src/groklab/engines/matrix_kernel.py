@@ -59,7 +59,8 @@ def available() -> bool:
                 _numba_kernel.compile_kernels()
                 _compiled = True
             except Exception as e:  # noqa: BLE001 -- any failure means: use torch, and say so
-                _error = f"numba could not compile it: {type(e).__name__}: {e}"
+                what = e if isinstance(e, _numba_kernel.BuildError) else f"{type(e).__name__}: {e}"
+                _error = f"numba could not compile or load it: {what}"
     return _compiled
 
 

@@ -516,6 +516,10 @@ SIGNATURE = numba.int64(numba.int64, numba.int64, numba.int64, _F3, _F3, _I1, _F
                         _F3, _F2, _F2, _F2, _F2, _F2, _F2, numba.int64, numba.int64, _I2)
 
 
+class BuildError(RuntimeError):
+    """numba could not compile the kernel or load it from its cache (the message says which)."""
+
+
 def compile_kernels() -> None:
     """Compile both entry points for SIGNATURE (or load them from numba's cache), then allow no
     other compilation: a call with other types raises instead of compiling a slow variant.
@@ -528,10 +532,21 @@ def compile_kernels() -> None:
     numba.config.SLP_VECTORIZE = 1
     try:
         for fn in (advance_serial, advance_parallel):
-            fn.compile(SIGNATURE)
-            fn.disable_compile()
+            if not fn.signatures:  # once per process (a frozen dispatcher refuses compile())
+                try:
+                    fn.compile(SIGNATURE)
+                except Exception as e:  # noqa: BLE001 -- say where the cache is: a damaged one
+                    raise BuildError(f"{type(e).__name__}: {e} (numba's cache for it: "
+                                     f"{cache_dir(fn)})") from e
+                fn.disable_compile()
     finally:
         numba.config.SLP_VECTORIZE = old
+
+
+def cache_dir(fn) -> str:
+    """Where numba caches fn (its own choice: __pycache__ beside this file, the user's cache
+    directory, or NUMBA_CACHE_DIR); '?' if this numba does not say."""
+    return str(getattr(getattr(fn, "_cache", None), "_cache_path", "?"))
 
 
 def advance(args: tuple, threads: int) -> int:
