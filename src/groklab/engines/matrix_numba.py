@@ -294,8 +294,42 @@ def _orthonormalize(n, V, d):
                 V[j * n + i, l] *= d[l]
 
 
+@njit(**LANE)
+def _sqrt(x):
+    return (math.sqrt(x[0]), math.sqrt(x[1]), math.sqrt(x[2]), math.sqrt(x[3]), math.sqrt(x[4]),
+            math.sqrt(x[5]), math.sqrt(x[6]), math.sqrt(x[7]))
+
+
+@njit(**LANE)
+def _fmax1(a, b):
+    """C's fmax: the larger, and the number when the other is NaN."""
+    return a if (a >= b or b != b) else b
+
+
+@njit(**LANE)
+def _fmax(x, y):
+    return (_fmax1(x[0], y[0]), _fmax1(x[1], y[1]), _fmax1(x[2], y[2]), _fmax1(x[3], y[3]),
+            _fmax1(x[4], y[4]), _fmax1(x[5], y[5]), _fmax1(x[6], y[6]), _fmax1(x[7], y[7]))
+
+
+@njit(**LANE)
+def _weight(s, p, t, mode):
+    """One lane's factor weight(sigma) / sigma (0 where sigma = 0): mode 0 p [s > t] (the
+    subgradient), mode 1 max(s - p, 0) (SVT)."""
+    w = (p if s > t else 0.0) if mode == 0 else _fmax1(s - p, 0.0)
+    return w / s if s > 0 else 0.0
+
+
+@njit(**LANE)
+def _weights(s, p, t, mode):
+    return (_weight(s[0], p[0], t[0], mode), _weight(s[1], p[1], t[1], mode),
+            _weight(s[2], p[2], t[2], mode), _weight(s[3], p[3], t[3], mode),
+            _weight(s[4], p[4], t[4], mode), _weight(s[5], p[5], t[5], mode),
+            _weight(s[6], p[6], t[6], mode), _weight(s[7], p[7], t[7], mode))
+
+
 @njit(**JIT)
-def _svd_apply(m, n, X, V, W, nrm, par, rtol, mode, out, sc, f):
+def _svd_apply(m, n, X, V, W, nrm, par, rtol, mode, out, sc):
     """out = W diag(weight(sigma) / sigma) V^T with W = X V after Jacobi (see the C source):
     mode 0 weight = par [sigma > rtol sigma_max], mode 1 weight = max(sigma - par, 0).
     Returns (sweeps, unconverged lanes)."""
@@ -307,23 +341,15 @@ def _svd_apply(m, n, X, V, W, nrm, par, rtol, mode, out, sc, f):
             _st(W, j * m + i, acc)
     sweeps, bad = _jacobi(m, n, W, V, nrm, sc)
     _col_norms2(m, n, W, nrm)
-    smax = f  # (LN,) scratch
-    for l in range(LN):
-        smax[l] = 0.0
+    smax = ZERO
+    for j in range(n):  # sigma_j = |w_j|, whole lane vectors so that the 8 roots are one SIMD op
+        sj = _sqrt(_ld(nrm, j))
+        _st(nrm, j, sj)
+        smax = _fmax(smax, sj)
+    thr = _mul(_vec(rtol), smax)
+    pv = _vec(par)
     for j in range(n):
-        for l in range(LN):
-            nrm[j, l] = math.sqrt(nrm[j, l])
-            smax[l] = max(smax[l], nrm[j, l])
-    thr = _mul(_vec(rtol), _vec(smax))
-    for j in range(n):
-        for l in range(LN):
-            s = nrm[j, l]
-            if mode == 0:
-                wgt = par[l] if s > thr[l] else 0.0
-            else:
-                wgt = max(s - par[l], 0.0)
-            f[l] = wgt / s if s > 0 else 0.0
-        fj = _vec(f)
+        fj = _weights(_ld(nrm, j), pv, thr, mode)
         for i in range(m):
             _st(W, j * m + i, _mul(_ld(W, j * m + i), fj))
     for c in range(n):  # out = W V^T
@@ -401,13 +427,13 @@ def _group(m, n, a, v, mk, y, xtx, cv, qq, pp, lr, nuc, l1, l2, rt, method, nste
             for e in range(mn):
                 _st(H, e, _sub_mul(_ld(a, e), lr_, _ld(R, e)))
             if has_nuc:
-                sw, bad = _svd_apply(m, n, H, v, W, nrm, hyp[4], rt, 1, a, sc, f)
+                sw, bad = _svd_apply(m, n, H, v, W, nrm, hyp[4], rt, 1, a, sc)
                 total += sw
             else:
                 a[:] = H
         else:
             if has_nuc:
-                sw, bad = _svd_apply(m, n, a, v, W, nrm, hyp[1], rt, 0, H, sc, f)
+                sw, bad = _svd_apply(m, n, a, v, W, nrm, hyp[1], rt, 0, H, sc)
                 total += sw
                 for e in range(mn):
                     _st(R, e, _add(_ld(R, e), _ld(H, e)))
