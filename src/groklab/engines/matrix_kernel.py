@@ -111,18 +111,33 @@ def wanted(depth: int, n1: int, n2: int, device) -> bool:
     return True
 
 
-def _need(ok: bool, what: str) -> None:
-    if not ok:
-        raise ValueError(f"matrix kernel: {what}")
+F8, I4 = np.dtype(np.float64), np.dtype(np.int32)
+# placeholders for the inputs a problem does not have (size 0: the kernel reads none of them)
+_NONE3, _NONE2, _NONE_LANES = np.zeros((1, 0, 0)), np.zeros((1, 0)), np.zeros((1, 0, LANES))
+_WRITTEN = ("A", "V", "status")  # the arrays the kernel writes
 
 
-def _check_array(name: str, x, dtype, shape: tuple) -> None:
-    """x is a C-contiguous numpy array of that dtype and shape (the compiled signature's)."""
-    _need(isinstance(x, np.ndarray), f"{name} is {type(x).__name__}, not a numpy array")
-    _need(x.dtype == dtype, f"{name} has dtype {x.dtype}, want {np.dtype(dtype)}")
-    _need(x.shape == shape, f"{name} has shape {x.shape}, want {shape}")
-    _need(x.flags.c_contiguous and x.flags.aligned, f"{name} is not C-contiguous and aligned")
-    _need(x.flags.writeable or name not in ("A", "V", "status"), f"{name} is read-only")
+def _fail(what: str):
+    raise ValueError(f"matrix kernel: {what}")
+
+
+def _check_array(name: str, x, dtype: np.dtype, shape: tuple) -> None:
+    """x is a C-contiguous, aligned numpy array of that dtype and shape (the compiled
+    signature's), writeable if the kernel writes it.  The test runs before every call (the dense
+    logging phase makes 1000 of them), so the message is only built for a failure."""
+    if (isinstance(x, np.ndarray) and x.dtype == dtype and x.shape == shape
+            and x.flags.c_contiguous and x.flags.aligned
+            and (x.flags.writeable or name not in _WRITTEN)):
+        return
+    if not isinstance(x, np.ndarray):
+        _fail(f"{name} is {type(x).__name__}, not a numpy array")
+    if x.dtype != dtype:
+        _fail(f"{name} has dtype {x.dtype}, want {dtype}")
+    if x.shape != shape:
+        _fail(f"{name} has shape {x.shape}, want {shape}")
+    if not (x.flags.c_contiguous and x.flags.aligned):
+        _fail(f"{name} is not C-contiguous and aligned")
+    _fail(f"{name} is read-only")
 
 
 class KernelState:
@@ -134,8 +149,10 @@ class KernelState:
 
     def __init__(self, fit, A: torch.Tensor, cols: dict[str, torch.Tensor], method: str):
         D, B, n1, n2 = A.shape
-        _need(1 <= min(n1, n2) <= MAX_DIM, f"min(n1, n2) = {min(n1, n2)} is outside 1..{MAX_DIM}")
-        _need(method in ("subgradient", "svt", "projected"), f"unknown method {method!r}")
+        if not 1 <= min(n1, n2) <= MAX_DIM:
+            _fail(f"min(n1, n2) = {min(n1, n2)} is outside 1..{MAX_DIM}")
+        if method not in ("subgradient", "svt", "projected"):
+            _fail(f"unknown method {method!r}")
         self.D, self.B, self.n1, self.n2 = D, B, n1, n2
         self.flip = n1 > n2  # the kernel wants m >= n: (n1, n2) row-major is A^T column-major
         self.m, self.n = (n1, n2) if self.flip else (n2, n1)
@@ -221,39 +238,40 @@ class KernelState:
         """The kernel's arguments, every array checked against what its loops index (numba
         checks no index: a wrong shape would read or write outside the buffers)."""
         G, m, n, mn = self.G, self.m, self.n, self.m * self.n
-        _need(1 <= n <= m and n <= MAX_DIM, f"m x n = {m} x {n}: want 1 <= n <= m, n <= {MAX_DIM}")
-        _need(G >= 1 and self.method in (0, 1, 2), f"G = {G}, method = {self.method}")
-        _need(isinstance(nsteps, (int, np.integer)) and 0 <= nsteps < 2 ** 62,
-              f"nsteps = {nsteps!r}")
-        f8, i4 = np.float64, np.int32
-        _check_array("A", self.A, f8, (G, mn, LANES))
-        _check_array("V", self.V, f8, (G, n * n, LANES))
-        _check_array("status", self.status, i4, (G, LANES))
-        _check_array("dat", self.dat, i4, (G,))
+        if not (1 <= n <= m and n <= MAX_DIM):
+            _fail(f"m x n = {m} x {n}: want 1 <= n <= m, n <= {MAX_DIM}")
+        if not (G >= 1 and self.method in (0, 1, 2)):
+            _fail(f"G = {G}, method = {self.method}")
+        if not (isinstance(nsteps, (int, np.integer)) and 0 <= nsteps < 2 ** 62):
+            _fail(f"nsteps = {nsteps!r}")
+        _check_array("A", self.A, F8, (G, mn, LANES))
+        _check_array("V", self.V, F8, (G, n * n, LANES))
+        _check_array("status", self.status, I4, (G, LANES))
+        _check_array("dat", self.dat, I4, (G,))
         for k, v in self.hyper.items():
-            _check_array(k, v, f8, (G, LANES))
+            _check_array(k, v, F8, (G, LANES))
         if self.XtX is None:  # completion: mask and targets per lane; no data-set tables
-            _check_array("M", self.M, f8, (G, mn, LANES))
-            _check_array("Y", self.Y, f8, (G, mn, LANES))
-            none3, none2 = np.zeros((1, 0, 0)), np.zeros((1, 0))
-            M, Y, XtX, c, Q, p0 = self.M, self.Y, none3, none2, none3, none2
+            _check_array("M", self.M, F8, (G, mn, LANES))
+            _check_array("Y", self.Y, F8, (G, mn, LANES))
+            M, Y, XtX, c, Q, p0 = self.M, self.Y, _NONE3, _NONE2, _NONE3, _NONE2
         else:  # sensing: group g reads data set dat[g]
             D = len(self.XtX) if isinstance(self.XtX, np.ndarray) and self.XtX.ndim else 0
-            _need(D >= 1, "sensing needs at least one data set")
-            _check_array("XtX", self.XtX, f8, (D, mn, mn))
-            _check_array("Q", self.Q, f8, (D, mn, mn))
-            _check_array("c", self.c, f8, (D, mn))
-            _check_array("p0", self.p0, f8, (D, mn))
-            _need(bool(((self.dat >= 0) & (self.dat < D)).all()),
-                  f"a data-set index outside 0..{D - 1}")
-            empty = np.zeros((1, 0, LANES))
-            M, Y, XtX, c, Q, p0 = empty, empty, self.XtX, self.c, self.Q, self.p0
+            if D < 1:
+                _fail("sensing needs at least one data set")
+            _check_array("XtX", self.XtX, F8, (D, mn, mn))
+            _check_array("Q", self.Q, F8, (D, mn, mn))
+            _check_array("c", self.c, F8, (D, mn))
+            _check_array("p0", self.p0, F8, (D, mn))
+            if not ((self.dat >= 0) & (self.dat < D)).all():
+                _fail(f"a data-set index outside 0..{D - 1}")
+            M, Y, XtX, c, Q, p0 = _NONE_LANES, _NONE_LANES, self.XtX, self.c, self.Q, self.p0
         h = self.hyper
         return (G, m, n, self.A, self.V, self.dat, M, Y, XtX, c, Q, p0, h["lr"], h["nuclear"],
                 h["l1"], h["l2"], h["nuclear_rank_tol"], self.method, int(nsteps), self.status)
 
     def advance(self, nsteps: int) -> int:
-        _need(available(), f"the kernel is unavailable: {unavailable_reason()}")
+        if not available():
+            _fail(f"the kernel is unavailable: {unavailable_reason()}")
         args = self._args(nsteps)
         # threads split the groups; for short chunks (the dense logging phase) the fork/join costs
         # more than it saves, and spinning threads hurt a shared machine: one thread there
