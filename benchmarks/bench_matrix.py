@@ -3,8 +3,8 @@
 figure-6 grid (10 x 10, rank 2, N = 80, identity init 1e-6, subgradient, 36 runs:
 lr in {0.0825, 0.1, 0.75, 0.825, 1.0, 1.5} x nuclear in {1e-6, ..., 1e-1}).
 
-    python benchmarks/bench_matrix.py            # 20000 steps, best of 3 (~1 min on 2 cores)
-    python benchmarks/bench_matrix.py --quick    # 5000 steps, best of 2 (~15 s)
+    python benchmarks/bench_matrix.py            # 20000 steps, best of 3 (~2 min on 2 quiet cores)
+    python benchmarks/bench_matrix.py --quick    # 5000 steps, best of 2 (~30 s)
 
 Everything runs in one process, every contender back to back in each repetition (interleaved,
 so that a burst of load from elsewhere hits them alike; the kernels' pairs swap order every other

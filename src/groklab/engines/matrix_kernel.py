@@ -6,7 +6,9 @@ compiles it and the batch fits -- depth 1, CPU, min(n1, n2) <= MAX_DIM), ``numba
 an error; ``c``, the name from when the kernel was C, means the same), ``torch`` (never the
 kernel).  When ``auto`` cannot use the kernel for a batch that fits, one line on stderr (once per
 process) says why and that the torch path is ~10x slower; choosing ``torch`` explicitly is silent.
-Results agree with the torch engine to rounding (tests/test_matrix.py).
+Results agree with the torch engine to rounding (tests/test_matrix.py), except where the
+subgradient dynamics amplify it: converged runs whose tail singular values bounce at ~lr*nuclear
+part ways with any other SVD code (README, "Depth-1 matrix runs").
 
 Safety: groklab compiles and loads no shared library of its own.  numba keeps the compiled kernel
 in its cache (``__pycache__`` beside matrix_numba.py when that is writable, else the user's cache
@@ -16,7 +18,8 @@ it hands over -- shape, dtype, layout, data-set indices -- and raises ValueError
 
 Layout.  Inside the kernel a run's matrix is m x n column-major with m >= n: for n2 >= n1 that is
 the row-major (n1, n2) torch buffer read as A^T, for n1 > n2 it is A itself (transposed on the way
-in and out).  A group holds 8 runs of one data set; lane l of element e sits at [e, l].
+in and out).  A group holds 8 runs (of one data set, for sensing); lane l of element e sits at
+[e, l].
 """
 from __future__ import annotations
 
