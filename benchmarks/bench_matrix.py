@@ -3,12 +3,13 @@
 figure-6 grid (10 x 10, rank 2, N = 80, identity init 1e-6, subgradient, 36 runs:
 lr in {0.0825, 0.1, 0.75, 0.825, 1.0, 1.5} x nuclear in {1e-6, ..., 1e-1}).
 
-    python benchmarks/bench_matrix.py            # 20000 steps, best of 3 (~1 min on 2 cores)
-    python benchmarks/bench_matrix.py --quick    # 5000 steps, best of 2 (~15 s)
+    python benchmarks/bench_matrix.py            # 20000 steps, best of 3 (~2 min on 2 quiet cores)
+    python benchmarks/bench_matrix.py --quick    # 5000 steps, best of 2 (~30 s)
 
-Everything runs in one process, on one torch thread, numpy and groklab back to back in each
-repetition (the machine may be shared: the best of --repeat is kept, and "busy" reports the CPU
-used by *other* processes meanwhile, in cores):
+Everything runs in one process, every contender back to back in each repetition (interleaved,
+so that a burst of load from elsewhere hits them alike; the kernels' pairs swap order every other
+repetition).  The machine may be shared: the best of --repeat is kept, and "busy" reports the CPU
+used by *other* processes meanwhile, in cores.
 
 * numpy  -- the authors' update, float64, one run at a time, one np.linalg.svd per step:
             U, s, Vt = svd(A); A = A - lr*(M*(A - A*) + nuclear*U@Vt), with the train / test
@@ -17,9 +18,13 @@ used by *other* processes meanwhile, in cores):
 * torch  -- groklab.families.matrix.engine.run_matrix_batch with GROKLAB_MATRIX_KERNEL=torch on the batch
             groklab.sweep forms (all 36 runs, one tensor program, one batched torch.linalg.svd
             per step), its full metric logging (singular values, ranks, gradient norms) included.
-* C      -- the same with the compiled lockstep Jacobi kernel (groklab.families.matrix.kernel):
-            with the dense logging phase, without it ("steady": what a 1e7-step run costs per
-            step), and the steady state on 2 threads.
+* numba  -- the same with groklab's lockstep Jacobi kernel (groklab.families.matrix.numba_kernel, the
+            default backend): with the dense logging phase and without it ("steady": what a
+            1e7-step run costs per step), each on 1 and 2 threads.  Timed after the first call,
+            which compiles it (or loads numba's cache) and is reported apart.
+* C      -- the same with the C kernel groklab compiled at run time before (benchmarks/
+            matrix_c.py: same algorithm, same packing and checks; only the step loop differs),
+            built once into a private temporary directory.  Skipped without a C compiler.
 * sweep  -- groklab.sweep(grid) end to end (data, detection, DataFrames), reported once.
 
 It then breaks one engine step down (how much of it is the batched SVD), and measures the obvious
@@ -103,7 +108,15 @@ def per_call(f, n: int) -> float:
 
 
 def engine(data, batch, backend: str, threads: int = 1):
-    os.environ["GROKLAB_MATRIX_KERNEL"] = backend
+    """run_matrix_batch with backend torch, numba (groklab's kernel) or c (the C step loop of
+    benchmarks/matrix_c.py in groklab's packing)."""
+    from groklab.families.matrix import kernel as matrix_kernel
+    os.environ["GROKLAB_MATRIX_KERNEL"] = "torch" if backend == "torch" else "numba"
+    saved = matrix_kernel.KernelState, matrix_kernel.wanted
+    if backend == "c":
+        from matrix_c import CKernelState  # benchmarks/matrix_c.py
+        matrix_kernel.KernelState = CKernelState
+        matrix_kernel.wanted = lambda L, n1, n2, dev: L == 1  # C does not need numba
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -111,7 +124,87 @@ def engine(data, batch, backend: str, threads: int = 1):
             res = run_matrix_batch([data], batch, device="cpu")
     finally:
         torch.set_num_threads(old)
+        matrix_kernel.KernelState, matrix_kernel.wanted = saved
     return res, m
+
+
+def c_unavailable() -> str | None:
+    """None if the C contender can run, else why not."""
+    try:
+        from matrix_c import library
+        library()
+    except Exception as e:  # noqa: BLE001 -- no compiler, or it failed: skip the contender
+        return str(e)
+    return None
+
+
+def max_rel(a, b) -> tuple[float, str]:
+    """Largest |x - y| / max(|x|, |y|) over every logged metric of two results (same schedule),
+    and the metric where it is."""
+    worst, where = 0.0, "-"
+    for name, x in a.metrics.items():
+        y = b.metrics[name]
+        den = np.maximum(np.abs(x), np.abs(y))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = np.where(x == y, 0.0, np.abs(x - y) / den)
+        if rel.max() > worst:
+            worst, where = float(rel.max()), name
+    return worst, where
+
+
+def first_step_over(a, b, tol: float):
+    """The first logged step at which some metric of a and b differs by more than tol relative."""
+    for k, step in enumerate(a.steps):
+        for name, x in a.metrics.items():
+            y = b.metrics[name][k]
+            den = np.maximum(np.abs(x[k]), np.abs(y))
+            if np.any((x[k] != y) & (np.abs(x[k] - y) > tol * den)):
+                return int(step)
+    return None
+
+
+def report_agreement(results: dict, batch, pairs, numpy_finals, steps: int) -> None:
+    """Every code computes the same iterates: against the numpy loop, numba against C (same
+    operations in the same order), the kernels against torch's LAPACK path."""
+    idx = {(c.lr, c.nuclear): j for j, c in enumerate(batch[0])}
+    full = [n for n in results if "steady" not in n]
+    dev = {n: max(float(np.abs(results[n].final[idx[p]].reshape(10, 10) - A).max())
+                  for p, A in zip(pairs, numpy_finals)) for n in full}
+    print(f"max |A - A_numpy| after {steps} steps on the {len(pairs)} numpy runs: "
+          + ", ".join(f"{n} {v:.1e}" for n, v in dev.items()))
+    for name in results:
+        if name.startswith("numba") and "C" + name[5:] in results:
+            c = results["C" + name[5:]]
+            same = np.array_equal(results[name].final, c.final) and all(
+                np.array_equal(v, c.metrics[k], equal_nan=True)
+                for k, v in results[name].metrics.items())
+            rel, where = max_rel(results[name], c)
+            print(f"{name} vs C{name[5:]}: " + ("bitwise equal (final iterates and every metric)"
+                                                 if same else f"max rel {rel:.1e} ({where})"))
+    for kern in ("C", "numba"):
+        if kern in results:
+            rel, where = max_rel(results[kern], results["torch"])
+            print(f"{kern} vs torch (LAPACK SVD), all metrics at all {len(results['torch'].steps)} "
+                  f"logged steps: max rel {rel:.1e} ({where}); first step over 1e-9: "
+                  f"{first_step_over(results[kern], results['torch'], 1e-9)}")
+
+
+def label(kernel: str) -> str:
+    return {"c": "C", "numba": "numba"}[kernel]
+
+
+def _settings(order: list[str]) -> list[list[str]]:
+    """Groups of consecutive names that differ only in the kernel ("C steady", "numba steady")."""
+    def setting(name):
+        first, _, rest = name.partition(" ")
+        return ("kernel", rest) if first in ("numba", "C") else (name, "")
+    groups: list[list[str]] = []
+    for name in order:
+        if groups and setting(groups[-1][0]) == setting(name):
+            groups[-1].append(name)
+        else:
+            groups.append([name])
+    return groups
 
 
 def main(argv=None):
@@ -132,60 +225,74 @@ def main(argv=None):
     steady = plan_batches(expand_grid("matrix-completion", dict(grid(steps), log_dense_until=0)))[0]
     data = make_completion_data(configs[0])
     from groklab.families.matrix import kernel as matrix_kernel
-    have_c = matrix_kernel.library() is not None
+    t = time.perf_counter()
+    have_numba = matrix_kernel.available()
+    t_first = time.perf_counter() - t
+    why_not_c = c_unavailable()
+    have_c = why_not_c is None
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(f"figure-6 grid: 36 runs, 10x10 rank 2, N=80, {steps} steps each (dense logging below "
           f"step 1000, as the authors); torch {torch.__version__}, numpy {np.__version__}; "
           f"best of {ns.repeat}; {cores} cores")
+    if have_numba:
+        import numba
+        print(f"numba {numba.__version__}: first use {t_first:.1f} s (compiles the kernel, or "
+              "loads numba's cache; not in the timings)")
+    else:
+        print(f"numba kernel unavailable ({matrix_kernel.unavailable_reason()})")
     if not have_c:
-        print(f"compiled kernel unavailable ({matrix_kernel.unavailable_reason()}): torch only")
-
-    cols = ["numpy", "torch"] + (["C", "C steady", "C steady 2thr"] if have_c else [])
+        print(f"C kernel unavailable ({why_not_c})")
+    kernels = (["numba"] if have_numba else []) + (["c"] if have_c else [])
+    threads = (1, 2) if cores >= 2 else (1,)
+    # name -> (batch, backend, threads); the kernels' contenders of one setting stand side by side
+    engines = {"torch": (batch, "torch", 1)}
+    if cores >= 2:
+        engines["torch 2thr"] = (batch, "torch", 2)
+    for which, b in (("", batch), (" steady", steady)):
+        for thr in threads:
+            for kern in kernels:
+                engines[label(kern) + which + ("" if thr == 1 else f" {thr}thr")] = (b, kern, thr)
+    cols = ["numpy"] + list(engines)
     best = {c: float("inf") for c in cols}
-    print(f"{'rep':>3} " + " ".join(f"{c + ' s/run':>20} busy" for c in cols))
+    print(f"{'rep':>3} " + " ".join(f"{c:>15} busy" for c in cols) + "   (s per run)")
     pairs = list(zip(LRS, NUCS))  # one numpy run per lr, nuclear spread over the grid
-    worst = {}
+    results = {}
     for k in range(ns.repeat):
         row = {}
         with Meter() as m:
             finals = [numpy_run(data, lr, b, steps)[0] for lr, b in pairs]
         row["numpy"] = (m.wall / len(pairs), m.busy)
-        res, m = engine(data, batch, "torch")
-        row["torch"] = (m.wall / 36, m.busy)
-        results = {"torch": res}
-        if have_c:
-            res, m = engine(data, batch, "c")
-            row["C"] = (m.wall / 36, m.busy)
-            results["C"] = res
-            _, m = engine(data, steady, "c")
-            row["C steady"] = (m.wall / 36, m.busy)
-            if cores >= 2:
-                _, m = engine(data, steady, "c", threads=2)
-                row["C steady 2thr"] = (m.wall / 36, m.busy)
-        if k == 0:  # every code computes the same iterates
-            idx = {(c.lr, c.nuclear): j for j, c in enumerate(batch[0])}
-            for name, r in results.items():
-                worst[name] = max(float(np.abs(r.final[idx[p]].reshape(10, 10) - A).max())
-                                  for p, A in zip(pairs, finals))
+        order = list(engines)
+        if k % 2:  # numba first on even repetitions, C first on odd ones
+            order = [n for grp in _settings(order) for n in reversed(grp)]
+        for name in order:
+            b, kern, thr = engines[name]
+            res, m = engine(data, b, kern, thr)
+            row[name] = (m.wall / 36, m.busy)
+            if k == 0:
+                results[name] = res
+        if k == 0:
             A_late = torch.as_tensor(results["torch"].final).reshape(1, 36, 10, 10).contiguous()
+            numpy_finals = finals
         for c, (t, _) in row.items():
             best[c] = min(best[c], t)
-        print(f"{k:>3} " + " ".join(f"{row[c][0]:>20.4f} {row[c][1]:.2f}" if c in row
-                                     else f"{'-':>20}   - " for c in cols))
-    print("max |A - A_numpy| after %d steps on the %d numpy runs: %s" % (
-        steps, len(pairs), ", ".join(f"{k} {v:.1e}" for k, v in worst.items())))
+        print(f"{k:>3} " + " ".join(f"{row[c][0]:>15.4f} {row[c][1]:.2f}" for c in cols))
+    report_agreement(results, batch, pairs, numpy_finals, steps)
     us = {c: best[c] / steps * 1e6 for c in cols}
-    print(f"\nper run-step (best): numpy {us['numpy']:.1f} us (one run at a time); torch engine "
-          f"{us['torch']:.2f} us -> {best['numpy'] / best['torch']:.1f}x")
-    if have_c:
-        print(f"  compiled kernel, 1 thread: {us['C']:.2f} us -> {best['numpy'] / best['C']:.1f}x "
-              f"(its 1000 dense logs, each with 2 SVDs per run, weigh on short runs)")
-        print(f"  compiled kernel, steady state (no dense logging), 1 thread: {us['C steady']:.2f} "
-              f"us -> {best['numpy'] / best['C steady']:.1f}x per run (target >= 20x)")
-        if cores >= 2:
-            print(f"  compiled kernel, steady state, 2 threads: {us['C steady 2thr']:.2f} us -> "
-                  f"{best['numpy'] / best['C steady 2thr']:.1f}x (wall; 36 runs = 5 lockstep "
-                  "groups of 8, so 2 threads give at most 5/3 = 1.67x)")
+    print(f"\nper run-step (best of {ns.repeat}, us; speed-up over the numpy loop's "
+          f"{us['numpy']:.1f} us):")
+    for c in cols[1:]:
+        print(f"  {c:<22} {us[c]:6.2f} us  {best['numpy'] / best[c]:5.1f}x")
+    if have_c and have_numba:
+        print("numba / C time ratio (same setting, best of each):")
+        for c in cols:
+            if c.startswith("C"):
+                what = ("steady" if "steady" in c else "with dense logging") + (
+                    ", 2 threads" if "2thr" in c else ", 1 thread")
+                print(f"  {what:<30} {best['numba' + c[1:]] / best[c]:.2f}  (numba "
+                      f"{us['numba' + c[1:]]:.2f} us, C {us[c]:.2f} us)")
+    print("(36 runs = 5 lockstep groups of 8, so 2 threads give at most 5/3 = 1.67x; the dense "
+          "logging phase runs on 1 thread, its 1000 logs each with 2 SVDs per run)")
 
     os.environ["GROKLAB_MATRIX_KERNEL"] = "auto"
     t0 = time.perf_counter()
@@ -215,17 +322,18 @@ def main(argv=None):
           "kernel instead runs warm-started one-sided Jacobi in lockstep over 8 runs (SIMD lanes).")
 
     # a 1e7-step run = its dense logging phase (measured: full - steady) + 1e7 steady steps
-    if have_c:
-        dense = max(best["C"] - best["C steady"], 0.0) * 36
-        t_full = dense + best["C steady"] * FULL_RUN_STEPS / steps
-        t_full2 = dense + best.get("C steady 2thr", best["C steady"]) * FULL_RUN_STEPS / steps
+    if have_numba:
+        dense = max(best["numba"] - best["numba steady"], 0.0) * 36
+        t_full = dense + best["numba steady"] * FULL_RUN_STEPS / steps
+        t_full2 = (dense + best.get("numba steady 2thr", best["numba steady"])
+                   * FULL_RUN_STEPS / steps)
     else:
         t_full = t_full2 = best["torch"] * FULL_RUN_STEPS / steps
     t_np_full = best["numpy"] * FULL_RUN_STEPS / steps
-    what = "compiled kernel" if have_c else "torch engine"
+    what = "numba kernel" if have_numba else "torch engine"
     print(f"\nprojected full figure-6 grid (36 runs x 1e7 steps): groklab ({what}) "
           f"{t_full / 3600:.2f} h on 1 core"
-          + (f", {t_full2 / 3600:.2f} h on 2" if have_c and cores >= 2 else "")
+          + (f", {t_full2 / 3600:.2f} h on 2" if have_numba and cores >= 2 else "")
           + f"; plain numpy loop {t_np_full / 3600:.1f} h; authors' code at 150-360 us/step "
           f"{FULL_RUN_STEPS * 150e-6 / 3600:.0f}-{FULL_RUN_STEPS * 360e-6 / 3600:.0f} h.  "
           "`--shard I/K` splits a grid over K processes or machines.")

@@ -171,11 +171,11 @@ def numpy_run(cfg, data, steps):
 
 def kernel_available() -> bool:
     from groklab.families.matrix import kernel as matrix_kernel
-    return matrix_kernel.library() is not None
+    return matrix_kernel.available()
 
 
-BACKENDS = ["torch", pytest.param("c", marks=pytest.mark.skipif(
-    not kernel_available(), reason="no C compiler: the compiled kernel is unavailable"))]
+BACKENDS = ["torch", pytest.param("numba", marks=pytest.mark.skipif(
+    not kernel_available(), reason="numba unavailable: no compiled kernel"))]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -315,7 +315,7 @@ def test_svd_failure_marks_only_that_run(monkeypatch):
     assert st_ == {1e-6: "done", 100.0: "diverged"}
 
 
-@pytest.mark.skipif(not kernel_available(), reason="no C compiler")
+@pytest.mark.skipif(not kernel_available(), reason="numba unavailable: no compiled kernel")
 @pytest.mark.parametrize("problem,shape", [(MC, (7, 5)), (MC, (4, 9)), (MS, (5, 4))])
 @pytest.mark.parametrize("method", ["subgradient", "svt", "projected"])
 def test_compiled_kernel_matches_torch_engine(problem, shape, method, monkeypatch):
@@ -326,17 +326,17 @@ def test_compiled_kernel_matches_torch_engine(problem, shape, method, monkeypatc
                 nuclear=[1e-3, 3e-2, 0.0], l1=[0.0, 1e-3], steps=300, log_every=100)
     grid.update(dict(observed=n1 * n2 // 2) if problem == MC else dict(measurements=12))
     out = {}
-    for backend in ("torch", "c"):
+    for backend in ("torch", "numba"):
         monkeypatch.setenv("GROKLAB_MATRIX_KERNEL", backend)
         out[backend] = groklab.sweep(grid, problem=problem)
-    a, b = (out[k].runs.set_index("run_id").sort_index() for k in ("torch", "c"))
+    a, b = (out[k].runs.set_index("run_id").sort_index() for k in ("torch", "numba"))
     assert (a.status == "done").all() and (b.status == "done").all()
     np.testing.assert_allclose(np.stack(a.final_A), np.stack(b.final_A), rtol=1e-9, atol=1e-11)
-    ca, cb = (out[k].curves.sort_values(["run_id", "step"]) for k in ("torch", "c"))
+    ca, cb = (out[k].curves.sort_values(["run_id", "step"]) for k in ("torch", "numba"))
     np.testing.assert_allclose(ca.test_error, cb.test_error, rtol=1e-8, atol=1e-12)
 
 
-@pytest.mark.skipif(not kernel_available(), reason="no C compiler")
+@pytest.mark.skipif(not kernel_available(), reason="numba unavailable: no compiled kernel")
 def test_compiled_kernel_freezes_a_non_finite_run():
     from groklab.families.matrix.kernel import KernelState
     data = make_completion_data(MatrixCompletionConfig())

@@ -30,10 +30,11 @@ for every L -- the authors' code takes elementwise products, wrong for L >= 3). 
 to every factor (l2 A_k, l1 sign(A_k), nuclear U_k V_k^T or per-factor SVT).
 
 Backends: this file is the reference implementation (torch, any depth, any device).  On the CPU,
-depth-1 batches go by default through the compiled lockstep kernel of :mod:`.kernel`
-(warm-started one-sided Jacobi instead of LAPACK; same updates, agreeing to rounding), because a
-batched ``torch.linalg.svd`` decomposes one small matrix at a time and is no faster than a numpy
-loop.  ``GROKLAB_MATRIX_KERNEL=torch`` forces this file's loop.  Metrics are always computed here.
+depth-1 batches go by default through the lockstep kernel of :mod:`.kernel` (compiled with
+numba: warm-started one-sided Jacobi instead of LAPACK; same updates, agreeing to rounding),
+because a batched ``torch.linalg.svd`` decomposes one small matrix at a time and is no faster than
+a numpy loop.  ``GROKLAB_MATRIX_KERNEL=torch`` forces this file's loop (silently; falling back
+because the kernel is unavailable prints one line).  Metrics are always computed here.
 
 Divergence: a run whose iterate turns non-finite, or whose SVD fails, is marked dead: its state is
 zeroed so the rest of the batch goes on, and its metrics and final iterate are NaN (the sweep
@@ -350,7 +351,7 @@ def run_matrix_batch(datas: list[MatrixData], cfgs: list[list], *, device: str =
         if iters is not None:
             iters[k] = torch.where(dead[..., None], float("nan"), P.reshape(D, B, -1))
 
-    # depth 1 on the CPU: the compiled lockstep kernel, when available (see .kernel)
+    # depth 1 on the CPU: the lockstep kernel, when available (see .kernel)
     kernel = None
     if L == 1 and matrix_kernel.wanted(L, n1, n2, dev):
         raw = {k: torch.tensor([[float(getattr(cf, k)) for cf in row] for row in cfgs], dtype=DTYPE)
