@@ -30,7 +30,7 @@ job held one core throughout, "others used 1.00 cores", unless said):
 
   before = commit 98c5b10 (batched bmm on a stride-0 X, elementwise Adam), with this benchmark;
   after  = shared-data CPU path: panel-wide oneDNN GEMMs in an (R, h, n) layout, the two-GEMM
-           Sobolev term, torch's fused Adam (engines/teacher_student.py).
+           Sobolev term, torch's fused Adam (families/teacher_student/engine.py).
 
     .venv/bin/python benchmarks/bench_teacher_student.py --steps 600               (model-steps/s)
                     panel (1 worker)   sequential engine   authors-style   panel / authors

@@ -1,4 +1,4 @@
-"""Convex basis-pursuit baseline (--method basis-pursuit, engines/convex.py)."""
+"""Convex basis-pursuit baseline (--method basis-pursuit, families/sparse_recovery/convex.py)."""
 from __future__ import annotations
 
 import sys
