@@ -90,9 +90,9 @@ def shipment(batches) -> Shipment:
                  if name in sys.modules)
     files: dict = {}
     for cfg in cfgs:
-        for sha, path in cfg.data_files().items():
+        for sha, (field, path) in cfg.data_files().items():
             if sha not in files:
-                files[sha] = datafiles.read("data", path, sha)
+                files[sha] = datafiles.read(field, path, sha)
     return Shipment(modules=mods, files=files)
 
 

@@ -138,9 +138,9 @@ class ConfigBase(Checked):
         """SHA-256 of the data file named by field ``name`` (None when it names none)."""
         return self.__dict__["_digests"].get(name)
 
-    def data_files(self) -> dict[str, str]:
-        """{SHA-256: path} of every data file this config reads."""
-        return {h: getattr(self, name) for name, h in self.__dict__["_digests"].items()}
+    def data_files(self) -> dict[str, tuple[str, str]]:
+        """{SHA-256: (field, path)} of every data file this config reads."""
+        return {h: (name, getattr(self, name)) for name, h in self.__dict__["_digests"].items()}
 
     def data_key(self) -> tuple:
         """Runs with equal data keys share their data (X, y, a*; A*, Omega; the pairs split).
