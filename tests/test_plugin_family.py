@@ -91,8 +91,9 @@ def test_bad_input_is_one_line_before_anything_runs(tmp_path):
 
 def test_cli_run_report_plot_in_a_new_process(tmp_path):
     out = tmp_path / "toy"
-    p = cli("run", NAME, "--lr", "0.3,0.6", "--beta", "2e-2,5e-2", "--steps", "2000", "--out", out,
-            "--quiet", env_extra=PLUGIN_ENV)
+    p = cli("run", NAME, "--lr", "0.3,0.6", "--beta", "2e-2,5e-2", "--steps", "2000",
+            "--log-dense-until", "20", "--log-every", "20", "--out", out, "--quiet",
+            env_extra=PLUGIN_ENV)
     assert p.returncode == 0, p.stderr
     runs = pd.read_parquet(out / "runs.parquet")
     assert len(runs) == 4 and set(runs.problem) == {NAME}
