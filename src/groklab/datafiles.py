@@ -69,3 +69,33 @@ def load_npz(option: str, path: str, sha256: str) -> dict[str, np.ndarray]:
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
         raise ConfigError(option, f"{path!r} is not a readable .npz file of arrays: "
                           f"{' '.join(str(e).split())[:200]}") from None
+
+
+def array(option: str, path: str, arrays: dict, name: str, ndims, kind: str = "real") -> np.ndarray:
+    """``arrays[name]`` checked: ``ndims`` dimensions (an int or a tuple of allowed ones), and
+    ``kind`` "real" (float64, every entry finite) or "int" (int64); ConfigError naming
+    ``option`` otherwise."""
+    a = arrays[name]
+    if a.ndim not in (ndims if isinstance(ndims, tuple) else (ndims,)):
+        raise ConfigError(option, f"{path!r}: {name} has shape {a.shape}, needs {ndims} "
+                          "dimension(s)")
+    if kind == "int":
+        if not np.issubdtype(a.dtype, np.integer):
+            raise ConfigError(option, f"{path!r}: {name} has dtype {a.dtype}, needs integers")
+        return a.astype(np.int64)
+    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+        raise ConfigError(option, f"{path!r}: {name} has dtype {a.dtype}, needs real numbers")
+    a = a.astype(np.float64)
+    if not np.isfinite(a).all():
+        raise ConfigError(option, f"{path!r}: {name} has {int((~np.isfinite(a)).sum())} "
+                          "non-finite entries (NaN or inf)")
+    return a
+
+
+def require(option: str, path: str, arrays: dict, names, needs: str) -> None:
+    """ConfigError naming ``option`` when ``arrays`` lacks one of ``names`` (``needs``: what the
+    file should hold, for the message)."""
+    missing = [k for k in names if k not in arrays]
+    if missing:
+        raise ConfigError(option, f"{path!r} has no array {', '.join(missing)} (it has "
+                          f"{', '.join(sorted(arrays)) or 'none'}; needs {needs})")

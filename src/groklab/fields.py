@@ -142,6 +142,27 @@ class ConfigBase(Checked):
         """{SHA-256: (field, path)} of every data file this config reads."""
         return {h: (name, getattr(self, name)) for name, h in self.__dict__["_digests"].items()}
 
+    def adopt_from_file(self, file_field: str, values: dict, unused: tuple[str, ...],
+                        describe: str) -> None:
+        """Make the fields in ``values`` the file's (a value given on the command line must be
+        the field's default or equal the file's), and refuse a non-default value for the fields
+        in ``unused`` (they describe a generator the file replaces).  ``describe``: what the file
+        holds, for the messages.  Called from ``validate``; the config is frozen, so the values
+        are set in place once, before the run id exists."""
+        fields = fields_dict(type(self))
+        path = getattr(self, file_field)
+        for name in unused:
+            if getattr(self, name) != fields[name].default:
+                raise ConfigError(name, f"{getattr(self, name)!r} is not used with "
+                                  f"--{file_field.replace('_', '-')} (the file holds the data)")
+        for name, value in values.items():
+            given = getattr(self, name)
+            if given not in (fields[name].default, value):
+                raise ConfigError(name, f"{given} does not match --{file_field.replace('_', '-')} "
+                                  f"{path!r} ({describe})")
+            object.__setattr__(self, name, value)
+            check_field(fields[name], value)
+
     def data_key(self) -> tuple:
         """Runs with equal data keys share their data (X, y, a*; A*, Omega; the pairs split).
         A data file counts by its content, not its path."""

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ...fields import ConfigBase, ConfigError, check_field, fields_dict, param
+from ...fields import ConfigBase, ConfigError, param
 from . import userdata
 
 BIG = 10 ** 12
@@ -95,19 +95,9 @@ class _MatrixTraining(ConfigBase):
         in the config (and so in the run id and the tables) so that everything downstream is
         true."""
         arrays = userdata.read(self.shape_key()[0], self.data, self.file_digest("data"))
-        fields = fields_dict(type(self))
-        for name in self.GENERATOR_ONLY:
-            if getattr(self, name) != fields[name].default:
-                raise ConfigError(name, f"{getattr(self, name)!r} is not used with --data (the "
-                                  "file holds the observations)")
         n1, n2 = arrays.shape
-        for name, value in (("rows", n1), ("cols", n2), (self.COUNT, arrays.n_obs)):
-            given = getattr(self, name)
-            if given not in (fields[name].default, value):
-                raise ConfigError(name, f"{given} does not match --data {self.data!r} "
-                                  f"({n1} x {n2}, {arrays.n_obs} observations)")
-            object.__setattr__(self, name, value)
-            check_field(fields[name], value)
+        self.adopt_from_file("data", {"rows": n1, "cols": n2, self.COUNT: arrays.n_obs},
+                             self.GENERATOR_ONLY, f"{n1} x {n2}, {arrays.n_obs} observations")
         if arrays.A_star is not None:
             sv = np.linalg.svd(arrays.A_star, compute_uv=False)
             object.__setattr__(self, "rank", max(1, int((sv > 1e-10 * sv[0]).sum())))

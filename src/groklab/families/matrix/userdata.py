@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...datafiles import load_npz
+from ...datafiles import array, load_npz, require
 from ...errors import ConfigError
 
 OPTION = "data"
@@ -40,34 +40,10 @@ class MatrixArrays:
 _CACHE: dict[tuple[str, str], MatrixArrays] = {}
 
 
-def _array(path, z, name, ndim, kind="real"):
-    a = z[name]
-    if a.ndim not in (ndim if isinstance(ndim, tuple) else (ndim,)):
-        raise ConfigError(OPTION, f"{path!r}: {name} has shape {a.shape}, needs {ndim} dimension(s)")
-    if kind == "int":
-        if not np.issubdtype(a.dtype, np.integer):
-            raise ConfigError(OPTION, f"{path!r}: {name} has dtype {a.dtype}, needs integers")
-        return a.astype(np.int64)
-    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
-        raise ConfigError(OPTION, f"{path!r}: {name} has dtype {a.dtype}, needs real numbers")
-    a = a.astype(np.float64)
-    if not np.isfinite(a).all():
-        raise ConfigError(OPTION, f"{path!r}: {name} has {int((~np.isfinite(a)).sum())} "
-                          "non-finite entries (NaN or inf)")
-    return a
-
-
-def _require(path, z, names, needs):
-    missing = [k for k in names if k not in z]
-    if missing:
-        raise ConfigError(OPTION, f"{path!r} has no array {', '.join(missing)} (it has "
-                          f"{', '.join(sorted(z)) or 'none'}; needs {needs})")
-
-
 def _shape_and_truth(path, z, shape_needed: bool):
-    A_star = _array(path, z, "A_star", 2) if "A_star" in z else None
+    A_star = array(OPTION, path, z, "A_star", 2) if "A_star" in z else None
     if "shape" in z:
-        s = _array(path, z, "shape", 1, kind="int")
+        s = array(OPTION, path, z, "shape", 1, kind="int")
         if s.shape != (2,) or (s < 1).any():
             raise ConfigError(OPTION, f"{path!r}: shape is {s.tolist()}, needs (n1, n2) >= 1")
         shape = (int(s[0]), int(s[1]))
@@ -94,11 +70,11 @@ def read(kind: str, path: str, sha256: str) -> MatrixArrays:
         return _CACHE[key]
     z = load_npz(OPTION, path, sha256)
     if kind == "completion":
-        _require(path, z, ("rows", "cols", "values"),
+        require(OPTION, path, z, ("rows", "cols", "values"),
                  "rows, cols, values (N,), shape (2,) or A_star (n1, n2)")
         shape, A_star = _shape_and_truth(path, z, shape_needed=True)
-        rows, cols = (_array(path, z, k, 1, kind="int") for k in ("rows", "cols"))
-        values = _array(path, z, "values", 1)
+        rows, cols = (array(OPTION, path, z, k, 1, kind="int") for k in ("rows", "cols"))
+        values = array(OPTION, path, z, "values", 1)
         N = len(values)
         if not (len(rows) == len(cols) == N >= 1):
             raise ConfigError(OPTION, f"{path!r}: rows, cols, values have lengths {len(rows)}, "
@@ -116,8 +92,8 @@ def read(kind: str, path: str, sha256: str) -> MatrixArrays:
                               "undefined)")
         out = MatrixArrays(shape=shape, A_star=A_star, rows=rows, cols=cols, values=values)
     else:
-        _require(path, z, ("X", "y"), "X (N, n1, n2) or (N, n1 n2) with shape, y (N,)")
-        Xr = _array(path, z, "X", (2, 3))
+        require(OPTION, path, z, ("X", "y"), "X (N, n1, n2) or (N, n1 n2) with shape, y (N,)")
+        Xr = array(OPTION, path, z, "X", (2, 3))
         shape, A_star = _shape_and_truth(path, z, shape_needed=Xr.ndim == 2)
         if Xr.ndim == 3:
             if shape is not None and Xr.shape[1:] != shape:
@@ -128,7 +104,7 @@ def read(kind: str, path: str, sha256: str) -> MatrixArrays:
         elif Xr.shape[1] != shape[0] * shape[1]:
             raise ConfigError(OPTION, f"{path!r}: X has {Xr.shape[1]} columns, shape {shape} needs "
                               f"{shape[0] * shape[1]}")
-        y = _array(path, z, "y", 1)
+        y = array(OPTION, path, z, "y", 1)
         if y.shape != (Xr.shape[0],) or not len(y):
             raise ConfigError(OPTION, f"{path!r}: y has shape {y.shape}, X has {Xr.shape[0]} "
                               "measurements")

@@ -42,8 +42,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ...result import BatchResult
-from ...schedule import log_steps
 from ...seeds import stream_seed
+from ..nets.members import members_of
 from ..nets.ops import effective_rank, fast_linear
 from ..nets.optim import update_
 from ..nets.penalty import add_penalty_grad_
@@ -245,13 +245,7 @@ def run_modular_batch(datas: list[ModularData], cfgs: list[list], *, device: str
     """Train D x B modular-arithmetic runs (``cfgs[d][b]`` on data set d) as ensembles of at
     most ``max_members``; all configs share the family's batch key (shapes, optimizer, schedule)."""
     t0 = time.perf_counter()
-    members = [(i, c) for i, row in enumerate(cfgs) for c in row]
-    first = members[0][1]
-    key = first.batch_key()
-    if any(c.batch_key() != key for _, c in members):
-        raise ValueError("run_modular_batch: every config must share the family's batch key "
-                         "(shapes, optimizer, mini-batch size, steps, logging schedule)")
-    steps = log_steps(first.steps, first.log_every, first.log_dense_until, first.log_spacing)
+    members, first, steps = members_of(cfgs, "run_modular_batch")
     names = metric_names(first)
     dev = torch.device(device)
     metrics = {k: np.empty((len(steps), len(members))) for k in names}

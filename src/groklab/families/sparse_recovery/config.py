@@ -10,7 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ...fields import ConfigBase, ConfigError, check_field, fields_dict, param
+from ...fields import ConfigBase, ConfigError, param
 from . import userdata
 
 #: a bound for counts that only memory limits
@@ -94,18 +94,8 @@ class SparseRecoveryConfig(ConfigBase):
         config (and so in the run id and the tables) so that everything downstream is true."""
         arrays = userdata.read(self.data, self.file_digest("data"))
         N, n = arrays.X.shape
-        fields = fields_dict(type(self))
-        for name in self.GENERATOR_ONLY:
-            if getattr(self, name) != fields[name].default:
-                raise ConfigError(name, f"{getattr(self, name)!r} is not used with --data (the "
-                                  "file holds the measurements)")
-        for name, value in (("dim", n), ("measurements", N)):
-            given = getattr(self, name)
-            if given not in (fields[name].default, value):
-                raise ConfigError(name, f"{given} does not match --data {self.data!r}, whose "
-                                  f"X is ({N}, {n})")
-            object.__setattr__(self, name, value)
-            check_field(fields[name], value)
+        self.adopt_from_file("data", {"dim": n, "measurements": N}, self.GENERATOR_ONLY,
+                             f"X is ({N}, {n})")
         if arrays.a_star is not None:
             object.__setattr__(self, "sparsity", int(np.count_nonzero(arrays.a_star)))
 

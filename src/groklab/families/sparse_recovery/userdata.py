@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...datafiles import load_npz
+from ...datafiles import array, load_npz, require
 from ...errors import ConfigError
 
 OPTION = "data"
@@ -27,30 +27,14 @@ class SparseArrays:
 _CACHE: dict[str, SparseArrays] = {}
 
 
-def _real(path: str, name: str, a: np.ndarray, ndim: int) -> np.ndarray:
-    if a.ndim != ndim:
-        raise ConfigError(OPTION, f"{path!r}: {name} has shape {a.shape}, needs {ndim} dimension(s)")
-    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
-        raise ConfigError(OPTION, f"{path!r}: {name} has dtype {a.dtype}, needs real numbers")
-    a = a.astype(np.float64)
-    if not np.isfinite(a).all():
-        raise ConfigError(OPTION, f"{path!r}: {name} has {int((~np.isfinite(a)).sum())} "
-                          "non-finite entries (NaN or inf)")
-    return a
-
-
 def read(path: str, sha256: str) -> SparseArrays:
     """The checked arrays of the file (parsed once per content)."""
     if sha256 in _CACHE:
         return _CACHE[sha256]
     z = load_npz(OPTION, path, sha256)
-    missing = [k for k in ("X", "y") if k not in z]
-    if missing:
-        raise ConfigError(OPTION, f"{path!r} has no array {', '.join(missing)} (it has "
-                          f"{', '.join(sorted(z)) or 'none'}; needs X (N, n), y (N,), optional "
-                          "a_star (n,))")
-    X = _real(path, "X", z["X"], 2)
-    y = _real(path, "y", z["y"], 1)
+    require(OPTION, path, z, ("X", "y"), "X (N, n), y (N,), optional a_star (n,)")
+    X = array(OPTION, path, z, "X", 2)
+    y = array(OPTION, path, z, "y", 1)
     N, n = X.shape
     if N < 1 or n < 1:
         raise ConfigError(OPTION, f"{path!r}: X has shape {X.shape}; needs N >= 1 rows, n >= 1")
@@ -58,7 +42,7 @@ def read(path: str, sha256: str) -> SparseArrays:
         raise ConfigError(OPTION, f"{path!r}: y has shape {y.shape}, X has {N} rows: needs ({N},)")
     a_star = None
     if "a_star" in z:
-        a_star = _real(path, "a_star", z["a_star"], 1)
+        a_star = array(OPTION, path, z, "a_star", 1)
         if a_star.shape != (n,):
             raise ConfigError(OPTION, f"{path!r}: a_star has shape {a_star.shape}, X has {n} "
                               f"columns: needs ({n},)")

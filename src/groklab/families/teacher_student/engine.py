@@ -38,7 +38,7 @@ import torch
 from torch import Tensor
 
 from ...result import BatchResult
-from ...schedule import log_steps
+from ..nets.members import members_of
 from ..nets.ops import effective_rank
 from ..nets.optim import BETAS, EPS, fused_adam, update_
 from ..nets.penalty import add_penalty_grad_
@@ -261,13 +261,7 @@ def run_teacher_student_batch(datas: list[TeacherStudentData], cfgs: list[list],
     workers do not have.  Results do not depend on ``workers``: each chunk is the same
     computation whichever thread runs it."""
     t0 = time.perf_counter()
-    members = [(i, c) for i, row in enumerate(cfgs) for c in row]
-    first = members[0][1]
-    key = first.batch_key()
-    if any(c.batch_key() != key for _, c in members):
-        raise ValueError("run_teacher_student_batch: every config must share the family's batch "
-                         "key (shapes, optimizer, forms, steps, logging schedule)")
-    steps = log_steps(first.steps, first.log_every, first.log_dense_until, first.log_spacing)
+    members, first, steps = members_of(cfgs, "run_teacher_student_batch")
     dev = torch.device(device)
     if max_members is None:
         max_members = CPU_MEMBERS if dev.type == "cpu" else GPU_MEMBERS
