@@ -65,7 +65,9 @@ def label(field: str, v) -> str:
 def fixed_text(runs: pd.DataFrame, skip=(), width: int = 120) -> str:
     """'fixed: n=100, s=5, ...' for every config field that has one value across ``runs``."""
     vary = set(varying_fields(runs)) | set(skip)
-    parts = [label(f, runs[f].iloc[0]) for f in config_fields(runs) if f not in vary]
+    # an empty option (no --data file) says nothing
+    parts = [label(f, runs[f].iloc[0]) for f in config_fields(runs)
+             if f not in vary and runs[f].iloc[0] != ""]
     return "\n".join(textwrap.wrap("fixed: " + ", ".join(parts), width))
 
 
