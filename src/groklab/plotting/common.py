@@ -67,7 +67,7 @@ def fixed_text(runs: pd.DataFrame, skip=(), width: int = 120) -> str:
     vary = set(varying_fields(runs)) | set(skip)
     # an empty option (no --data file) says nothing
     parts = [label(f, runs[f].iloc[0]) for f in config_fields(runs)
-             if f not in vary and runs[f].iloc[0] != ""]
+             if f not in vary and not (isinstance(runs[f].iloc[0], str) and not runs[f].iloc[0])]
     return "\n".join(textwrap.wrap("fixed: " + ", ".join(parts), width))
 
 
