@@ -42,7 +42,7 @@ class BackendError(RuntimeError):
 
 @dataclass(frozen=True)
 class Job:
-    """What to do with each batch.  ``local(batch, progress)`` runs it in this process;
+    """What to do with each batch.  ``local(batch, progress=...)`` runs it in this process;
     ``remote(batch, *remote_args, threads)`` is a module-level function a Ray worker runs (Ray
     ships it by reference, so the worker imports it and rebuilds the batch's data itself)."""
 
@@ -134,7 +134,7 @@ class LocalBackend:
 
     def map(self, batches, job: Job, device: str, progress=None) -> Iterator:
         for batch in batches:
-            yield batch, job.local(batch, progress)
+            yield batch, job.local(batch, progress=progress)
 
 
 def _import_ray():

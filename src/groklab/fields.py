@@ -128,11 +128,14 @@ class ConfigBase(Checked):
     problem = ""
 
     def __post_init__(self):
-        check_fields(self)
         self.__dict__["_digests"] = {  # not fields: equality and the dataclass hash ignore them
             f.name: datafiles.digest(f.name, getattr(self, f.name))
             for f in dataclasses.fields(self) if f.metadata.get("file") and getattr(self, f.name)}
-        self.validate()
+        super().__post_init__()  # the fields' bounds, then validate (which may read the files)
+
+    def file_digests(self) -> dict[str, str]:
+        """{field: SHA-256} of the data files this config names."""
+        return dict(self.__dict__["_digests"])
 
     def file_digest(self, name: str) -> str | None:
         """SHA-256 of the data file named by field ``name`` (None when it names none)."""
@@ -140,7 +143,7 @@ class ConfigBase(Checked):
 
     def data_files(self) -> dict[str, tuple[str, str]]:
         """{SHA-256: (field, path)} of every data file this config reads."""
-        return {h: (name, getattr(self, name)) for name, h in self.__dict__["_digests"].items()}
+        return {h: (name, getattr(self, name)) for name, h in self.file_digests().items()}
 
     def adopt_from_file(self, file_field: str, values: dict, unused: tuple[str, ...],
                         describe: str) -> None:
@@ -166,7 +169,7 @@ class ConfigBase(Checked):
     def data_key(self) -> tuple:
         """Runs with equal data keys share their data (X, y, a*; A*, Omega; the pairs split).
         A data file counts by its content, not its path."""
-        digests = self.__dict__["_digests"]
+        digests = self.file_digests()
         return tuple(digests.get(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)
                      if f.metadata["data"])
 
@@ -197,7 +200,7 @@ def run_id(cfg) -> str:
         return cached
     payload = {"problem": cfg.problem}
     values = config_dict(cfg)
-    for name, sha in cfg.__dict__.get("_digests", {}).items():
+    for name, sha in cfg.file_digests().items():
         payload[f"{name}_sha256"] = sha  # the content, wherever the file lies
     for f in dataclasses.fields(cfg):
         if f.metadata.get("run_id", True):

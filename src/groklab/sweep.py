@@ -113,8 +113,8 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
         bar = tqdm(total=total, unit="step", unit_scale=True, desc=f"{len(todo)} runs",
                    dynamic_ncols=True, mininterval=0.1 if sys.stderr.isatty() else 5.0)
     t_start = time.perf_counter()
-    job = Job(local=functools.partial(_local_batch, compute, cache, det, device, save_iterates,
-                                      threads),
+    job = Job(local=functools.partial(compute.run_batch_tables, cache=cache, det=det, device=device,
+                                      save_iterates=save_iterates, threads=threads),
               remote=compute.remote_batch, remote_args=(det, device, save_iterates))
     # a generator of finished batches; closing it (finally) cancels work still in flight
     finished = runner.map(batches, job, device, progress=bar.update if bar is not None else None)
@@ -156,10 +156,6 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
     return Results(runs=pd.concat(mem_runs, ignore_index=True) if mem_runs else pd.DataFrame(),
                    curves=curves,
                    iterates=pd.concat(mem_its, ignore_index=True) if mem_its else None)
-
-
-def _local_batch(compute, cache, det, device, save_iterates, threads, batch, progress):
-    return compute.run_batch_tables(batch, cache, det, device, save_iterates, progress, threads)
 
 
 def _redetect_stale(store: Store, ids: set, det: Detection) -> None:

@@ -21,10 +21,10 @@ from .result import BatchResult
 def finite_runs(res: BatchResult) -> np.ndarray:
     """(R,) True for the runs whose final parameters and every measured metric stay finite.  A
     metric that is NaN from step 0 on is not measured for that run (e.g. test errors without a
-    ground truth), which is no divergence."""
+    ground truth), which is no divergence (the same test as :func:`mark_unmeasured`)."""
     ok = np.isfinite(res.final).all(axis=1)
     for v in res.metrics.values():
-        ok &= np.isfinite(v).all(axis=0) | ~np.isfinite(v[0])
+        ok &= np.isfinite(v).all(axis=0) | np.isnan(v[0])
     return ok
 
 
@@ -54,7 +54,7 @@ def batch_tables(fam: Family, flat: list, res: BatchResult, extra: list[dict], d
         row = {"run_id": run_ids[j], "problem": cfg.problem, **config_dict(cfg),
                # a data file's content hash next to its path (the path may move; the hash is
                # what the run id was made from)
-               **{f"{name}_sha256": sha for name, sha in cfg.__dict__["_digests"].items()},
+               **{f"{name}_sha256": sha for name, sha in cfg.file_digests().items()},
                **asdict(det), **times[j],
                "final_train_error": float(col["train_error"][-1]),
                "final_test_error": float(col["test_error"][-1]),
