@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from groklab.sweep import execute, expand_grid  # noqa: E402
+from groklab.driver import execute
+from groklab.sweep import expand_grid  # noqa: E402
 
 #: (family, grid, dtype tolerance on final metrics, relative)
 CASES = {

@@ -16,7 +16,7 @@ pytest.importorskip("cvxpy")
 
 
 def _run(tmp_path, **kw):
-    from groklab.sweep import execute
+    from groklab.driver import execute
     cfg = SparseRecoveryConfig(method="basis-pursuit", **kw)
     return execute([cfg], out=tmp_path / "bp", quiet=True)
 

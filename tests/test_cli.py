@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import groklab
+
 from groklab.families.sparse_recovery.config import SparseRecoveryConfig
 from groklab.families.sparse_recovery.data import make_data
 from groklab.schedule import log_steps
@@ -46,8 +48,8 @@ CURVE_COLUMNS = ["run_id", "step", "train_error", "test_error", "l1_norm", "l2_n
 
 
 def test_run_writes_documented_tables(grid_out):
-    runs = pd.read_parquet(grid_out / "runs.parquet")
-    curves = pd.read_parquet(grid_out / "curves.parquet")
+    runs = groklab.load(grid_out).runs
+    curves = groklab.load(grid_out).curves
     config_fields = [f.name for f in dataclasses.fields(SparseRecoveryConfig)]
     missing = [c for c in RUN_COLUMNS + config_fields if c not in runs.columns]
     assert not missing
@@ -72,7 +74,7 @@ def test_run_writes_documented_tables(grid_out):
 
 
 def test_comma_lists_make_the_full_grid(grid_out):
-    runs = pd.read_parquet(grid_out / "runs.parquet")
+    runs = groklab.load(grid_out).runs
     assert len(runs) == math.prod(len(v) for v in AXES.values())
     got = set(zip(runs.lr, runs.l1, runs.seed))
     want = {(float(a), float(b), int(c)) for a, b, c in itertools.product(*AXES.values())}
@@ -80,13 +82,13 @@ def test_comma_lists_make_the_full_grid(grid_out):
 
 
 def test_rerun_skips_finished_runs(grid_out):
-    before = pd.read_parquet(grid_out / "runs.parquet")
-    parts_before = sorted((grid_out / "parts").iterdir())
+    before = groklab.load(grid_out).runs
+    parts_before = sorted((grid_out / "runs").iterdir())
     p = cli(*grid_args(grid_out))
     assert p.returncode == 0, p.stderr
-    after = pd.read_parquet(grid_out / "runs.parquet")
+    after = groklab.load(grid_out).runs
     # nothing recomputed: no new committed part, and even the measured wall times are unchanged
-    assert sorted((grid_out / "parts").iterdir()) == parts_before
+    assert sorted((grid_out / "runs").iterdir()) == parts_before
     pd.testing.assert_frame_equal(after.sort_values("run_id").reset_index(drop=True),
                                   before.sort_values("run_id").reset_index(drop=True))
 
@@ -95,18 +97,18 @@ def test_same_command_same_numbers(grid_out, tmp_path):
     out2 = tmp_path / "again"
     p = cli(*grid_args(out2))
     assert p.returncode == 0, p.stderr
-    a = pd.read_parquet(grid_out / "runs.parquet").sort_values("run_id").reset_index(drop=True)
-    b = pd.read_parquet(out2 / "runs.parquet").sort_values("run_id").reset_index(drop=True)
+    a = groklab.load(grid_out).runs.sort_values("run_id").reset_index(drop=True)
+    b = groklab.load(out2).runs.sort_values("run_id").reset_index(drop=True)
     num = [c for c in a.select_dtypes("number").columns if c != "wall_time_s"]
     assert {"t1", "t2", "final_test_error", "lr", "l1"} <= set(num)
     pd.testing.assert_frame_equal(a[["run_id", *num]], b[["run_id", *num]])
-    ca = pd.read_parquet(grid_out / "curves.parquet").sort_values(["run_id", "step"]).reset_index(drop=True)
-    cb = pd.read_parquet(out2 / "curves.parquet").sort_values(["run_id", "step"]).reset_index(drop=True)
+    ca = groklab.load(grid_out).curves.sort_values(["run_id", "step"]).reset_index(drop=True)
+    cb = groklab.load(out2).curves.sort_values(["run_id", "step"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(ca, cb)
 
 
 def test_report_table_and_csv(grid_out):
-    runs = pd.read_parquet(grid_out / "runs.parquet")
+    runs = groklab.load(grid_out).runs
     p = cli("report", grid_out)
     assert p.returncode == 0, p.stderr
     lines = p.stdout.strip().splitlines()
@@ -127,7 +129,7 @@ def test_report_table_and_csv(grid_out):
 
 def test_report_redetects_without_rewriting(grid_out):
     """report --test-threshold re-reads t2 from the curves (threshold rule) and prints it."""
-    curves = pd.read_parquet(grid_out / "curves.parquet")
+    curves = groklab.load(grid_out).curves
     p = cli("report", grid_out, "--format", "csv", "--test-threshold", "0.9")
     assert p.returncode == 0, p.stderr
     df = pd.read_csv(io.StringIO(p.stdout)).set_index("run_id")
@@ -212,7 +214,7 @@ def test_lr_just_below_bound_is_accepted(tmp_path):
     p = cli("run", "sparse-recovery", "--dim", "20", "--sparsity", "2", "--measurements", "10",
             "--lr", repr(float(0.999 * bound)), "--l1", "0", "--steps", "20", "--out", out, "--quiet")
     assert p.returncode == 0, p.stderr
-    runs = pd.read_parquet(out / "runs.parquet")
+    runs = groklab.load(out).runs
     assert runs.status.iloc[0] == "done" and np.isfinite(runs.final_train_error.iloc[0])
 
 

@@ -472,8 +472,8 @@ def test_cli_run_writes_tables(tmp_path):
     p = cli("run", MC, "--rows", 6, "--cols", 5, "--rank", 2, "--observed", 20, "--lr", 1.0,
             "--nuclear", "1e-3,2e-3", "--steps", 300, "--log-every", 100, "--out", out, "--quiet")
     assert p.returncode == 0, p.stderr
-    runs = pd.read_parquet(out / "runs.parquet")
-    curves = pd.read_parquet(out / "curves.parquet")
+    runs = groklab.load(out).runs
+    curves = groklab.load(out).curves
     assert len(runs) == 2 and set(runs.nuclear) == {1e-3, 2e-3}
     for col in ("final_nuclear_norm", "final_numerical_rank", "final_effective_rank",
                 "final_unobserved_error", "a_star_nuclear_norm", "ls_test_error", "pred_delta_t",

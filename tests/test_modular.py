@@ -12,6 +12,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+
+import groklab
 import torch
 
 from groklab.fields import ConfigError
@@ -258,7 +260,7 @@ def test_divergent_member_is_isolated():
 def test_diverged_status_in_runs_table():
     """Through the sweep (one tensor program for both lrs): the NaN member is 'diverged' in
     runs.parquet, the other 'done' with finite numbers; a nuclear run (SVD every step) too."""
-    from groklab.sweep import execute
+    from groklab.driver import execute
 
     for extra in ({}, {"nuclear": 1e-3}):
         res = execute([_tiny(optimizer="sgd", lr=lr, **extra) for lr in (0.1, 1e6)],
@@ -298,8 +300,8 @@ def test_cli_run_writes_tables(tmp_path):
             "--steps", "30", "--lr", "0.01", "--l1", "0,1e-4", "--train-threshold", "0.01",
             "--test-threshold", "0.01", "--out", out, "--quiet")
     assert r.returncode == 0, r.stderr
-    runs = pd.read_parquet(out / "runs.parquet")
-    curves = pd.read_parquet(out / "curves.parquet")
+    runs = groklab.load(out).runs
+    curves = groklab.load(out).curves
     assert len(runs) == 2 and (runs.status == "done").all()
     for col in ("t1", "t2", "t1_best", "t2_best", "final_train_accuracy", "final_test_accuracy",
                 "final_l0_norm", "final_l1_norm", "final_l2_norm", "final_nuclear_norm",
@@ -329,7 +331,7 @@ SCI = dict(modulus=31, train_fraction=0.7, batch_size=0, steps=2500, log_every=2
 
 @pytest.fixture(scope="module")
 def grokking_runs():
-    from groklab.sweep import execute
+    from groklab.driver import execute
     cfgs = [ModularConfig(**SCI), ModularConfig(**SCI, l1=1e-4), ModularConfig(**SCI, l2=1e-3)]
     res = execute(cfgs, detection=Detection(train_threshold=0.01, test_threshold=0.01))
     runs = res.runs.set_index("run_id").loc[[c.run_id() for c in cfgs]].reset_index()
@@ -432,5 +434,5 @@ def test_accuracy_0_99_is_the_default_detection_for_networks(tmp_path):
     p = cli("run", "modular", "--modulus", "7", "--train-fraction", "0.5", "--steps", "5",
             "--test-threshold", "0.2", "--out", out, "--quiet")
     assert p.returncode == 0, p.stderr
-    runs = pd.read_parquet(out / "runs.parquet")
+    runs = groklab.load(out).runs
     assert (runs.train_threshold == 0.01).all() and (runs.test_threshold == 0.2).all()

@@ -95,7 +95,7 @@ def test_cli_run_report_plot_in_a_new_process(tmp_path):
             "--log-dense-until", "20", "--log-every", "20", "--out", out, "--quiet",
             env_extra=PLUGIN_ENV)
     assert p.returncode == 0, p.stderr
-    runs = pd.read_parquet(out / "runs.parquet")
+    runs = groklab.load(out).runs
     assert len(runs) == 4 and set(runs.problem) == {NAME}
     p = cli("report", out, "--format", "csv", env_extra=PLUGIN_ENV)
     assert p.returncode == 0, p.stderr

@@ -17,8 +17,10 @@ ray = pytest.importorskip("ray")  # in the dev extra, so CI runs these
 import groklab  # noqa: E402
 from groklab.backends import BackendError, RayBackend  # noqa: E402
 from groklab.fields import ConfigError  # noqa: E402
-from groklab.store import Store, load  # noqa: E402
-from groklab.sweep import execute, expand_grid, plan_batches  # noqa: E402
+from groklab.driver import execute  # noqa: E402
+from groklab.results import load  # noqa: E402
+from groklab.store import Store  # noqa: E402
+from groklab.sweep import expand_grid, plan_batches  # noqa: E402
 
 import toy_family  # noqa: E402
 from conftest import assert_png, cli  # noqa: E402
@@ -85,12 +87,12 @@ def test_interrupted_ray_sweep_resumes_without_redoing_runs(tmp_path, ray_local,
     with pytest.raises(KeyboardInterrupt):
         groklab.sweep(GRID, out=tmp_path, batch_size=PER_BATCH, backend="ray")
     monkeypatch.setattr(Store, "write_part", real)
-    first = set(Store(tmp_path).finished_ids())
+    first = set(load(tmp_path).runs.run_id)
     assert len(first) == 2 * PER_BATCH  # exactly the two committed batches, whole
-    before = set(Store(tmp_path).parts.glob("*.runs.parquet"))
+    before = set((tmp_path / "runs").glob("*.parquet"))
 
     res = groklab.sweep(GRID, out=tmp_path, batch_size=PER_BATCH, backend="ray")
-    new_parts = set(Store(tmp_path).parts.glob("*.runs.parquet")) - before
+    new_parts = set((tmp_path / "runs").glob("*.parquet")) - before
     redone = [rid for p in new_parts for rid in pd.read_parquet(p).run_id]
     assert len(redone) == 16 - len(first) and not set(redone) & first  # each left run once
     pd.testing.assert_frame_equal(numbers(res.runs), numbers(ref.runs), check_exact=True)
@@ -144,7 +146,7 @@ def test_worker_failure_is_one_clear_error_and_keeps_finished_batches(tmp_path, 
     msg = str(err.value)
     assert "\n" not in msg and "ValueError: boom on purpose" in msg and "Ray worker" in msg
     # batches without seed 3 may have finished first; whatever was committed is whole and valid
-    done = load(tmp_path).runs if (tmp_path / "runs.parquet").exists() else pd.DataFrame()
+    done = load(tmp_path).runs if (tmp_path / "runs").is_dir() else pd.DataFrame()
     assert not len(done) or (done.seed != bad_seed).all()
     assert len(done) % PER_BATCH == 0
 

@@ -14,7 +14,7 @@ import pytest
 from groklab.families.sparse_recovery.config import SparseRecoveryConfig
 from groklab.families.sparse_recovery.data import make_data
 
-from conftest import sweep_module
+from groklab.driver import execute
 
 LR = 0.1
 STEPS = 30_000
@@ -39,7 +39,7 @@ def results():
     configs = [cfg(l1=b) for b in L1_GRID]
     configs += [cfg(l1=0.0, l2=1e-4), cfg(l1=0.0, l2=0.0)]
     configs += [cfg(method=m, l1=1e-4) for m in ("projected", "ista")]
-    res = sweep_module().execute(configs)
+    res = execute(configs)
     assert len(res.runs) == len(configs)
     return res
 
@@ -185,7 +185,7 @@ def test_t1_scale_follows_eq78(results):
 @pytest.mark.slow
 def test_figure3_paper_scale():
     """The paper's figure-3 configuration (l1 = 1e-5): the click comes between 5e4 and 2e5."""
-    res = sweep_module().execute([cfg(l1=1e-5, steps=200_000, log_every=1000)])
+    res = execute([cfg(l1=1e-5, steps=200_000, log_every=1000)])
     row = res.runs.iloc[0]
     assert row.t1 < 500
     assert not pd.isna(row.t2) and 5e4 <= row.t2 <= 2e5

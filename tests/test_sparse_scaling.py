@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 
+import groklab
+
 import groklab.families.sparse_recovery.figures.scaling as S
 from groklab.families.sparse_recovery.config import SparseRecoveryConfig
 from groklab.families.sparse_recovery.data import make_data
@@ -71,7 +73,7 @@ def test_scaling_figures_draw_at_tiny_scale(name, tmp_path, monkeypatch):
     monkeypatch.setattr(S, "BP_N", [1, 16, 31])
     out = tmp_path / "out"
     assert_png(FIGURES[name].reproduce(out))
-    runs = pd.read_parquet(out / "runs.parquet")
+    runs = groklab.load(out).runs
     methods = set(runs.method)
     if name in ("fig19b", "fig20"):
         assert methods == {"basis-pursuit"} and len(runs) == 2 * 3 * 2
@@ -129,7 +131,7 @@ def test_basis_pursuit_with_canonical_rows_recovers_only_the_sampled_coordinates
     constraint fixes a_j = a*_j there and min |a|_1 sets every other coordinate to 0: the recovery
     error is exactly |a*_{unsampled}| / |a*|."""
     pytest.importorskip("cvxpy")
-    from groklab.sweep import execute
+    from groklab.driver import execute
     for seed in (1, 2, 3):
         cfg = SparseRecoveryConfig(dim=30, sparsity=6, measurements=12, tau=1.0, seed=seed,
                                    method="basis-pursuit")
@@ -207,7 +209,8 @@ def test_basis_pursuit_phase_transition_at_small_scale(tmp_path):
     pytest.importorskip("cvxpy")
     import warnings
 
-    from groklab.sweep import execute, expand_grid
+    from groklab.driver import execute
+    from groklab.sweep import expand_grid
     n = 30
     grid = dict(dim=n, snr=float("inf"), method="basis-pursuit", steps=1, log_dense_until=1,
                 sparsity=[1, 4], measurements=list(range(4, 33, 4)), tau=[0.0, 1.0],

@@ -14,7 +14,10 @@ import pytest
 import groklab
 from groklab.detect import Detection
 from groklab.detect import threshold_time
-from groklab.store import Store, atomic_write_parquet, load
+import groklab.store as store_mod
+from groklab.results import load
+from groklab.session import Session
+from groklab.store import Store, atomic_write_parquet
 
 from conftest import REPO, tiny
 
@@ -60,16 +63,16 @@ def test_atomic_write_failure_keeps_old_file(tmp_path, monkeypatch):
     p = tmp_path / "t.parquet"
     old = pd.DataFrame({"a": [1, 2, 3]})
     atomic_write_parquet(old, p)
-    real = pd.DataFrame.to_parquet
+    real = store_mod.pq.write_table
 
-    def half_then_crash(self, path, *args, **kwargs):
+    def half_then_crash(table, path, *args, **kwargs):
         # write a truncated file where we were asked to, then die mid-write
-        real(self, path, *args, **kwargs)
+        real(table, path, *args, **kwargs)
         data = Path(path).read_bytes()
         Path(path).write_bytes(data[: len(data) // 2])
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", half_then_crash)
+    monkeypatch.setattr(store_mod.pq, "write_table", half_then_crash)
     with pytest.raises(OSError, match="simulated"):
         atomic_write_parquet(pd.DataFrame({"a": [9] * 1000}), p)
     monkeypatch.undo()
@@ -78,14 +81,18 @@ def test_atomic_write_failure_keeps_old_file(tmp_path, monkeypatch):
 
 
 def test_atomic_write_failure_without_old_file_leaves_nothing(tmp_path, monkeypatch):
-    def crash(self, path, *a, **k):
+    def crash(table, path, *a, **k):
         Path(path).write_bytes(b"PAR1 half")
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(pd.DataFrame, "to_parquet", crash)
+    monkeypatch.setattr(store_mod.pq, "write_table", crash)
     with pytest.raises(RuntimeError):
         atomic_write_parquet(pd.DataFrame({"a": [1]}), tmp_path / "t.parquet")
     assert os.listdir(tmp_path) == []
+
+
+def finished(root) -> set:
+    return Session(root, {"command_id": "t"}, []).finished_ids()
 
 
 def test_part_without_commit_marker_is_ignored(tmp_path):
@@ -95,9 +102,8 @@ def test_part_without_commit_marker_is_ignored(tmp_path):
     curves = pd.DataFrame({"run_id": ["a", "a"], "step": [0, 1], "train_error": [1.0, 0.5]})
     store.write_part(runs, curves)
     orphan = pd.DataFrame({"run_id": ["b", "a"], "step": [0, 0], "train_error": [9.0, 9.0]})
-    atomic_write_parquet(orphan, store.parts / "99999999999999999999-deadbeef.curves.parquet")
-    assert store.finished_ids() == {"a"}
-    store.consolidate()
+    atomic_write_parquet(orphan, store.path("curves", "99999999999999999999-deadbeef-1-abc"))
+    assert finished(tmp_path) == {"a"}
     res = load(tmp_path)
     assert list(res.runs.run_id) == ["a"]
     pd.testing.assert_frame_equal(res.curves.reset_index(drop=True), curves)
@@ -107,7 +113,7 @@ def test_newest_runs_row_wins(tmp_path):
     store = Store(tmp_path)
     store.write_part(pd.DataFrame({"run_id": ["a", "b"], "status": ["done", "done"], "t2": [10, 20]}))
     store.write_part(pd.DataFrame({"run_id": ["a"], "status": ["done"], "t2": [99]}))
-    runs = store.read_runs().set_index("run_id")
+    runs = load(tmp_path).runs.set_index("run_id")
     assert runs.loc["a", "t2"] == 99 and runs.loc["b", "t2"] == 20 and len(runs) == 2
 
 
@@ -148,25 +154,23 @@ def test_resume_after_interrupt_in_process(tmp_path, engine_spy):
 
 
 def test_crash_between_curves_and_commit_recomputes_that_batch(tmp_path, engine_spy, monkeypatch):
-    import groklab.store as store_mod
-
-    real = store_mod.atomic_write_parquet
+    real = store_mod.os.replace
     n_commits = {"k": 0}
 
-    def flaky(df, path):
-        if str(path).endswith(".runs.parquet") and "parts" in str(path):
+    def flaky(src, dst):
+        if Path(dst).parent.name == "runs":
             n_commits["k"] += 1
             if n_commits["k"] == 2:
-                raise KeyboardInterrupt  # dies after writing the 2nd batch's curves
-        return real(df, path)
+                raise KeyboardInterrupt  # dies after the 2nd batch's curves landed in curves/
+        return real(src, dst)
 
-    monkeypatch.setattr(store_mod, "atomic_write_parquet", flaky)
+    monkeypatch.setattr(store_mod.os, "replace", flaky)
     spy = engine_spy()
     with pytest.raises(KeyboardInterrupt):
         groklab.sweep(GRID, out=tmp_path, batch_size=1)
-    monkeypatch.setattr(store_mod, "atomic_write_parquet", real)
+    monkeypatch.setattr(store_mod.os, "replace", real)
     assert len(spy.runs) == 2
-    assert Store(tmp_path).finished_ids() == {spy.runs[0]}  # the 2nd batch never committed
+    assert finished(tmp_path) == {spy.runs[0]}  # the 2nd batch never committed
     spy2 = engine_spy()
     groklab.sweep(GRID, out=tmp_path, batch_size=1)
     assert spy2.runs[0] == spy.runs[1] and len(spy2.runs) == N_RUNS - 1
@@ -223,8 +227,8 @@ def test_resume_after_sigkill(tmp_path):
     assert p.returncode == -9, p.stderr  # killed, not a clean exit
     first = _logged(log)
     assert len(first) == 2 and len(set(first)) == 2
-    assert Store(out).finished_ids() == set(first)
-    assert not (out / "curves.parquet").exists() or len(load(out).runs) == 2
+    assert finished(out) == set(first)
+    assert len(load(out).runs) == 2
 
     log2 = tmp_path / "calls2.log"
     p = _drive(tmp_path, out, log2, 0)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
+import groklab
 import torch
 from torch.func import jacrev, vmap
 
@@ -216,8 +218,8 @@ def test_cli_run_writes_tables(tmp_path):
             "--test-size", "20", "--steps", "40", "--lr", "0.01", "--l1", "0,1e-3",
             "--sobolev", "0,1e-2", "--out", out, "--quiet")
     assert r.returncode == 0, r.stderr
-    runs = pd.read_parquet(out / "runs.parquet")
-    curves = pd.read_parquet(out / "curves.parquet")
+    runs = groklab.load(out).runs
+    curves = groklab.load(out).curves
     assert len(runs) == 4 and (runs.status == "done").all()
     for col in ("t1", "t2", "t2_best", "best_test_mse", "final_train_mse", "final_test_mse",
                 "final_test_jac_error", "final_l0_norm", "final_nuclear_norm", "initial_test_mse"):
@@ -236,7 +238,7 @@ SCI = dict(input_dim=20, hidden=100, outputs=2, train_size=20, test_size=200, st
 
 @pytest.fixture(scope="module")
 def penalty_runs():
-    from groklab.sweep import execute
+    from groklab.driver import execute
     cfgs = [TeacherStudentConfig(**SCI, l1=b) for b in (0.0, 1e-3, 1e-2)]
     return execute(cfgs)  # the family's default detection
 
@@ -270,7 +272,7 @@ def test_no_penalty_no_grokking_and_larger_beta_groks_sooner(penalty_runs):
 def test_sobolev_accelerates_generalization():
     """Sobolev training (paper Fig. 11): a larger beta generalizes sooner and better; the
     Jacobian error falls with it."""
-    from groklab.sweep import execute
+    from groklab.driver import execute
     res = execute([TeacherStudentConfig(**SCI, sobolev=b) for b in (1e-3, 1e-1)])
     runs = res.runs.set_index("sobolev")
     lo, hi = runs.loc[1e-3], runs.loc[1e-1]
@@ -294,7 +296,7 @@ def test_low_rank_teacher_is_learned_better_under_a_nuclear_penalty():
     """The paper's thesis at small scale: with a rank-2 teacher (the structure the nuclear norm
     favours) the nuclear-penalized student ends much closer to the teacher than with the
     authors' dense teacher, relative to the MSE of predicting 0 (pinned: data seeds 0 and 1)."""
-    from groklab.sweep import execute
+    from groklab.driver import execute
     cfgs = [TeacherStudentConfig(**SCI, nuclear=3e-3, data_seed=s, teacher_rank=r)
             for s in (0, 1) for r in (0, 2)]
     runs = execute(cfgs).runs

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+import groklab
+
 from groklab.families.teacher_student import figures as figs
 from groklab.figures import all_figures
 
@@ -47,7 +49,7 @@ def test_figures_draw(name, tmp_path, monkeypatch):
     png = figs.FIGURES[name].reproduce(tmp_path / name)
     assert png.name == f"{name}.png"
     assert_png(png)
-    runs = pd.read_parquet(tmp_path / name / "runs.parquet")
+    runs = groklab.load(tmp_path / name).runs
     assert len(runs) == 4 and (runs.status == "done").all()
     again = figs.FIGURES[name].reproduce(tmp_path / name)  # resumable: redraws
     assert again == png

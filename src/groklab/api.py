@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from . import family as registry
 from .detect import Detection
-from .store import Results
-from .sweep import DEFAULT_BATCH_SIZE, execute, expand_grid
+from .results import Results
+from .driver import execute
+from .sweep import DEFAULT_BATCH_SIZE, expand_grid
 
 
 def run(config=None, *, problem: str | None = None, out=None, detection: Detection | None = None,

@@ -36,6 +36,10 @@ def threads_for(n_runs: int, threads: int | None = None):
             torch.set_num_threads(old)
 
 
+def torch_threads() -> int:
+    return torch.get_num_threads()
+
+
 def check_device(device: str) -> None:
     """Raise ConfigError (one line) for a device torch cannot use here."""
     try:

@@ -9,3 +9,9 @@ class ConfigError(ValueError):
     def __init__(self, option: str, message: str):
         self.option = option
         super().__init__(f"--{option.replace('_', '-')}: {message}")
+
+
+class StoreError(OSError):
+    """The results directory could not be written (disk full, read-only, ...) or read.  ``str``
+    is one line saying which file, why, and that the committed runs are intact; the CLI prints it
+    and exits with status 1."""

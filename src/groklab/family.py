@@ -16,7 +16,8 @@ are required)::
     reference(data) -> dict                             # data-only quantities, once per data set
     check(cfg, data) -> None                            # raise ConfigError (e.g. lr too large)
     run_batch(datas, cfgs, *, device, save_iterates, progress) -> BatchResult   # D x B runs
-    run_columns(cfg, data, ref, final, col) -> dict     # family columns of runs.parquet
+    run_columns(cfg, data, ref, final, col) -> dict     # family columns of the runs table
+    provenance() -> dict                                # how it ran, for OUT/manifest.json
 
 Registration.  Built-in families are the packages under ``groklab/families/`` (found by listing
 that folder, so adding one touches no core file); others are named by the ``groklab.families``
@@ -129,6 +130,12 @@ class Family:
     def run_columns(self, cfg, data, ref, final, col) -> dict:
         hook = self._hook("run_columns")
         return hook(cfg, data, ref, final, col) if hook else {}
+
+    def runtime_info(self) -> dict:
+        """What the runtime says about how it ran (its optional ``provenance()``), for the
+        manifest -- e.g. which compiled kernel the batches used."""
+        hook = self._hook("provenance")
+        return hook() if hook else {}
 
     def derive_curves(self, curves) -> None:
         """Add the derived curve columns in place."""

@@ -126,6 +126,10 @@ class ConfigBase(Checked):
     hashed when the config is made, before ``validate`` (which may read the file)."""
 
     problem = ""
+    #: the version of the family's numerics.  A family bumps it whenever a change to its data,
+    #: engine or measurements changes any number; it enters the run id (above 1), so a rerun
+    #: never reuses results an older engine computed.  It is also a column of the runs table.
+    engine_version = 1
 
     def __post_init__(self):
         self.__dict__["_digests"] = {  # not fields: equality and the dataclass hash ignore them
@@ -199,6 +203,8 @@ def run_id(cfg) -> str:
     if cached is not None:
         return cached
     payload = {"problem": cfg.problem}
+    if cfg.engine_version != 1:  # version 1 adds nothing: ids made before versioning stay valid
+        payload["engine_version"] = cfg.engine_version
     values = config_dict(cfg)
     for name, sha in cfg.file_digests().items():
         payload[f"{name}_sha256"] = sha  # the content, wherever the file lies

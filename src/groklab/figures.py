@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Callable
 
 from . import family as registry
-from .store import Results
-from .sweep import DEFAULT_BATCH_SIZE, execute, expand_grid
+from .results import Results
+from .driver import execute
+from .sweep import DEFAULT_BATCH_SIZE, expand_grid
 
 #: how the figure's sweeps execute (``groklab reproduce --device/--backend/--address/...``):
 #: keyword arguments of sweep.execute, read by run_grids

@@ -1,10 +1,12 @@
 """The one place groklab defers an import.
 
 Commands that need no tensors (``--help``, ``report``, ``plot``, ``reproduce list``) must not
-pay for importing torch, and a family's figures need matplotlib only when drawn.  So the modules
-that import them are named by a dotted path and imported on first use, by :func:`load`, from
-three declared places only: the registry (a family's ``runtime`` and ``figures`` modules,
-:mod:`groklab.family`) and the sweep driver (the torch side of the core, :mod:`groklab.compute`).
+pay for importing torch (nor ``--help`` for pandas and matplotlib), and a family's figures need
+matplotlib only when drawn.  So the modules that import them are named by a dotted path and
+imported on first use, by :func:`load`, from four declared places only: the registry (a
+family's ``runtime`` and ``figures`` modules, :mod:`groklab.family`), the sweep driver (the
+torch side of the core, :mod:`groklab.compute`), the package's entry points (``groklab.run``,
+``sweep``, ``load``) and the CLI's dispatch (one module per command, :mod:`groklab.cli`).
 Everything else is a plain top-of-module import, so the call graph can be read from the imports.
 """
 from __future__ import annotations

@@ -1,153 +1,217 @@
-"""The results store: OUT/runs.parquet and OUT/curves.parquet (plus OUT/iterates.parquet when
-iterates are saved), readable with pandas, polars or DuckDB.
+"""The results directory: a partitioned Parquet dataset, one file per committed batch and table.
 
-Crash safety.  Each finished batch is written to ``OUT/parts/`` as its own files: curves first,
-then runs -- the runs file is the commit marker, so a part without one is ignored.  Every file is
-written to a temporary name and renamed (atomic on POSIX).  The consolidated tables are rebuilt
-from the parts (also atomically) after every batch for runs.parquet and at the end of each command
-for the curves, and again by :func:`load` whenever a part is newer than them, so a killed sweep
-loses at most the batch in flight and a rerun skips every committed run.  If one run id is
-committed twice (a re-detection with other thresholds), the newest row wins.
+    OUT/manifest.json            how the results were made (groklab.provenance)
+    OUT/runs/<part>.parquet      one row per run: config, t1/t2, final numbers, status
+    OUT/curves/<part>.parquet    one row per (run, logged step)
+    OUT/iterates/<part>.parquet  the logged iterates, when saved
+    OUT/damaged/                 parts found truncated or incomplete, moved aside (never deleted)
+
+Any Parquet reader scans the three folders as they are (``pyarrow.dataset.dataset(OUT/'runs')``,
+DuckDB ``'OUT/runs/*.parquet'``, ``polars.scan_parquet``); :func:`groklab.results.load` does the
+same lazily.  Nothing is rewritten when a batch lands, so a batch costs the same whether it is
+the first or the 10 000th.
+
+Commit protocol.  A batch's files are written (and fsynced) under ``OUT/.staging/`` first, then
+renamed into place: curves and iterates, then the runs file -- the commit marker.  A part whose
+runs file is absent is not committed and readers ignore it; so a kill loses at most the batch in
+flight, and a rerun skips every committed run.  The runs file's Parquet key-value metadata
+(``groklab``) records how many curve and iterate rows belong to it and the provenance of the
+command that wrote it, so a truncated or deleted companion file is noticed (:mod:`.damage`).
+
+A run id lives in one committed part; if it ever lies in two (a run computed twice by commands
+that raced with different batchings, or a compaction cut short) the newest part wins, for its
+runs row and its curves alike.
 """
 from __future__ import annotations
 
+import json
 import os
+import socket
 import time
 import uuid
-from dataclasses import dataclass
+import zlib
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-RUNS, CURVES, ITERATES = "runs.parquet", "curves.parquet", "iterates.parquet"
+from .errors import StoreError
+
+KINDS = ("runs", "curves", "iterates")
+STAGING, DAMAGED, MANIFEST, PLANS = ".staging", "damaged", "manifest.json", ".plans"
 FINISHED = ("done", "diverged")
+META_KEY = b"groklab"
+#: this machine, as it appears in part names (a short hash: host names may hold any character)
+HOST = f"{zlib.crc32(socket.gethostname().encode()):08x}"
 
 
-def atomic_write_parquet(df: pd.DataFrame, path: Path) -> None:
+def new_part_id() -> str:
+    """Time-ordered and collision-free across processes and machines: parts sort in commit
+    order, and the name says which process wrote it (for telling a crash from a batch in
+    flight)."""
+    return f"{time.time_ns():020d}-{HOST}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def part_writer(pid: str) -> tuple[str, int]:
+    """(host hash, process id) of the process that wrote part ``pid``."""
+    fields = pid.split("-")
+    try:
+        return fields[1], int(fields[2])
+    except (IndexError, ValueError):
+        return "", -1  # a name from an older layout: no writer recorded
+
+
+def writer_alive(pid: str) -> bool:
+    host, proc = part_writer(pid)
+    if host != HOST or proc <= 0:
+        return False
+    try:
+        os.kill(proc, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems do not sync directories; the rename is still atomic
+    finally:
+        os.close(fd)
+
+
+def to_table(df: pd.DataFrame, meta: dict | None = None) -> pa.Table:
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    if meta is not None:
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), META_KEY: json.dumps(meta, default=str).encode()})
+    return table
+
+
+def write_synced(table: pa.Table, path: Path) -> None:
+    """Write ``table`` to ``path`` and fsync it (the caller renames it into place)."""
+    pq.write_table(table, path)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_parquet(df: pd.DataFrame, path: Path, meta: dict | None = None) -> None:
+    """Write ``df`` to a temporary name beside ``path``, fsync, rename: readers see the old file
+    or the new one, never half of one; a failure leaves no temporary file behind."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        df.to_parquet(tmp, index=False)
+        write_synced(to_table(df, meta), tmp)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+    fsync_dir(path.parent)
 
 
-@dataclass
-class Results:
-    """What a run or a sweep returns: tidy DataFrames (``iterates`` is None unless saved)."""
+def read_meta(path: Path) -> dict:
+    """The ``groklab`` key-value metadata of a part file ({} if none); raises on a damaged file."""
+    md = pq.read_metadata(path).metadata or {}
+    raw = md.get(META_KEY)
+    return json.loads(raw) if raw else {}
 
-    runs: pd.DataFrame
-    curves: pd.DataFrame
-    iterates: pd.DataFrame | None = None
-    path: Path | None = None
 
-    def curve(self, run_id: str) -> pd.DataFrame:
-        return self.curves[self.curves.run_id == run_id].sort_values("step")
-
-    def __repr__(self) -> str:
-        where = f" at {self.path}" if self.path else ""
-        return f"Results({len(self.runs)} runs, {len(self.curves)} curve rows{where})"
+def failure(path: Path, err: OSError, committed: int | None = None) -> StoreError:
+    """One line for a write that failed (disk full, read-only, ...)."""
+    what = err.strerror or str(err)
+    tail = (f"; the {committed} runs this command committed before it are intact"
+            if committed is not None
+            else "") + "; fix that and rerun the same command to resume"
+    return StoreError(f"cannot write {path}: {what}{tail}")
 
 
 class Store:
+    """Writing and reading the parts of one results directory."""
+
     def __init__(self, root):
         self.root = Path(root)
-        self.parts = self.root / "parts"
+        self.staging = self.root / STAGING
+
+    def dir(self, kind: str) -> Path:
+        return self.root / kind
+
+    def path(self, kind: str, pid: str) -> Path:
+        return self.root / kind / f"{pid}.parquet"
 
     # ---- writing ----------------------------------------------------------------------------
     def prepare(self) -> None:
-        self.parts.mkdir(parents=True, exist_ok=True)
+        for d in (self.staging, *(self.dir(k) for k in KINDS)):
+            d.mkdir(parents=True, exist_ok=True)
 
     def write_part(self, runs: pd.DataFrame, curves: pd.DataFrame | None = None,
-                   iterates: pd.DataFrame | None = None) -> str:
-        self.prepare()
-        # time-ordered, collision-free names: parts sort in commit order across processes
-        pid = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
-        if curves is not None:
-            atomic_write_parquet(curves, self.parts / f"{pid}.curves.parquet")
-        if iterates is not None:
-            atomic_write_parquet(iterates, self.parts / f"{pid}.iterates.parquet")
-        atomic_write_parquet(runs, self.parts / f"{pid}.runs.parquet")  # commit marker, last
+                   iterates: pd.DataFrame | None = None, provenance: dict | None = None,
+                   pid: str | None = None, committed: int | None = None) -> str:
+        """Commit one batch; return its part id.  Raises StoreError (one line) when the disk
+        refuses, after removing what it had staged: committed parts are never touched."""
+        pid = pid or new_part_id()
+        tables = {"curves": curves, "iterates": iterates, "runs": runs}
+        meta = {"part": pid, "rows": {k: (0 if df is None else len(df)) for k, df in tables.items()},
+                "provenance": provenance or {}}
+        staged: dict[str, Path] = {}
+        target = self.staging
+        try:
+            self.prepare()
+            for kind, df in tables.items():
+                if df is None:
+                    continue
+                target = self.staging / f"{pid}.{kind}.parquet"
+                staged[kind] = target
+                write_synced(to_table(df, meta), target)
+            for kind in ("curves", "iterates", "runs"):  # the runs file last: the commit marker
+                if kind in staged:
+                    target = self.path(kind, pid)
+                    os.replace(staged.pop(kind), target)
+            fsync_dir(self.dir("runs"))
+        except BaseException as e:  # a full disk, or Ctrl-C mid-write: leave nothing staged
+            for p in staged.values():
+                try:
+                    p.unlink()
+                except OSError:
+                    pass
+            if isinstance(e, OSError):
+                raise failure(target, e, committed) from None
+            raise
         return pid
 
+    def rewrite_runs(self, pid: str, runs: pd.DataFrame) -> None:
+        """Replace the runs file of committed part ``pid`` (a re-detection), keeping its metadata:
+        one atomic rename, so a reader sees the old rows or the new ones."""
+        path = self.path("runs", pid)
+        try:
+            atomic_write_parquet(runs, path, read_meta(path))
+        except OSError as e:
+            raise failure(path, e) from None
+
     # ---- reading ----------------------------------------------------------------------------
-    def _committed(self) -> list[str]:
-        if not self.parts.is_dir():
+    def committed(self) -> list[str]:
+        """Part ids with a runs file, oldest first."""
+        d = self.dir("runs")
+        if not d.is_dir():
             return []
-        return sorted(p.name[: -len(".runs.parquet")] for p in self.parts.glob("*.runs.parquet"))
+        return sorted(p.name[: -len(".parquet")] for p in d.glob("*.parquet"))
 
-    def read_runs(self) -> pd.DataFrame:
-        ids = self._committed()
-        if not ids:
-            return pd.DataFrame()
-        df = pd.concat([pd.read_parquet(self.parts / f"{i}.runs.parquet") for i in ids],
-                       ignore_index=True)
-        return df.drop_duplicates("run_id", keep="last").reset_index(drop=True)
+    def files(self, kind: str) -> list[str]:
+        d = self.dir(kind)
+        return sorted(p.name[: -len(".parquet")] for p in d.glob("*.parquet")) if d.is_dir() else []
 
-    def finished_ids(self) -> set[str]:
-        runs = self.read_runs()
-        if runs.empty:
-            return set()
-        return set(runs.loc[runs.status.isin(FINISHED), "run_id"])
-
-    def _read_kind(self, kind: str, keep: set[str]) -> pd.DataFrame | None:
-        frames = []
-        seen: set[str] = set()
-        for i in self._committed():
-            p = self.parts / f"{i}.{kind}.parquet"
-            if p.exists():
-                df = pd.read_parquet(p)
-                new = set(df.run_id.unique()) - seen  # first committed copy of a run's curve wins
-                df = df[df.run_id.isin(new & keep)]
-                seen |= new
-                frames.append(df)
-        if not frames:
-            return None
-        df = pd.concat(frames, ignore_index=True)
-        # parts store run_id dictionary-encoded (cheap to build); the tables hold plain strings
-        # whatever the number of parts, so users see one dtype
-        df["run_id"] = df["run_id"].astype(str)
+    def read_part(self, kind: str, pid: str, columns=None, filters=None) -> pd.DataFrame:
+        df = pq.read_table(self.path(kind, pid), columns=columns, filters=filters).to_pandas()
+        if "run_id" in df and df["run_id"].dtype == "category":
+            df["run_id"] = df["run_id"].astype(str)  # parts keep it dictionary-encoded on disk
         return df
-
-    def consolidate(self, curves: bool = True) -> None:
-        runs = self.read_runs()
-        if runs.empty:
-            return
-        atomic_write_parquet(runs, self.root / RUNS)
-        if curves:
-            keep = set(runs.run_id)
-            for kind, name in (("curves", CURVES), ("iterates", ITERATES)):
-                df = self._read_kind(kind, keep)
-                if df is not None:
-                    atomic_write_parquet(df.sort_values(["run_id", "step"], kind="stable"),
-                                         self.root / name)
-
-    def stale(self) -> bool:
-        ids = self._committed()
-        if not ids:
-            return False
-        newest = max((self.parts / f"{i}.runs.parquet").stat().st_mtime_ns for i in ids)
-        for name in (RUNS, CURVES):
-            p = self.root / name
-            if not p.exists() or p.stat().st_mtime_ns < newest:
-                return True
-        return False
-
-
-def load(path) -> Results:
-    """Read a results directory (consolidating committed parts first if needed)."""
-    root = Path(path)
-    store = Store(root)
-    if store.stale():
-        store.consolidate()
-    if not (root / RUNS).exists():
-        raise FileNotFoundError(f"{root}: no {RUNS} (not a groklab results directory)")
-    runs = pd.read_parquet(root / RUNS)
-    curves = pd.read_parquet(root / CURVES) if (root / CURVES).exists() else pd.DataFrame()
-    it = pd.read_parquet(root / ITERATES) if (root / ITERATES).exists() else None
-    for df in (curves, it):
-        if df is not None and "run_id" in df and df["run_id"].dtype == "category":
-            df["run_id"] = df["run_id"].astype(str)  # tables written before parts were cast
-    return Results(runs=runs, curves=curves, iterates=it, path=root)

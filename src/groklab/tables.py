@@ -64,7 +64,8 @@ def batch_tables(fam: Family, flat: list, res: BatchResult, extra: list[dict], d
             row[f"final_{name}"] = col[name][-1]
         row.update(extra[j])
         row.update({"wall_time_s": res.wall_time_s / R, "batch_runs": R,
-                    "status": "done" if ok else "diverged", "groklab_version": __version__})
+                    "status": "done" if ok else "diverged", "groklab_version": __version__,
+                    "engine_version": cfg.engine_version})
         runs.append(row)
     runs_df = pd.DataFrame(runs)
     for c in ("t1", "t2", "delta_t"):

@@ -152,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "family swept > 0, e.g. l1 for sparse recovery, nuclear for matrices; runs "
                     "with beta = 0 or the time never detected are left out; paper: -1)")
     add_field_flags(rp, Detection, "re-detect t1/t2 with these settings (no re-simulation)")
+    st = sub.add_parser("status", help="runs done / pending / diverged, parts, size and damage "
+                        "of a results directory")
+    st.add_argument("results", help="results directory")
+    st.add_argument("--repair", action="store_true",
+                    help="remove leftovers of killed commands, set damaged parts aside (their "
+                    "runs are recomputed by a rerun), merge all parts into one per table")
     rr = sub.add_parser("reproduce", help="rerun a paper figure and draw it")
     rr.add_argument("figure", help="figure name (see `groklab reproduce list`)")
     rr.add_argument("--full", action="store_true", help="the paper's scale (hours) instead of quick")

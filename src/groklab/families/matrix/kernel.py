@@ -95,8 +95,18 @@ def fits(depth: int, n1: int, n2: int, device) -> bool:
     return depth == 1 and torch.device(device).type == "cpu" and 1 <= min(n1, n2) <= MAX_DIM
 
 
+#: the backends batches in this process actually ran on (provenance: OUT/manifest.json)
+USED: set[str] = set()
+
+
 def wanted(depth: int, n1: int, n2: int, device) -> bool:
     """Whether the engine should use the kernel for this batch (GROKLAB_MATRIX_KERNEL)."""
+    use = _wanted(depth, n1, n2, device)
+    USED.add("numba" if use else "torch")
+    return use
+
+
+def _wanted(depth: int, n1: int, n2: int, device) -> bool:
     m = mode()
     if m == "torch":
         return False

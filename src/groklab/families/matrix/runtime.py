@@ -2,11 +2,14 @@
 on first use): data, the step-size check, the engine and the theory columns of a run."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from ...fields import ConfigError
 from .config import MatrixCompletionConfig
 from .data import lr_bound, make_completion_data, make_sensing_data
+from . import kernel
 from .engine import run_matrix_batch
 from .theory import matrix_reference, predicted_t1
 
@@ -33,6 +36,12 @@ def check(cfg, data) -> None:
 def run_batch(datas, cfgs, *, device, save_iterates, progress=None):
     return run_matrix_batch(datas, cfgs, device=device, save_iterates=save_iterates,
                             progress=progress)
+
+
+def provenance() -> dict:
+    """For OUT/manifest.json: the kernel setting and the backends batches here ran on."""
+    return {"matrix_kernel_mode": os.environ.get("GROKLAB_MATRIX_KERNEL", "auto"),
+            "matrix_kernel_used": sorted(kernel.USED)}
 
 
 def run_columns(cfg, data, ref, final, col) -> dict:

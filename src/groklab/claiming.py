@@ -1,0 +1,143 @@
+"""Two commands, one results directory: a lock for housekeeping and claims for batches.
+
+*The directory lock* (``OUT/.lock``, an advisory ``flock``) is held only for short housekeeping
+(recovery, compaction, re-detection, the manifest), never while computing.
+
+*Batch claims* make two identical commands into one ``--out`` do the work once.  Before a batch
+runs, its claim file ``OUT/.claims/<batch key>`` is created exclusively (``O_EXCL``), naming the
+process; a second command that finds the claim held by a live process leaves that batch alone,
+does its own, then waits for the other's batches to be committed (taking over any whose owner
+died).  The batch key is a hash of the batch's run ids, so identical commands plan identical keys,
+and shards of one grid (disjoint runs) never collide.  A claim's owner is alive when it is a
+running process on this machine; a claim from another machine is trusted until it is
+``GROKLAB_CLAIM_TTL`` seconds old (default one day) -- on a shared cluster file system, kill a
+stuck sweep's claims with ``groklab status OUT --repair``.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import socket
+import time
+import uuid
+from pathlib import Path
+
+from .store import HOST
+
+CLAIMS, LOCK = ".claims", ".lock"
+TTL_ENV = "GROKLAB_CLAIM_TTL"
+
+
+@contextlib.contextmanager
+def directory_lock(root: Path):
+    """Exclusive advisory lock on OUT (blocks until free)."""
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def batch_key(batch) -> str:
+    """(D x B configs) -> a name shared by every process that plans the same batch."""
+    ids = sorted(cfg.run_id() for row in batch for cfg in row)
+    return hashlib.sha1(",".join(ids).encode()).hexdigest()[:20]
+
+
+def _alive(info: dict) -> bool:
+    if info.get("host") == HOST:
+        try:
+            os.kill(int(info.get("pid", -1)), 0)
+        except ProcessLookupError:
+            return False
+        except (PermissionError, ValueError, OverflowError):
+            return True
+        return True
+    ttl = float(os.environ.get(TTL_ENV, 86400))
+    return time.time() - float(info.get("time", 0)) < ttl
+
+
+class Claims:
+    def __init__(self, root: Path):
+        self.dir = Path(root) / CLAIMS
+        self.mine: set[str] = set()
+        self.me = {"host": HOST, "hostname": socket.gethostname(), "pid": os.getpid()}
+
+    def _path(self, key: str) -> Path:
+        return self.dir / key
+
+    def owner(self, key: str) -> dict | None:
+        """The live owner of claim ``key`` (None if free or stale)."""
+        try:
+            info = json.loads(self._path(key).read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            info = {}  # half-written by a process that died at that instant: stale
+        return info if _alive(info) and info.get("token") else None
+
+    def take(self, key: str) -> bool:
+        """Claim ``key``; True if this process now holds it."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        path = self._path(key)
+        body = json.dumps({**self.me, "time": time.time(), "token": uuid.uuid4().hex})
+        tmp = self.dir / f".new-{key}-{uuid.uuid4().hex[:8]}"
+        tmp.write_text(body)
+        try:
+            for _ in range(2):
+                try:
+                    os.link(tmp, path)  # atomic and exclusive: the claim appears whole or not at all
+                except FileExistsError:
+                    if self.owner(key) is not None:
+                        return False
+                    # stale: move it aside under a unique name -- one process wins the rename
+                    try:
+                        os.rename(path, self.dir / f".stale-{key}-{uuid.uuid4().hex[:8]}")
+                    except FileNotFoundError:
+                        pass
+                    continue
+                self.mine.add(key)
+                return True
+            return False
+        finally:
+            tmp.unlink(missing_ok=True)
+            for p in self.dir.glob(f".stale-{key}-*"):
+                p.unlink(missing_ok=True)
+
+    def release(self, key: str) -> None:
+        if key in self.mine:
+            self._path(key).unlink(missing_ok=True)
+            self.mine.discard(key)
+
+    def release_all(self) -> None:
+        for key in list(self.mine):
+            self.release(key)
+
+    def held_by_others(self) -> list[dict]:
+        """Live claims of other processes (for ``groklab status``)."""
+        if not self.dir.is_dir():
+            return []
+        out = []
+        for p in self.dir.iterdir():
+            if p.name.startswith(".") or p.name in self.mine:
+                continue
+            info = self.owner(p.name)
+            if info is not None:
+                out.append({"key": p.name, **info})
+        return out
+
+    def clear_stale(self) -> int:
+        """Remove claims whose owner is gone; return how many."""
+        n = 0
+        if self.dir.is_dir():
+            for p in self.dir.iterdir():
+                if p.name.startswith(".") or self.owner(p.name) is None:
+                    p.unlink(missing_ok=True)
+                    n += 1
+        return n

@@ -1,0 +1,33 @@
+"""``groklab plot``: curves per run, a summary over the swept axes, or a heat map (PNG)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..fields import ConfigError
+from ..plotting import plot_heatmap, plot_results
+from ..results import load
+
+
+def output_path(results: Path, file: str | None, name: str) -> Path:
+    """--file, else RESULTS/NAME -- or ./<results>-NAME when RESULTS is read-only (plotting
+    never needs to write into a results directory)."""
+    if file:
+        return Path(file)
+    if os.access(results, os.W_OK):
+        return results / name
+    return Path.cwd() / f"{results.resolve().name}-{name}"
+
+
+def main(ns) -> int:
+    heat = ns.x is not None or ns.y is not None or ns.metric is not None
+    if heat and (ns.x is None or ns.y is None):
+        raise ConfigError("x" if ns.x is None else "y", "a heat map needs both --x and --y")
+    res = load(ns.results)
+    path = output_path(Path(ns.results), ns.file, "heatmap.png" if heat else "plot.png")
+    if heat:
+        plot_heatmap(res, path, ns.x, ns.y, ns.metric or "delta_t")
+    else:
+        plot_results(res, path)
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,20 @@
+"""``groklab report``: the tidy runs table, or one fitted exponent, of a results directory."""
+from __future__ import annotations
+
+from ..results import load
+from ..tables import redetect
+from .options import detection, detection_given
+from .report import fit_line, print_runs
+
+
+def main(ns) -> int:
+    res = load(ns.results)
+    runs = res.runs
+    if detection_given(ns):
+        problems = runs["problem"].unique() if "problem" in runs else []
+        runs = redetect(runs, res.curves, detection(ns, problems[0] if len(problems) == 1 else None))
+    if ns.fit:
+        print(fit_line(runs, ns.fit))
+        return 0
+    print_runs(runs, ns.format, ns.columns.split(",") if ns.columns else None)
+    return 0

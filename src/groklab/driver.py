@@ -1,0 +1,219 @@
+"""Running a sweep: claim, compute and commit every batch not already finished.
+
+:func:`execute` is what ``groklab.run`` / ``groklab.sweep``, the CLI and the figure recipes call.
+It opens a :class:`groklab.session.Session` on the results directory (when there is one), skips
+finished runs, re-detects finished runs read with other detection settings, and hands the
+remaining batches (planned by :func:`groklab.sweep.plan_batches`) to a backend (this process or
+Ray), committing each as it comes back.  The torch side of the core is imported here, on first
+use, so that reading results never pays for torch.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from dataclasses import fields
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from . import family as registry
+from . import provenance
+from .backends import Job, make_backend
+from .claiming import batch_key
+from .detect import Detection
+from .lazy import load
+from .results import Reader, Results, is_results_dir, load as load_results
+from .session import Session
+from .store import FINISHED
+from .sweep import DEFAULT_BATCH_SIZE, plan_batches
+from .tables import redetect
+
+#: the torch side of the core, imported when a sweep first needs it (see groklab.lazy)
+COMPUTE = "groklab.compute"
+#: seconds between looks at the store while another process computes claimed batches
+WAIT_S = 0.5
+
+
+def execute(configs: list, *, out=None, detection: Detection | None = None,
+            batch_size: int = DEFAULT_BATCH_SIZE, device: str = "cpu", save_iterates: bool = False,
+            quiet: bool = True, shard: tuple[int, int] | None = None, backend="local",
+            address: str | None = None, ray_cpus_per_task: int = 1,
+            threads: int | None = None) -> Results:
+    """Run every config not already finished in ``out``; return all results for these configs
+    (read lazily from ``out`` when given).
+
+    ``backend="ray"`` sends the batches to Ray workers (one task of ``ray_cpus_per_task`` CPUs per
+    batch; ``address`` as for ``ray.init``: None = a local instance, "auto" = the cluster on this
+    machine) and commits each to ``out`` as it comes back, so a rerun resumes just the same.
+
+    ``shard=(i, k)`` runs only the runs whose id hashes to i modulo k: k processes or cluster jobs
+    (a SLURM array, say) given the same grid and the same ``out`` split it without overlap, each
+    committing its own parts.  Two identical commands into one ``out`` compute each batch once
+    (batch claims, :mod:`groklab.claiming`); the later one waits for the other's batches.
+
+    ``threads``: torch threads per local batch (default: one below
+    ``groklab.compute.SMALL_BATCH`` runs, torch's count above).
+    """
+    compute = load(COMPUTE)
+    if backend != "ray" or not str(device).startswith("cuda"):
+        compute.check_device(device)  # a Ray cluster's GPUs need not be on this machine
+    det = detection or (registry.of(configs[0]).detection if configs else Detection())
+    if shard is not None:
+        i, k = shard
+        configs = [cfg for cfg in configs if int(cfg.run_id(), 16) % k == i]
+    wanted = {cfg.run_id() for cfg in configs}
+    # what is left and whether it is valid (every lr checked on its data) before anything is
+    # written: bad input leaves no directory behind
+    done = _finished(out)
+    todo = [cfg for cfg in configs if cfg.run_id() not in done]
+    cache = compute.prepare_data(todo)
+    session = None
+    if out is not None:
+        record = provenance.collect(
+            engines={cfg.problem: cfg.engine_version for cfg in configs},
+            runtime={}, device=str(device), threads=threads or compute.torch_threads(),
+            backend=backend if isinstance(backend, str) else type(backend).__name__)
+        session = Session(out, record, list({c.problem: registry.of(c) for c in configs}.values()))
+        session.open()  # may set damaged parts aside: their runs are to do again
+        session.record_plan(wanted)
+        done = session.finished_ids()
+        todo = [cfg for cfg in configs if cfg.run_id() not in done]
+        cache.update(compute.prepare_data([c for c in todo
+                                           if (c.problem, c.data_key()) not in cache]))
+    batches = plan_batches(todo, batch_size)
+    if session is not None:
+        _redetect_stale(session, wanted & done, det)
+    runner = make_backend(backend, address=address, cpus_per_task=ray_cpus_per_task, quiet=quiet) \
+        if isinstance(backend, str) else backend
+    job = Job(local=functools.partial(compute.run_batch_tables, cache=cache, det=det, device=device,
+                                      save_iterates=save_iterates, threads=threads),
+              remote=compute.remote_batch, remote_args=(det, device, save_iterates))
+    sink = _Sink(session)
+    total = sum(cfg.steps for cfg in todo)
+    bar = None
+    if not quiet and todo:
+        # redraw at most every 5 s into a log file (CI, cluster jobs), 10 times a second on a tty
+        bar = tqdm(total=total, unit="step", unit_scale=True, desc=f"{len(todo)} runs",
+                   dynamic_ncols=True, mininterval=0.1 if sys.stderr.isatty() else 5.0)
+    t_start = time.perf_counter()
+    status = "interrupted"
+    try:
+        if session is None:
+            _run(runner, batches, job, device, bar, sink, len(todo))
+        else:
+            _run_claimed(session, runner, batches, job, device, bar, sink, len(todo), quiet)
+        status = "finished"
+    finally:
+        if bar is not None:
+            bar.close()
+        if session is not None:
+            session.close(status)
+    if not quiet and todo:
+        el = time.perf_counter() - t_start
+        print(f"groklab: {len(todo)} runs in {el:.1f} s ({total / max(el, 1e-9):.3g} run-steps/s); "
+              f"{len(configs) - len(todo)} already finished", flush=True)
+    if session is not None:
+        res = load_results(session.root, run_ids=wanted)
+        res.runs  # noqa: B018 -- the runs table as this sweep left it (curves are read on use)
+        return res
+    return sink.results()
+
+
+class _Sink:
+    """Where finished batches go: the session's store, or memory when there is no ``out``."""
+
+    def __init__(self, session: Session | None):
+        self.session = session
+        self.frames: tuple[list, list, list] = ([], [], [])
+
+    def put(self, runs_df, curves_df, it_df) -> None:
+        if self.session is not None:
+            self.session.commit(runs_df, curves_df, it_df)
+            return
+        for acc, df in zip(self.frames, (runs_df, curves_df, it_df)):
+            if df is not None:
+                acc.append(df)
+
+    def results(self) -> Results:
+        runs, curves, its = (pd.concat(f, ignore_index=True) if f else None for f in self.frames)
+        if curves is not None:
+            curves["run_id"] = curves["run_id"].astype(str)
+        return Results(runs=runs if runs is not None else pd.DataFrame(),
+                       curves=curves if curves is not None else pd.DataFrame(), iterates=its)
+
+
+def _finished(out) -> set[str]:
+    """Finished run ids in ``out`` (read only; damaged parts count as not finished)."""
+    if out is None or not is_results_dir(out):
+        return set()
+    runs = Reader(out, warn=False).runs(columns=["status"])
+    return set(runs.run_id[runs.status.isin(FINISHED)]) if len(runs) else set()
+
+
+def _run(runner, batches, job, device, bar, sink: _Sink, n_todo: int, after=None) -> None:
+    # a generator of finished batches; closing it (finally) cancels work still in flight
+    finished = runner.map(batches, job, device, progress=bar.update if bar is not None else None)
+    n_done = 0
+    try:
+        for batch, tables in finished:
+            sink.put(*tables)
+            if after is not None:
+                after(batch)
+            n_done += len(tables[0])
+            if bar is not None:
+                bar.set_description(f"{n_done}/{n_todo} runs")
+    finally:
+        finished.close()
+
+
+def _run_claimed(session: Session, runner, batches, job, device, bar, sink, n_todo, quiet):
+    """Compute the batches no live process has claimed; then wait for the others' batches,
+    taking over any whose owner died before committing it."""
+    claims = session.claims
+    keys = {id(b): batch_key(b) for b in batches}
+    mine = [b for b in batches if claims.take(keys[id(b)])]
+    theirs = [b for b in batches if keys[id(b)] not in claims.mine]
+    _run(runner, mine, job, device, bar, sink, n_todo, after=lambda b: claims.release(keys[id(b)]))
+    said = False
+    while theirs:
+        done = session.finished_ids()
+        left = []
+        for b in theirs:
+            rows = [[c for c in row if c.run_id() not in done] for row in b]
+            rows = [r for r in rows if r]
+            if not rows:
+                continue
+            if claims.take(keys[id(b)]):  # its owner died: do what it left
+                _run(runner, [rows], job, device, bar, sink, n_todo,
+                     after=lambda _b, k=keys[id(b)]: claims.release(k))
+            else:
+                left.append(b)
+        theirs = left
+        if theirs:
+            if not quiet and not said:
+                owner = claims.owner(keys[id(theirs[0])]) or {}
+                print(f"groklab: {len(theirs)} batch(es) are being computed by another groklab "
+                      f"process (pid {owner.get('pid', '?')}); waiting for them", flush=True)
+                said = True
+            time.sleep(WAIT_S)
+
+
+def _redetect_stale(session: Session, ids: set, det: Detection) -> None:
+    """Finished runs read with other detection settings get t1/t2 re-read from their curves."""
+    if not ids:
+        return
+    reader = Reader(session.root, warn=False)
+    runs = reader.runs()
+    runs = runs[runs.run_id.isin(ids)]
+    names = [f.name for f in fields(Detection)]
+    same = np.ones(len(runs), dtype=bool)
+    for n in names:
+        same &= (runs[n] == getattr(det, n)).to_numpy()
+    stale = runs[~same]
+    if stale.empty:
+        return
+    curves = reader.table("curves", set(stale.run_id))
+    session.rewrite_runs(redetect(stale, curves if curves is not None else pd.DataFrame(
+        columns=["run_id", "step", "train_error", "test_error"]), det))
