@@ -83,6 +83,11 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
         cache.update(compute.prepare_data([c for c in todo
                                            if (c.problem, c.data_key()) not in cache]))
     batches = plan_batches(todo, batch_size)
+    if not quiet and session is not None:
+        for problem, n in older_engine_runs(session.root, configs).items():
+            print(f"groklab: note: {n} {problem} runs in {session.root} were computed by an older "
+                  f"engine than v{registry.get(problem).config.engine_version} and are not "
+                  "reused (`groklab status` lists engine versions)", flush=True)
     if session is not None:
         _redetect_stale(session, wanted & done, det)
     runner = make_backend(backend, address=address, cpus_per_task=ray_cpus_per_task, quiet=quiet) \
@@ -150,6 +155,24 @@ def _finished(out) -> set[str]:
         return set()
     runs = Reader(out, warn=False).runs(columns=["status"])
     return set(runs.run_id[runs.status.isin(FINISHED)]) if len(runs) else set()
+
+
+def older_engine_runs(out, configs) -> dict[str, int]:
+    """problem -> how many runs in ``out`` an older engine of that family computed (they are
+    not reused: the engine version is part of the run id)."""
+    if out is None or not is_results_dir(out):
+        return {}
+    runs = Reader(out, warn=False).runs(columns=["problem", "engine_version"])
+    if not len(runs) or "engine_version" not in runs:
+        return {}
+    current = {cfg.problem: cfg.engine_version for cfg in configs}
+    ver = runs.engine_version.fillna(1).astype(int)
+    out_ = {}
+    for problem, v in current.items():
+        n = int(((runs.problem == problem) & (ver < v)).sum())
+        if n:
+            out_[problem] = n
+    return out_
 
 
 def _run(runner, batches, job, device, bar, sink: _Sink, n_todo: int, after=None) -> None:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import provenance as prov
 from .claiming import Claims, directory_lock
-from .compaction import compact
+from .compaction import AUTO_MIN_PARTS, compact
 from .damage import inspect, quarantine, recover, summary
 from .errors import StoreError
 from .results import DamageWarning, LEGACY, Reader
@@ -83,7 +83,8 @@ class Session:
             with directory_lock(self.root):
                 if status == "finished":
                     self.drop_plan()
-                merged = compact(self.store, self.parts)
+                merged = compact(self.store, self.parts) \
+                    if len(self.parts) >= AUTO_MIN_PARTS else None
                 prov.record_command(self.root, self.record, status=status, ended=prov.now(),
                                     runs_committed=self.committed_runs,
                                     parts_written=len(self.parts),

@@ -47,6 +47,7 @@ def batch_tables(fam: Family, flat: list, res: BatchResult, extra: list[dict], d
     times = detect_many(res.steps, m["train_error"], m["test_error"], det)
     mark_unmeasured(times, m["train_error"], m["test_error"])
     finite = finite_runs(res)
+    det_cols = asdict(det)  # once per batch: the same settings for every run
     runs = []
     for j, cfg in enumerate(flat):
         col = {k: v[:, j] for k, v in m.items()}
@@ -55,7 +56,7 @@ def batch_tables(fam: Family, flat: list, res: BatchResult, extra: list[dict], d
                # a data file's content hash next to its path (the path may move; the hash is
                # what the run id was made from)
                **{f"{name}_sha256": sha for name, sha in cfg.file_digests().items()},
-               **asdict(det), **times[j],
+               **det_cols, **times[j],
                "final_train_error": float(col["train_error"][-1]),
                "final_test_error": float(col["test_error"][-1]),
                "min_test_error": float(np.nanmin(col["test_error"]))
