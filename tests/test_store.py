@@ -286,3 +286,26 @@ def test_redetect_in_process_without_simulation(tmp_path, engine_spy):
     # the numbers that do not depend on detection are untouched
     keep = ["final_train_error", "final_test_error", "final_l1_norm", "final_l2_norm"]
     pd.testing.assert_frame_equal(after.runs.set_index("run_id").loc[b.index, keep], b[keep])
+
+
+def test_a_directory_of_the_old_layout_is_read_and_then_migrated(tmp_path, engine_spy):
+    """Before the partitioned layout: OUT/parts/<id>.{runs,curves}.parquet plus consolidated
+    OUT/runs.parquet and OUT/curves.parquet.  Readers read it as it is; the next sweep moves the
+    parts into runs/ and curves/ and computes only what is missing."""
+    new = groklab.sweep(GRID, out=tmp_path / "new", batch_size=1)
+    old = tmp_path / "old"
+    (old / "parts").mkdir(parents=True)
+    three = sorted(new.runs.run_id)[:3]
+    runs = new.runs[new.runs.run_id.isin(three)]
+    curves = new.curves[new.curves.run_id.isin(three)]
+    pid = "01700000000000000000-deadbeef"
+    curves.to_parquet(old / "parts" / f"{pid}.curves.parquet", index=False)
+    runs.to_parquet(old / "parts" / f"{pid}.runs.parquet", index=False)
+    runs.to_parquet(old / "runs.parquet", index=False)
+    curves.to_parquet(old / "curves.parquet", index=False)
+    assert sorted(load(old).runs.run_id) == three
+    spy = engine_spy()
+    res = groklab.sweep(GRID, out=old, batch_size=1)
+    assert sorted(spy.runs) == sorted(set(new.runs.run_id) - set(three))
+    assert not (old / "parts").exists() and not (old / "runs.parquet").exists()
+    pd.testing.assert_frame_equal(comparable(res.runs), comparable(new.runs))
