@@ -68,7 +68,7 @@ class Family:
     summary: str = ""
     #: detection settings when none are given
     detection: Detection = field(default_factory=Detection)
-    #: curve columns whose last value becomes a ``final_<name>`` column of runs.parquet
+    #: curve columns whose last value becomes a ``final_<name>`` column of the runs table
     final_metrics: tuple[str, ...] = ()
     #: curve column -> dtype (counts as "int32"/"int64": NaN of a diverged run -> -1; "bool")
     curve_dtypes: Mapping[str, str] = field(default_factory=dict)
@@ -76,7 +76,7 @@ class Family:
     run_dtypes: Mapping[str, str] = field(default_factory=dict)
     #: derived curve columns: name -> (numerator column, denominator column)
     ratios: Mapping[str, tuple[str, str]] = field(default_factory=dict)
-    #: prefix of the iterate columns in iterates.parquet (a_0, a_1, ...)
+    #: prefix of the iterate columns in the iterates table (a_0, a_1, ...)
     iterate_prefix: str = "x"
     #: config fields ``report`` shows even when they do not vary (the knobs of the delay law)
     key_fields: tuple[str, ...] = ()

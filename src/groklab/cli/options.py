@@ -101,7 +101,7 @@ def _exec_flags(p) -> None:
                    help="max runs advanced together in one tensor program")
     g.add_argument("--device", default="cpu", help="torch device (cpu, cuda); default cpu")
     g.add_argument("--save-iterates", action="store_true",
-                   help="also store every logged iterate in iterates.parquet")
+                   help="also store every logged iterate (OUT/iterates/)")
     g.add_argument("--shard", default=None, metavar="I/K",
                    help="run only the I-th of K disjoint shards of the grid (0 <= I < K), e.g. one "
                    "per cluster job writing to the same --out")

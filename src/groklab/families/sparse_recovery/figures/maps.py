@@ -3,7 +3,7 @@
 * fig9  -- recovery (test) error against N for depth L in {1, 2, 3}, no penalty (beta = 0).
 * fig17 -- error curves over (N, L): one panel per L, one colour per N.
 * fig18 -- t1, t2, Delta t and the final test error against N, one line per L.
-* fig19a -- coherence mu(M, Phi) against tau for several N (the runs.parquet column; 1 step).
+* fig19a -- coherence mu(M, Phi) against tau for several N (the runs-table column; 1 step).
 * fig21 -- error curves over (N, tau) with a small l1 penalty: one panel per N, one colour per tau.
 * fig22 -- t1, t2, Delta t and the final test error against tau, one line per N.
 
