@@ -1,0 +1,81 @@
+#!/usr/bin/env python
+"""The whole command against the authors' one-run-at-a-time numpy loop, measured in one process.
+
+    python benchmarks/bench_command.py                  # 1024 and 4096 runs x 2e4 steps
+    python benchmarks/bench_command.py --runs 1024 --steps 5000
+
+For each sweep (sparse recovery, n=100, s=5, N=30, shared data, lr x l1 grid):
+
+* numpy   -- the loop of benchmarks/bench_sparse.py (float64), timed on --numpy-runs runs spread
+             over the sweep and extrapolated per run;
+* engine  -- run_sparse_batch alone on the batches groklab forms (data made outside);
+* command -- ``python -m groklab.cli run sparse-recovery ... --out DIR --quiet`` as a fresh
+             process: interpreter start-up, imports, grid, data, engine, detection, tables, the
+             store, the manifest -- everything a user waits for.
+
+Speed-up = numpy seconds per run / groklab seconds per run.  The gap between engine and command
+is groklab's overhead (printed).  "busy" is other processes' CPU load during each measurement
+(cores); ratios taken with busy > 0.3 are lower bounds.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import numpy as np  # noqa: E402
+
+from _common import Meter  # noqa: E402
+from bench_sparse import time_engine, time_numpy  # noqa: E402
+from groklab.sweep import DEFAULT_BATCH_SIZE, expand_grid  # noqa: E402
+
+
+def grid_for(runs: int) -> tuple[list[float], list[float]]:
+    side = int(round(runs ** 0.5))
+    assert side * side == runs, "--runs must be a square (a side x side lr x l1 grid)"
+    return ([float(v) for v in np.linspace(0.01, 0.2, side)],
+            [float(v) for v in np.logspace(-6, -3, side)])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", default="1024,4096", help="comma list of square run counts")
+    ap.add_argument("--steps", type=int, default=20_000)
+    ap.add_argument("--numpy-runs", type=int, default=6)
+    ap.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    a = ap.parse_args()
+    print(f"{'runs':>6} {'numpy ms/run':>13} {'engine ms/run':>14} {'command ms/run':>15} "
+          f"{'engine x':>9} {'command x':>10} {'overhead s':>11} {'busy':>5}")
+    for runs in (int(x) for x in a.runs.split(",")):
+        lrs, l1s = grid_for(runs)
+        configs = expand_grid("sparse-recovery", {"lr": lrs, "l1": l1s, "steps": a.steps})
+        np_per_run, np_busy, _, _ = time_numpy(configs, a.numpy_runs, a.steps, 1)
+        eng_wall, eng_busy, _, _ = time_engine(configs, a.batch_size, 1)
+        tmp = tempfile.mkdtemp(prefix="groklab-bench-command-")
+        cmd = [sys.executable, "-m", "groklab.cli", "run", "sparse-recovery",
+               "--lr", ",".join(map(repr, lrs)), "--l1", ",".join(map(repr, l1s)),
+               "--steps", str(a.steps), "--runs-per-batch", str(a.batch_size),
+               "--out", f"{tmp}/o", "--quiet"]
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+        try:
+            with Meter() as m:
+                subprocess.run(cmd, check=True, env=env)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        busy = max(np_busy, eng_busy, m.busy)
+        print(f"{runs:>6} {1e3 * np_per_run:>13.2f} {1e3 * eng_wall / runs:>14.3f} "
+              f"{1e3 * m.wall / runs:>15.3f} {np_per_run * runs / eng_wall:>8.1f}x "
+              f"{np_per_run * runs / m.wall:>9.1f}x {m.wall - eng_wall:>11.1f} {busy:>5.2f}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
