@@ -314,3 +314,28 @@ def test_two_identical_commands_compute_each_run_once(tmp_path, reference):
     ids = [rid for _, rid in calls]
     assert len(ids) == N_RUNS and len(set(ids)) == N_RUNS  # every run computed exactly once
     pd.testing.assert_frame_equal(numbers(load(out).runs), numbers(reference.runs))
+
+
+def test_status_counts_pending_runs_and_repair_clears_leftovers(tmp_path, engine_spy):
+    """A command killed mid-sweep leaves its plan (pending runs), a staged file and a claim of a
+    process that no longer exists; status says so, --repair clears what no one will commit."""
+    out = tmp_path / "o"
+    spy = engine_spy(raise_on_call=3)
+    with pytest.raises(KeyboardInterrupt):
+        groklab.sweep(GRID, out=out, batch_size=1)
+    dead = "01700000000000000000-00000000-999999999-abcdef"
+    (out / ".staging" / f"{dead}.curves.parquet").write_bytes(b"PAR1 half")
+    (out / ".claims").mkdir(exist_ok=True)
+    (out / ".claims" / ("0" * 20)).write_text(json.dumps({"host": store_mod.HOST, "pid": 999999999,
+                                                         "time": 0, "token": "x"}))
+    p = cli("status", out)
+    assert p.returncode == 0, p.stderr
+    assert "2 runs committed: 2 done" in p.stdout and "pending: 3 planned" in p.stdout, p.stdout
+    assert "uncommitted file" in p.stdout and "in flight: batch" not in p.stdout  # owner dead
+    p = cli("status", out, "--repair")
+    assert "removed 1 uncommitted" in p.stdout and "removed 1 stale batch claim" in p.stdout, \
+        p.stdout
+    assert "damage: none" in p.stdout, p.stdout
+    assert len(spy.runs) == 2
+    groklab.sweep(GRID, out=out, batch_size=1)
+    assert "pending: 0 planned" in cli("status", out).stdout

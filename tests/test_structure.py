@@ -127,6 +127,8 @@ NO_TORCH = [
     ["report", "{out}"],
     ["report", "{out}", "--fit", "delta_t"],
     ["plot", "{out}"],
+    ["status", "{out}"],
+    ["status", "{out}", "--repair"],
 ]
 
 
@@ -149,6 +151,18 @@ def test_commands_without_tensors_do_not_import_torch(small_results):
     argv = [[a.format(out=small_results) for a in args] for args in NO_TORCH]
     p = subprocess.run([sys.executable, "-c", code, json.dumps(argv)], capture_output=True,
                        text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+
+
+def test_help_imports_neither_pandas_nor_matplotlib():
+    """--help is the first thing a user runs: it needs the families' fields, not the table or
+    plotting stack (the start-up benchmark, benchmarks/bench_startup.py, measures the time)."""
+    code = ("import sys\nfrom groklab.cli import main\n"
+            "for argv in (['--help'], ['run', 'sparse-recovery', '--help'], ['report', '--help']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "heavy = [m for m in ('torch', 'pandas', 'matplotlib', 'pyarrow') if m in sys.modules]\n"
+            "assert not heavy, heavy\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr[-2000:]
 
 

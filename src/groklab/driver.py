@@ -60,6 +60,9 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
     if backend != "ray" or not str(device).startswith("cuda"):
         compute.check_device(device)  # a Ray cluster's GPUs need not be on this machine
     det = detection or (registry.of(configs[0]).detection if configs else Detection())
+    # the backend first: an unreachable cluster or a missing Ray is refused before any write
+    runner = make_backend(backend, address=address, cpus_per_task=ray_cpus_per_task, quiet=quiet) \
+        if isinstance(backend, str) else backend
     if shard is not None:
         i, k = shard
         configs = [cfg for cfg in configs if int(cfg.run_id(), 16) % k == i]
@@ -69,6 +72,8 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
     done = _finished(out)
     todo = [cfg for cfg in configs if cfg.run_id() not in done]
     cache = compute.prepare_data(todo)
+    if todo and hasattr(runner, "connect"):
+        runner.connect()  # a cluster that does not answer is refused before anything is written
     session = None
     if out is not None:
         record = provenance.collect(
@@ -90,8 +95,6 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
                   "reused (`groklab status` lists engine versions)", flush=True)
     if session is not None:
         _redetect_stale(session, wanted & done, det)
-    runner = make_backend(backend, address=address, cpus_per_task=ray_cpus_per_task, quiet=quiet) \
-        if isinstance(backend, str) else backend
     job = Job(local=functools.partial(compute.run_batch_tables, cache=cache, det=det, device=device,
                                       save_iterates=save_iterates, threads=threads),
               remote=compute.remote_batch, remote_args=(det, device, save_iterates))
