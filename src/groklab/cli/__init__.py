@@ -27,8 +27,9 @@ from ..plotting import plot_heatmap, plot_results
 from ..store import load
 from ..sweep import DEFAULT_BATCH_SIZE, execute, expand_grid
 from ..tables import redetect
+from .check import cmd_check, report_html
 from .options import build_parser, collect, detection, detection_given
-from .report import fit_line, print_runs
+from .report import fit_line, print_runs, summary_columns
 
 
 def _parse_shard(text: str) -> tuple[int, int]:
@@ -89,6 +90,9 @@ def _cmd_report(ns):
     if ns.fit:
         print(fit_line(runs, ns.fit))
         return 0
+    if ns.html:
+        return report_html(res, runs, ns.html, summary_columns(runs),
+                           lambda r: fit_line(r, "delta_t"))
     print_runs(runs, ns.format, ns.columns.split(",") if ns.columns else None)
     return 0
 
@@ -115,7 +119,7 @@ def _cmd_reproduce(ns):
 
 
 HANDLERS = {"run": _cmd_run, "sweep": _cmd_run, "plot": _cmd_plot, "report": _cmd_report,
-            "reproduce": _cmd_reproduce}
+            "reproduce": _cmd_reproduce, "check": cmd_check}
 
 
 def main(argv=None) -> int:

@@ -12,6 +12,7 @@ import re
 from .. import family as registry
 from ..detect import Detection
 from ..fields import ConfigError, fields_dict, is_float_field, is_int_field
+from .check import add_check_parser
 
 
 class Parser(argparse.ArgumentParser):
@@ -151,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "TIME ~ (lr*beta)^k with its 95%% interval (beta = the first penalty of the "
                     "family swept > 0, e.g. l1 for sparse recovery, nuclear for matrices; runs "
                     "with beta = 0 or the time never detected are left out; paper: -1)")
+    rp.add_argument("--html", default=None, metavar="FILE",
+                    help="write one self-contained HTML page (runs table, plots, fit) to FILE")
     add_field_flags(rp, Detection, "re-detect t1/t2 with these settings (no re-simulation)")
     rr = sub.add_parser("reproduce", help="rerun a paper figure and draw it")
     rr.add_argument("figure", help="figure name (see `groklab reproduce list`)")
@@ -161,4 +164,5 @@ def build_parser() -> argparse.ArgumentParser:
     rr.add_argument("--device", default="cpu", help="torch device (cpu, cuda); default cpu")
     _backend_flags(rr)
     rr.add_argument("--quiet", action="store_true")
+    add_check_parser(sub)
     return p
