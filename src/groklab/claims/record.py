@@ -40,6 +40,8 @@ class Recipe:
     detection: object | None = None
     #: wall time of the quick recipe from an empty directory, measured on 2 cores (seconds)
     cost_s: float | None = None
+    #: draw a grid recipe's picture (``groklab plot``'s) for the HTML report
+    draw: bool = True
 
     def __post_init__(self):
         if (self.figure is None) == (self.problem is None):
@@ -57,9 +59,9 @@ def figure_recipe(name: str, cost_s: float | None = None) -> Recipe:
 
 
 def grid_recipe(name: str, problem: str, quick, full=(), detection=None,
-                cost_s: float | None = None) -> Recipe:
+                cost_s: float | None = None, draw: bool = True) -> Recipe:
     return Recipe(name=name, problem=problem, quick=tuple(quick), full=tuple(full),
-                  detection=detection, cost_s=cost_s)
+                  detection=detection, cost_s=cost_s, draw=draw)
 
 
 @dataclass(frozen=True)

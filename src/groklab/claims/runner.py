@@ -22,7 +22,7 @@ from .. import family as registry
 from ..fields import ConfigError
 from ..figures import all_figures
 from ..plotting import plot_results
-from ..store import atomic_write_parquet, load
+from ..store import RUNS, atomic_write_parquet, load
 from ..sweep import execute, expand_grid
 from . import paper_matrix, paper_nets, paper_sparse
 from .record import INCONCLUSIVE, STATUSES, Claim, Inconclusive, Verdict
@@ -95,11 +95,15 @@ def run_recipe(recipe, out: Path, full: bool, quiet: bool) -> tuple[object, Path
                 configs.append(cfg)
     res = execute(configs, out=where, detection=recipe.detection or fam.detection, quiet=quiet,
                   threads=1)
+    png = where / f"{recipe.name}.png"
+    if not recipe.draw:
+        return res, None
+    if png.is_file() and png.stat().st_mtime_ns >= (where / RUNS).stat().st_mtime_ns:
+        return res, png  # drawn from these very runs already (a resumed check)
     try:
-        png = plot_results(res, where / f"{recipe.name}.png")
+        return res, plot_results(res, png)
     except ValueError:  # nothing to draw (e.g. every run diverged): the numbers still stand
-        png = None
-    return res, png
+        return res, None
 
 
 def judge(claim: Claim, evidence: dict, failed: dict) -> Verdict:

@@ -1,0 +1,53 @@
+"""``groklab check`` end to end on a user's claims file over the toy family (no real figure)."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import toy_family  # noqa: F401 -- registers the toy family in this process
+
+from conftest import REPO, cli
+from groklab.cli import main
+
+FILE = REPO / "tests" / "claims_toy.py"
+IDS = "toy.delay,toy.wrong,toy.too-few"
+
+
+def test_check_end_to_end_then_resume(tmp_path, capsys):
+    """In-process (the CLI's own main), to spare the suite a torch start-up per call."""
+    out = tmp_path / "check"
+    assert main(["check", "--claims-file", str(FILE), "--claims", IDS, "--out", str(out),
+                 "--quiet"]) == 0
+    stdout = capsys.readouterr().out
+    t = pd.read_parquet(out / "claims.parquet")
+    assert dict(zip(t.id, t.status)) == {"toy.delay": "pass", "toy.wrong": "fail",
+                                         "toy.too-few": "inconclusive"}
+    m = json.loads(t.set_index("id").measured["toy.delay"])
+    assert abs(m["exponent"] + 1) < 0.05 and m["n"] == 6 and m["n_censored"] == 0
+    lines = [ln for ln in stdout.splitlines() if ln.startswith("toy.")]
+    assert [ln.split()[:2] for ln in lines] == [["toy.delay", "PASS"], ["toy.wrong", "FAIL"],
+                                                ["toy.too-few", "INCONCLUSIVE"]]
+    assert (out / "toy-grid" / "runs.parquet").is_file()  # the normal store, per recipe
+    page = (out / "report.html").read_text()
+    assert "toy.wrong" in page and 'class="badge fail"' in page and "(no figure)" in page
+    # a rerun resumes: every run is finished, nothing is simulated again
+    parts = sorted((out / "toy-grid" / "parts").iterdir())
+    assert main(["check", "--claims-file", str(FILE), "--claims", "toy.delay", "--out",
+                 str(out), "--quiet"]) == 0
+    assert sorted((out / "toy-grid" / "parts").iterdir()) == parts
+    assert list(pd.read_parquet(out / "claims.parquet").id) == ["toy.delay"]
+
+
+def test_check_bad_input_one_line_exit_2_nothing_written(tmp_path):
+    out = tmp_path / "never"
+    for args in (["--claims", "sparse.l1-groks,no.such"], ["--claims-file", tmp_path / "x.py"]):
+        p = cli("check", *args, "--out", out)
+        assert p.returncode == 2, (args, p.stderr)
+        assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
+        assert not out.exists()
+
+
+def test_check_list_names_every_paper_claim(capsys):
+    assert main(["check", "--list"]) == 0
+    ids = [ln.split()[0] for ln in capsys.readouterr().out.splitlines()]
+    assert len(ids) >= 25 and "sparse.delay-inverse-ab" in ids and "ts.sobolev" in ids
