@@ -38,13 +38,16 @@ def test_check_end_to_end_then_resume(tmp_path, capsys):
     assert list(pd.read_parquet(out / "claims.parquet").id) == ["toy.delay"]
 
 
-def test_check_bad_input_one_line_exit_2_nothing_written(tmp_path):
+def test_check_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys):
     out = tmp_path / "never"
-    for args in (["--claims", "sparse.l1-groks,no.such"], ["--claims-file", tmp_path / "x.py"]):
-        p = cli("check", *args, "--out", out)
-        assert p.returncode == 2, (args, p.stderr)
-        assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
-        assert not out.exists()
+    p = cli("check", "--claims", "sparse.l1-groks,no.such", "--out", out)  # the real entry point
+    assert p.returncode == 2 and "no.such" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
+    for args in (["--claims-file", str(tmp_path / "x.py")], ["--claims", "a,,b"]):
+        assert main(["check", *args, "--out", str(out)]) == 2, args
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and "--claims" in err.replace("_", "-"), err
+    assert not out.exists()
 
 
 def test_check_list_names_every_paper_claim(capsys):

@@ -54,7 +54,7 @@ if(m&&tables.length){var ths=tables[0].tHead.rows[0].cells;
 for(var i=0;i<ths.length;i++)if(ths[i].getAttribute('data-col')===decodeURIComponent(m[2]))
 sortBy(tables[0],i,m[1]==='-');}
 window.addEventListener('load',function(){var imgs=document.images,ok=0;
-for(var i=0;i<imgs.length;i++)if(imgs[i].complete&&imgs[i].naturalWidth>0)ok++;
+for(var i=0;imgs.length>i;i++)if(imgs[i].complete&&imgs[i].naturalWidth>0)ok++;
 document.body.setAttribute('data-images',ok+'/'+imgs.length);
 document.body.setAttribute('data-js','ready');});
 })();
