@@ -11,7 +11,9 @@ import pytest
 from groklab.claims import (FAIL, INCONCLUSIVE, PASS, Claim, grid_recipe, load_claims_file,
                             paper_claims, rules as R, select, table)
 from groklab.claims import measures as M
-from groklab.claims import paper_matrix, paper_nets, paper_sparse
+from groklab.families.matrix import claims as paper_matrix
+from groklab.families.modular import claims as paper_nets
+from groklab.families.sparse_recovery import claims as paper_sparse
 from groklab.claims.runner import judge
 from groklab.fields import ConfigError
 from groklab.figures import all_figures

@@ -3,7 +3,8 @@
 * :mod:`.record` -- :class:`Claim`, :class:`Recipe`, :class:`Verdict`, the statuses;
 * :mod:`.rules` -- composable pass rules with their tolerance in words;
 * :mod:`.measures` -- the measurements claims share (delay fits, rank correlations, ...);
-* :mod:`.paper_sparse`, :mod:`.paper_matrix`, :mod:`.paper_nets` -- the paper's claims;
+* the paper's claims live with their families (``groklab/families/<name>/claims.py``, exported
+  as ``CLAIMS`` by the family's figures module) -- this package names no family;
 * :mod:`.runner` -- runs the recipes, judges the claims, writes ``claims.parquet``.
 
 A user's own claims: a Python file defining ``CLAIMS``, a list of :class:`Claim`

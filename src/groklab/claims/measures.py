@@ -130,6 +130,13 @@ def rel_change(c: pd.DataFrame, column: str, a: float, b: float) -> float:
     return (vb - va) / abs(va) if va else float("nan")
 
 
+def grokked_run(row) -> dict:
+    """t1, t2, their ratio and the final test error of one run (the numbers of "it groks")."""
+    t1, t2 = t_of(row, "t1"), t_of(row, "t2")
+    return {"t1": t1, "t2": t2, "t2_over_t1": t2 / t1 if t1 > 0 else float("nan"),
+            "final_test_error": float(row.final_test_error)}
+
+
 def frac(mask) -> float:
     mask = np.asarray(mask, bool)
     return float(mask.mean()) if mask.size else float("nan")

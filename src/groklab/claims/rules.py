@@ -153,3 +153,9 @@ def any_of(*rules: Rule) -> Rule:
         failing.update(r.failing[0] if r.failing else {})
     return Rule("(" + " or ".join(r.text for r in rules) + ")", check,
                 passing=dict(rules[0].passing), failing=(failing,) if failing else ())
+
+
+def groks(ratio: float = 10.0, error: float = 1e-2) -> Rule:
+    """The rule of "it groks" on :func:`groklab.claims.measures.grokked_run`'s numbers: t2 comes
+    at least ``ratio`` times later than t1, and the final test error is at most ``error``."""
+    return all_of(at_least("t2_over_t1", ratio), at_most("final_test_error", error))

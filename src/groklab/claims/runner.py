@@ -24,17 +24,23 @@ from ..figures import all_figures
 from ..plotting import plot_results
 from ..store import RUNS, atomic_write_parquet, load
 from ..sweep import execute, expand_grid
-from . import paper_matrix, paper_nets, paper_sparse
 from .record import INCONCLUSIVE, STATUSES, Claim, Inconclusive, Verdict
 
 CLAIMS_FILE = "claims.parquet"
 
 
 def paper_claims() -> list[Claim]:
-    """Every claim of the paper that groklab checks, in the paper's order of settings."""
-    claims = paper_sparse.CLAIMS + paper_matrix.CLAIMS + paper_nets.CLAIMS
-    _unique(claims, "the paper's registry")
-    return list(claims)
+    """Every registered family's claims: the ``CLAIMS`` list its figures module exports (a family
+    names its figures module in its record; two families may share one), in registry order."""
+    claims, seen = [], set()
+    for fam in registry.all_families():
+        mod = fam.figures_module()
+        if mod is None or id(mod) in seen:
+            continue
+        seen.add(id(mod))
+        claims += list(getattr(mod, "CLAIMS", ()))
+    _unique(claims, "the families' claims")
+    return claims
 
 
 def _unique(claims, where: str) -> None:

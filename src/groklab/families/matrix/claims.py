@@ -1,14 +1,13 @@
-"""The paper's matrix claims: completion (figures 5, 6, 8, 14, 15, 23) and two grids of our own
-(matrix sensing, which the figures here do not run, and a depth-2 factorization without any
-penalty)."""
+"""The paper's matrix claims that ``groklab check`` gives a verdict: completion (figures 5, 6, 8,
+14, 15, 23) and two grids of our own (matrix sensing, which the figures here do not run, and a
+depth-2 factorization without any penalty); exported as ``CLAIMS`` by the figures module."""
 from __future__ import annotations
 
 import numpy as np
 
-from . import measures as M
-from . import rules as R
-from .paper_sparse import GROKS, grokked_run
-from .record import Claim, Inconclusive, figure_recipe, grid_recipe
+from ...claims import measures as M
+from ...claims import rules as R
+from ...claims.record import Claim, Inconclusive, figure_recipe, grid_recipe
 
 FIG5, FIG14, FIG15 = figure_recipe("fig5"), figure_recipe("fig14"), figure_recipe("fig15")
 FIG6, FIG8, FIG23 = figure_recipe("fig6"), figure_recipe("fig8"), figure_recipe("fig23")
@@ -43,7 +42,7 @@ def _main(ev, name):
 
 def _groks(name):
     def measure(ev):
-        return grokked_run(_main(ev, name)[0])
+        return M.grokked_run(_main(ev, name)[0])
     return measure
 
 
@@ -82,7 +81,7 @@ def _variants(ev):
     out = {}
     for name in ("fig14", "fig15"):
         r, _ = _main(ev, name)
-        g = grokked_run(r)
+        g = M.grokked_run(r)
         out[f"{name}_generalized"] = float(np.isfinite(g["t2"]))
         out[f"{name}_final_test_error"] = g["final_test_error"]
     r, _ = _main(ev, "fig15")
@@ -148,7 +147,7 @@ def _fig23(ev):
 
 def _sensing(ev):
     runs = M.evidence(ev, "sensing").runs
-    out = grokked_run(_main(ev, "sensing")[0])
+    out = M.grokked_run(_main(ev, "sensing")[0])
     for nm, sel in (("no_penalty", (runs.nuclear == 0) & (runs.l2 == 0)),
                     ("l2_only", (runs.nuclear == 0) & (runs.l2 > 0))):
         if not sel.any():
@@ -167,7 +166,7 @@ def _deep_mc(ev):
 CLAIMS = [
     Claim("matrix.nuclear-groks", "Matrix completion with a small nuclear-norm penalty groks: "
           "memorization of the observed entries first, recovery of the low-rank A* much later.",
-          ("5",), (FIG5,), _groks("fig5"), GROKS),
+          ("5",), (FIG5,), _groks("fig5"), R.groks()),
     Claim("matrix.l2-fails", "Without a penalty, or with ℓ2 only, matrix completion memorizes and "
           "never generalizes: the error stays at ‖P_Ωᶜ(A*)‖/‖A*‖.", ("5",), (FIG5,), _contrast,
           R.all_of(R.at_most("l2_only_generalized", 0), R.at_most("no_penalty_generalized", 0),
@@ -213,7 +212,7 @@ CLAIMS = [
           R.all_of(R.at_least("n_min_drop", 1), R.at_most("spearman_tau_n_min", 0.0))),
     Claim("matrix.sensing-groks", "The nuclear norm makes matrix sensing grok too, where no "
           "penalty or ℓ2 alone only memorizes.", ("14", "15"), (SENSING,), _sensing,
-          R.all_of(GROKS, R.at_least("no_penalty_final_test_error", 0.1),
+          R.all_of(R.groks(), R.at_least("no_penalty_final_test_error", 0.1),
                    R.at_least("l2_only_final_test_error", 0.1)),
           note="our own grid: the paper's matrix-sensing figures are run here as completion"),
     Claim("matrix.depth-replaces-penalty", "Depth biases a factorization towards low rank: a "

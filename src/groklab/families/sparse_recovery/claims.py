@@ -1,13 +1,14 @@
-"""The paper's sparse-recovery claims (figures 3, 4, 7, 9, 18, 19a, 22, 24, 27 and one grid of
-our own for the initialization scale of deep models)."""
+"""The paper's sparse-recovery claims that ``groklab check`` gives a verdict (figures 3, 4, 7, 9,
+18, 19a, 22, 24, 27 and one grid of our own for the initialization scale of deep models);
+exported as ``CLAIMS`` by the figures package (docs/claims.md)."""
 from __future__ import annotations
 
 import numpy as np
 
-from ..detect import Detection
-from . import measures as M
-from . import rules as R
-from .record import Claim, Inconclusive, figure_recipe, grid_recipe
+from ...claims import measures as M
+from ...claims import rules as R
+from ...claims.record import Claim, Inconclusive, figure_recipe, grid_recipe
+from ...detect import Detection
 
 FIG3, FIG4, FIG7 = figure_recipe("fig3"), figure_recipe("fig4"), figure_recipe("fig7")
 FIG9, FIG18, FIG19A = figure_recipe("fig9"), figure_recipe("fig18"), figure_recipe("fig19a")
@@ -24,19 +25,11 @@ DEEP_INIT = grid_recipe(
     detection=Detection(train_threshold=1e-2, test_threshold=1e-2))
 
 
-def grokked_run(row) -> dict:
-    """t1, t2, their ratio and the final test error of one run."""
-    t1, t2 = M.t_of(row, "t1"), M.t_of(row, "t2")
-    return {"t1": t1, "t2": t2, "t2_over_t1": t2 / t1 if t1 > 0 else float("nan"),
-            "final_test_error": float(row.final_test_error)}
-
-
-GROKS = R.all_of(R.at_least("t2_over_t1", 10), R.at_most("final_test_error", 1e-2))
 
 
 def _fig3_groks(ev):
     runs = M.evidence(ev, "fig3").runs
-    return grokked_run(runs[runs.l1 > 0].iloc[0])
+    return M.grokked_run(runs[runs.l1 > 0].iloc[0])
 
 
 def _fig3_contrast(ev):
@@ -202,7 +195,7 @@ def _fig27(ev):
 CLAIMS = [
     Claim("sparse.l1-groks", "With a small ℓ1 penalty, (sub)gradient descent on sparse recovery "
           "first memorizes the measurements and only much later generalizes (recovers a*): "
-          "grokking.", ("3",), (FIG3,), _fig3_groks, GROKS),
+          "grokking.", ("3",), (FIG3,), _fig3_groks, R.groks()),
     Claim("sparse.l2-fails", "With ℓ2 only, or no penalty, the model memorizes but never "
           "generalizes: its recovery error stays at the least-squares (memorizing) error.",
           ("3",), (FIG3,), _fig3_contrast,
