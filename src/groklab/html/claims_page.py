@@ -42,7 +42,8 @@ def claims_html(claims: pd.DataFrame, out, title: str = "groklab check") -> str:
             + (H.kv_table(measured) if measured else "")
             + f'<p class="muted">evidence: {H.esc(r.recipes)} ({r.seconds:.0f} s)</p>'
             + H.png_file_img(r.picture, alt=f"figure for {r.id}") + "</div>")
-    parts.append(H.provenance(out))
+    recipes = dict.fromkeys(n for rs in claims.recipes for n in str(rs).split(",") if n)
+    parts.append(H.provenance(out, *(Path(out) / n for n in recipes)))
     return H.document(title, "".join(parts))
 
 

@@ -12,10 +12,14 @@ import html
 import json
 import math
 import os
+import platform
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+
+from .. import __version__
 
 MANIFEST = "manifest.json"
 
@@ -115,8 +119,15 @@ def kv_table(d: dict) -> str:
 
 
 def provenance(*dirs) -> str:
-    """The provenance section: ``manifest.json`` of the first directory that has one, else a
-    note that none was written."""
+    """The provenance section: who wrote the page, then ``manifest.json`` of the first directory
+    that has one (else a note that none was written)."""
+    made = (f'<p class="muted">page written by groklab {esc(__version__)} (Python '
+            f'{esc(platform.python_version())}, {esc(platform.platform())}) at '
+            f'{datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")} UTC</p>')
+    return "<h2>Provenance</h2>" + made + _manifest(dirs)
+
+
+def _manifest(dirs) -> str:
     for d in dirs:
         p = Path(d) / MANIFEST
         if p.is_file():
@@ -126,8 +137,8 @@ def provenance(*dirs) -> str:
                 return f'<p class="muted">{esc(p)} could not be read: {esc(e)}</p>'
             flat = {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v)
                     for k, v in (data.items() if isinstance(data, dict) else {"manifest": data})}
-            return f"<h2>Provenance</h2><p class=\"muted\">from {esc(p.name)}</p>" + kv_table(flat)
-    return '<h2>Provenance</h2><p class="muted">no manifest.json in the results directory</p>'
+            return f"<p class=\"muted\">from {esc(p)}</p>" + kv_table(flat)
+    return '<p class="muted">no manifest.json in the results directory</p>'
 
 
 def document(title: str, body: str) -> str:
