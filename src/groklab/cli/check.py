@@ -41,8 +41,9 @@ def cmd_check(ns) -> int:
         claims += extra
     claims = select(claims, ns.claims)
     if ns.list:
-        for c in claims:
-            print(f"{c.id:36s} fig. {','.join(c.figures):10s} {c.statement}")
+        for c in claims:  # cost: the quick recipes' wall time from empty, when declared
+            cost = sum(r.cost_s or 0 for r in c.recipes)
+            print(f"{c.id:34s} fig. {','.join(c.figures):9s} {cost:5.0f} s  {c.statement}")
         return 0
     out = Path(ns.out or DEFAULT_OUT)
     log = None if ns.quiet else (lambda m: print(m, file=sys.stderr, flush=True))

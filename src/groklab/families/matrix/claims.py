@@ -9,8 +9,12 @@ from ...claims import measures as M
 from ...claims import rules as R
 from ...claims.record import Claim, Inconclusive, figure_recipe, grid_recipe
 
-FIG5, FIG14, FIG15 = figure_recipe("fig5"), figure_recipe("fig14"), figure_recipe("fig15")
-FIG6, FIG8, FIG23 = figure_recipe("fig6"), figure_recipe("fig8"), figure_recipe("fig23")
+FIG5 = figure_recipe("fig5", 47)
+FIG14 = figure_recipe("fig14", 12)
+FIG15 = figure_recipe("fig15", 8)
+FIG6 = figure_recipe("fig6", 196)
+FIG8 = figure_recipe("fig8", 42)
+FIG23 = figure_recipe("fig23", 23)
 _MC = dict(rows=10, cols=10, rank=2, seed=0, l1=0.0, log_spacing="log", log_every=50)
 #: matrix sensing, N = 70 Gaussian measurements (lr 0.2 < 2/lambda_max), nuclear vs none vs l2
 SENSING = grid_recipe(
@@ -22,14 +26,14 @@ SENSING = grid_recipe(
     full=[dict(_MC, measurements=70, lr=0.1, init="identity", init_scale=1e-6,
                steps=10_000_000, nuclear=[1e-4, 0.0], l2=0.0),
           dict(_MC, measurements=70, lr=0.1, init="identity", init_scale=1e-6,
-               steps=10_000_000, nuclear=0.0, l2=1e-4)])
+               steps=10_000_000, nuclear=0.0, l2=1e-4)], cost_s=17)
 #: completion from a small random init without any penalty: depth 1 against depth 2
 DEEP_MC = grid_recipe(
     "deep-completion", "matrix-completion",
     quick=[dict(_MC, observed=80, lr=0.1, nuclear=0.0, l2=0.0, init="random", init_scale=1e-2,
                 depth=[1, 2], steps=20_000)],
     full=[dict(_MC, observed=80, lr=0.1, nuclear=0.0, l2=0.0, init="random", init_scale=1e-2,
-               depth=[1, 2], steps=1_000_000)])
+               depth=[1, 2], steps=1_000_000)], cost_s=5)
 
 
 def _main(ev, name):

@@ -8,7 +8,9 @@ from ...claims import measures as M
 from ...claims import rules as R
 from ...claims.record import Claim, Inconclusive, figure_recipe
 
-FIG1, FIG2, FIG30 = figure_recipe("fig1"), figure_recipe("fig2"), figure_recipe("fig30")
+FIG1 = figure_recipe("fig1", 171)
+FIG2 = figure_recipe("fig2", 145)
+FIG30 = figure_recipe("fig30", 153)
 PENALTIES = ("l1", "l2", "nuclear")
 
 
