@@ -60,3 +60,21 @@ def test_html_is_written_atomically(tmp_path):
     H.write_atomic("x", target)
     H.write_atomic("y", target)
     assert target.read_text() == "y" and [p.name for p in target.parent.iterdir()] == ["page.html"]
+
+
+def test_report_html_does_not_import_torch(tmp_path):
+    """``report --html`` needs no tensors: in a fresh interpreter it must not import torch."""
+    import subprocess
+    import sys
+
+    import groklab
+    out = tmp_path / "r"
+    groklab.sweep({"dim": 20, "sparsity": 2, "measurements": 10, "lr": 0.1,
+                   "l1": [1e-3, 3e-3], "steps": 300, "log_every": 50}, out=out)
+    page = tmp_path / "p.html"
+    code = ("import sys\nfrom groklab.cli import main\n"
+            f"assert main(['report', {str(out)!r}, '--html', {str(page)!r}]) == 0\n"
+            "assert 'torch' not in sys.modules, 'report --html imported torch'\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert page.read_text().count("<img") >= 1
