@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 
 from .. import family as registry
+from .. import figures
+from .. import load
 from ..fields import ConfigError
-from ..figures import all_figures
 from ..plotting import plot_results
-from ..store import RUNS, atomic_write_parquet, load
-from ..sweep import execute, expand_grid
+from ..store import atomic_write_parquet
 from .record import INCONCLUSIVE, STATUSES, Claim, Inconclusive, Verdict
 
 CLAIMS_FILE = "claims.parquet"
@@ -87,29 +87,33 @@ def run_recipe(recipe, out: Path, full: bool, quiet: bool) -> tuple[object, Path
     """Run (or resume) one recipe into ``out / recipe.name``; return its Results and picture."""
     where = out / recipe.name
     if recipe.figure is not None:
-        figs = all_figures()
+        figs = figures.all_figures()
         if recipe.figure not in figs:
             raise Inconclusive(f"figure {recipe.figure!r} is not registered")
         png = figs[recipe.figure].reproduce(where, full=full, quiet=quiet)
         return load(where), Path(png)
     fam = registry.get(recipe.problem)
-    configs, seen = [], set()
-    for grid in recipe.grids(full):
-        for cfg in expand_grid(recipe.problem, grid):
-            if cfg.run_id() not in seen:
-                seen.add(cfg.run_id())
-                configs.append(cfg)
-    res = execute(configs, out=where, detection=recipe.detection or fam.detection, quiet=quiet,
-                  threads=1)
+    token = figures.EXEC.set({"threads": 1})  # as the figures run: one torch thread per sweep
+    try:
+        res = figures.run_grids(recipe.grids(full), where, problem=recipe.problem, quiet=quiet,
+                                detection=recipe.detection or fam.detection)
+    finally:
+        figures.EXEC.reset(token)
     png = where / f"{recipe.name}.png"
     if not recipe.draw:
         return res, None
-    if png.is_file() and png.stat().st_mtime_ns >= (where / RUNS).stat().st_mtime_ns:
+    if png.is_file() and png.stat().st_mtime_ns >= _newest(where, but=png):
         return res, png  # drawn from these very runs already (a resumed check)
     try:
         return res, plot_results(res, png)
     except ValueError:  # nothing to draw (e.g. every run diverged): the numbers still stand
         return res, None
+
+
+def _newest(root: Path, but: Path) -> int:
+    """The newest modification time of the files under ``root`` other than ``but``."""
+    return max((p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file() and p != but),
+               default=0)
 
 
 def judge(claim: Claim, evidence: dict, failed: dict) -> Verdict:

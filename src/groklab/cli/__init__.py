@@ -27,7 +27,8 @@ from ..plotting import plot_heatmap, plot_results
 from ..store import load
 from ..sweep import DEFAULT_BATCH_SIZE, execute, expand_grid
 from ..tables import redetect
-from .check import cmd_check, report_html
+from .check import main as cmd_check
+from .check import report_html
 from .options import build_parser, collect, detection, detection_given
 from .report import fit_line, print_runs, summary_columns
 

@@ -11,26 +11,12 @@ from ..claims import check, load_claims_file, paper_claims, print_table, select,
 from ..fields import ConfigError
 from ..html import write_claims_html, write_results_html
 
+#: where ``check`` writes without --out (cli.options names it in the help)
 DEFAULT_OUT = "results/check"
 
 
-def add_check_parser(sub) -> None:
-    """The ``check`` sub-command's flags (called by cli.options.build_parser)."""
-    ck = sub.add_parser("check", help="check the paper's claims: pass / fail / inconclusive",
-                        description="Run the sweeps behind the paper's claims (quick scale unless "
-                        "--full; resumable), measure each claim and apply its pass rule.")
-    ck.add_argument("--full", action="store_true", help="the paper-scale recipes (hours)")
-    ck.add_argument("--claims", default=None, metavar="ID[,ID...]",
-                    help="check only these claims (see --list)")
-    ck.add_argument("--claims-file", dest="claims_file", default=None, metavar="FILE.py",
-                    help="also check the CLAIMS list of this Python file (docs/claims.md)")
-    ck.add_argument("--out", default=None, help=f"results directory (default {DEFAULT_OUT}); "
-                    "each recipe runs into OUT/<figure>")
-    ck.add_argument("--list", action="store_true", help="print the claims and exit")
-    ck.add_argument("--quiet", action="store_true", help="no progress lines")
-
-
-def cmd_check(ns) -> int:
+def main(ns) -> int:
+    """``groklab check`` (its flags: cli.options)."""
     claims = paper_claims()
     if ns.claims_file:
         extra = load_claims_file(ns.claims_file)
@@ -62,7 +48,6 @@ def report_html(res, runs, path, columns, fit_text) -> int:
         fit = fit_text(runs)
     except ConfigError:  # no sweep over lr * beta: no fit line
         pass
-    res.runs = runs
-    write_results_html(res, path, columns, fit)
+    write_results_html(res, path, columns, fit, runs=runs)
     print(f"wrote {path}")
     return 0

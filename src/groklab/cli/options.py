@@ -12,7 +12,6 @@ import re
 from .. import family as registry
 from ..detect import Detection
 from ..fields import ConfigError, fields_dict, is_float_field, is_int_field
-from .check import add_check_parser
 
 
 class Parser(argparse.ArgumentParser):
@@ -164,5 +163,17 @@ def build_parser() -> argparse.ArgumentParser:
     rr.add_argument("--device", default="cpu", help="torch device (cpu, cuda); default cpu")
     _backend_flags(rr)
     rr.add_argument("--quiet", action="store_true")
-    add_check_parser(sub)
+    ck = sub.add_parser("check", help="check the paper's claims: pass / fail / inconclusive",
+                        description="Run the sweeps behind the paper's claims (quick scale unless "
+                        "--full; resumable), measure each claim and apply its pass rule "
+                        "(docs/claims.md).")
+    ck.add_argument("--full", action="store_true", help="the paper-scale recipes (hours)")
+    ck.add_argument("--claims", default=None, metavar="ID[,ID...]",
+                    help="check only these claims (see --list)")
+    ck.add_argument("--claims-file", dest="claims_file", default=None, metavar="FILE.py",
+                    help="also check the CLAIMS list of this Python file")
+    ck.add_argument("--out", default=None, help="results directory (default results/check); "
+                    "each recipe runs into OUT/<figure>")
+    ck.add_argument("--list", action="store_true", help="print the claims and exit")
+    ck.add_argument("--quiet", action="store_true", help="no progress lines")
     return p

@@ -11,8 +11,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from .. import Results
 from ..plotting import plot_curves, plot_results
-from ..store import Results
 from . import page as H
 
 #: runs whose curves are drawn beside a sweep summary
@@ -32,11 +32,14 @@ def _pictures(res: Results) -> list[tuple[str, bytes]]:
 
 
 def results_html(res: Results, columns: list[str], fit: str | None = None,
-                 title: str | None = None) -> str:
-    """The page: ``columns`` of the runs table (the CLI passes report's default columns) and
-    ``fit`` (one line, e.g. report --fit delta_t's) when there is one."""
+                 title: str | None = None, runs=None) -> str:
+    """The page: ``columns`` of the runs table (the CLI passes report's default columns),
+    ``fit`` (one line, e.g. report --fit delta_t's) when there is one, and ``runs`` in place of
+    ``res.runs`` when given (e.g. re-detected with other thresholds)."""
     where = str(res.path) if res.path else "results"
     title = title or f"groklab report — {where}"
+    if runs is not None:
+        res = Results(runs=runs, curves=res.curves, path=res.path)
     runs = res.runs
     parts = [f"<h1>{H.esc(title)}</h1>",
              f"<p>{len(runs)} runs from <code>{H.esc(where)}</code>. Click a header to sort.</p>"]
@@ -53,5 +56,6 @@ def results_html(res: Results, columns: list[str], fit: str | None = None,
     return H.document(title, "".join(parts))
 
 
-def write_results_html(res: Results, path, columns: list[str], fit: str | None = None) -> Path:
-    return H.write_atomic(results_html(res, columns, fit), path)
+def write_results_html(res: Results, path, columns: list[str], fit: str | None = None,
+                       runs=None) -> Path:
+    return H.write_atomic(results_html(res, columns, fit, runs=runs), path)
