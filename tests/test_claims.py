@@ -17,7 +17,7 @@ from groklab.families.sparse_recovery import claims as paper_sparse
 from groklab.claims.runner import judge
 from groklab.fields import ConfigError
 from groklab.figures import all_figures
-from groklab.store import Results
+from groklab import Results
 
 
 # ---- rules ------------------------------------------------------------------------------------

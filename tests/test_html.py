@@ -50,9 +50,11 @@ def test_claims_page_has_badges_numbers_and_one_picture_per_claim(pages):
 
 
 def test_provenance_shows_the_manifest(tmp_path):
-    (tmp_path / "manifest.json").write_text('{"groklab_version": "9.9", "argv": ["check"]}')
-    html = H.provenance(tmp_path)
-    assert "groklab_version" in html and "9.9" in html
+    (tmp_path / "manifest.json").write_text(
+        '{"format": "v9", "commands": [{"argv": ["run"]}, {"argv": ["check"], "git": "abc"}]}')
+    html = H.provenance(tmp_path / "nothing-here", tmp_path)  # the first dir that has one
+    assert "v9" in html and "2 entries" in html
+    assert "abc" in html and "check" in html  # the latest command in full
 
 
 def test_html_is_written_atomically(tmp_path):

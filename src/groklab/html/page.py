@@ -127,6 +127,17 @@ def provenance(*dirs) -> str:
     return "<h2>Provenance</h2>" + made + _manifest(dirs)
 
 
+def _flat(d: dict) -> dict:
+    """Nested values as one-line JSON; a list of records as its length."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            out[k] = f"{len(v)} entries (the latest below)"
+        else:
+            out[k] = json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
+    return out
+
+
 def _manifest(dirs) -> str:
     for d in dirs:
         p = Path(d) / MANIFEST
@@ -135,9 +146,13 @@ def _manifest(dirs) -> str:
                 data = json.loads(p.read_text())
             except (OSError, ValueError) as e:
                 return f'<p class="muted">{esc(p)} could not be read: {esc(e)}</p>'
-            flat = {k: (json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v)
-                    for k, v in (data.items() if isinstance(data, dict) else {"manifest": data})}
-            return f"<p class=\"muted\">from {esc(p)}</p>" + kv_table(flat)
+            data = data if isinstance(data, dict) else {"manifest": data}
+            html_ = f'<p class="muted">from {esc(p)}</p>' + kv_table(_flat(data))
+            for k, v in data.items():  # a log of commands: the latest one in full
+                if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+                    html_ += (f'<p class="muted">{esc(k)}: {len(v)} entries; the latest:</p>'
+                              + kv_table(_flat(v[-1])))
+            return html_
     return '<p class="muted">no manifest.json in the results directory</p>'
 
 
