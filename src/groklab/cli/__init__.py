@@ -30,7 +30,8 @@ from .options import build_parser
 #: command -> the module whose ``main(ns)`` runs it (imported only for that command)
 COMMANDS = {"run": "groklab.cli.cmd_run", "sweep": "groklab.cli.cmd_run",
             "plot": "groklab.cli.cmd_plot", "report": "groklab.cli.cmd_report",
-            "reproduce": "groklab.cli.cmd_reproduce", "status": "groklab.cli.cmd_status"}
+            "reproduce": "groklab.cli.cmd_reproduce", "status": "groklab.cli.cmd_status",
+            "check": "groklab.cli.check"}
 
 
 def _one_line_warnings(message, category, filename, lineno, file=None, line=None):

@@ -4,7 +4,8 @@ from __future__ import annotations
 from ..results import load
 from ..tables import redetect
 from .options import detection, detection_given
-from .report import fit_line, print_runs
+from .check import report_html
+from .report import fit_line, print_runs, summary_columns
 
 
 def main(ns) -> int:
@@ -16,5 +17,8 @@ def main(ns) -> int:
     if ns.fit:
         print(fit_line(runs, ns.fit))
         return 0
+    if ns.html:
+        return report_html(res, runs, ns.html, summary_columns(runs),
+                           lambda r: fit_line(r, "delta_t"))
     print_runs(runs, ns.format, ns.columns.split(",") if ns.columns else None)
     return 0

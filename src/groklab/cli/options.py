@@ -151,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "TIME ~ (lr*beta)^k with its 95%% interval (beta = the first penalty of the "
                     "family swept > 0, e.g. l1 for sparse recovery, nuclear for matrices; runs "
                     "with beta = 0 or the time never detected are left out; paper: -1)")
+    rp.add_argument("--html", default=None, metavar="FILE",
+                    help="write one self-contained HTML page (runs table, plots, fit) to FILE")
     add_field_flags(rp, Detection, "re-detect t1/t2 with these settings (no re-simulation)")
     st = sub.add_parser("status", help="runs done / pending / diverged, parts, size and damage "
                         "of a results directory")
@@ -167,4 +169,17 @@ def build_parser() -> argparse.ArgumentParser:
     rr.add_argument("--device", default="cpu", help="torch device (cpu, cuda); default cpu")
     _backend_flags(rr)
     rr.add_argument("--quiet", action="store_true")
+    ck = sub.add_parser("check", help="check the paper's claims: pass / fail / inconclusive",
+                        description="Run the sweeps behind the paper's claims (quick scale unless "
+                        "--full; resumable), measure each claim and apply its pass rule "
+                        "(docs/claims.md).")
+    ck.add_argument("--full", action="store_true", help="the paper-scale recipes (hours)")
+    ck.add_argument("--claims", default=None, metavar="ID[,ID...]",
+                    help="check only these claims (see --list)")
+    ck.add_argument("--claims-file", dest="claims_file", default=None, metavar="FILE.py",
+                    help="also check the CLAIMS list of this Python file")
+    ck.add_argument("--out", default=None, help="results directory (default results/check); "
+                    "each recipe runs into OUT/<figure>")
+    ck.add_argument("--list", action="store_true", help="print the claims and exit")
+    ck.add_argument("--quiet", action="store_true", help="no progress lines")
     return p

@@ -28,6 +28,7 @@ from matplotlib.colors import LogNorm
 from ... import figures
 from ... import plotting as P
 from ...figures import Figure, scale_note
+from .claims import CLAIMS  # noqa: F401 -- the claims `groklab check` judges (docs/claims.md)
 
 MC = "matrix-completion"
 #: the data and optimizer every figure here shares (docs/families/matrix.md#figures)

@@ -23,6 +23,7 @@ import numpy as np
 from ... import figures
 from ... import plotting as P
 from ...figures import Figure, scale_note
+from .claims import CLAIMS  # noqa: F401 -- the claims `groklab check` judges (docs/claims.md)
 
 MOD = "modular"
 PENALTIES = ("l1", "l2", "nuclear")

@@ -1,0 +1,203 @@
+"""The check runner: run each needed recipe once (resumable, into ``OUT/<recipe>``), measure every
+claim, apply its rule, and write ``OUT/claims.parquet`` (one row per claim).
+
+A recipe that raises (a figure that cannot be drawn, a family that is not installed) makes the
+claims that need it *inconclusive* with the error as the reason; the other claims go on.  A
+measurement that raises :class:`Inconclusive` -- or any other error, whose type and message are
+kept -- is inconclusive as well: the checker never turns an unreadable result into a pass.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import family as registry
+from .. import figures
+from .. import load
+from ..fields import ConfigError
+from ..plotting import plot_results
+from ..store import atomic_write_parquet
+from .record import INCONCLUSIVE, STATUSES, Claim, Inconclusive, Verdict
+
+CLAIMS_FILE = "claims.parquet"
+
+
+def paper_claims() -> list[Claim]:
+    """Every registered family's claims: the ``CLAIMS`` list its figures module exports (a family
+    names its figures module in its record; two families may share one), in registry order."""
+    claims, seen = [], set()
+    for fam in registry.all_families():
+        mod = fam.figures_module()
+        if mod is None or id(mod) in seen:
+            continue
+        seen.add(id(mod))
+        claims += list(getattr(mod, "CLAIMS", ()))
+    _unique(claims, "the families' claims")
+    return claims
+
+
+def _unique(claims, where: str) -> None:
+    seen = set()
+    for c in claims:
+        if c.id in seen:
+            raise ValueError(f"{where}: claim id {c.id!r} appears twice")
+        seen.add(c.id)
+
+
+def load_claims_file(path) -> list[Claim]:
+    """The ``CLAIMS`` list of a user's Python file (docs/claims.md describes the contract)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError("claims_file", f"{path!r} is not a file")
+    spec = importlib.util.spec_from_file_location(f"groklab_user_claims_{p.stem}", p)
+    mod = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(mod)
+    except Exception as e:  # the user's code: one line, no traceback
+        raise ConfigError("claims_file", f"{path}: {type(e).__name__}: {e}") from None
+    claims = getattr(mod, "CLAIMS", None)
+    if not isinstance(claims, (list, tuple)) or not all(isinstance(c, Claim) for c in claims):
+        raise ConfigError("claims_file", f"{path}: must define CLAIMS, a list of "
+                          "groklab.claims.Claim")
+    return list(claims)
+
+
+def select(claims: list[Claim], ids: str | None) -> list[Claim]:
+    if ids is None:
+        return claims
+    want = [i.strip() for i in ids.split(",")]
+    if any(not i for i in want):
+        raise ConfigError("claims", f"{ids!r} has an empty item")
+    known = {c.id: c for c in claims}
+    bad = [i for i in want if i not in known]
+    if bad:
+        raise ConfigError("claims", f"unknown claim id(s) {', '.join(bad)}; `groklab check "
+                          "--list` prints them")
+    return [known[i] for i in dict.fromkeys(want)]
+
+
+def run_recipe(recipe, out: Path, full: bool, quiet: bool) -> tuple[object, Path | None]:
+    """Run (or resume) one recipe into ``out / recipe.name``; return its Results and picture."""
+    where = out / recipe.name
+    if recipe.figure is not None:
+        figs = figures.all_figures()
+        if recipe.figure not in figs:
+            raise Inconclusive(f"figure {recipe.figure!r} is not registered")
+        png = figs[recipe.figure].reproduce(where, full=full, quiet=quiet)
+        return load(where), Path(png)
+    fam = registry.get(recipe.problem)
+    token = figures.EXEC.set({"threads": 1})  # as the figures run: one torch thread per sweep
+    try:
+        res = figures.run_grids(recipe.grids(full), where, problem=recipe.problem, quiet=quiet,
+                                detection=recipe.detection or fam.detection)
+    finally:
+        figures.EXEC.reset(token)
+    png = where / f"{recipe.name}.png"
+    if not recipe.draw:
+        return res, None
+    if png.is_file() and png.stat().st_mtime_ns >= _newest(where, but=png):
+        return res, png  # drawn from these very runs already (a resumed check)
+    try:
+        return res, plot_results(res, png)
+    except ValueError:  # nothing to draw (e.g. every run diverged): the numbers still stand
+        return res, None
+
+
+def _newest(root: Path, but: Path) -> int:
+    """The newest modification time of the files under ``root`` other than ``but``."""
+    return max((p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file() and p != but),
+               default=0)
+
+
+def judge(claim: Claim, evidence: dict, failed: dict) -> Verdict:
+    """Measure one claim on the evidence and apply its rule."""
+    t0 = time.perf_counter()
+    missing = [r.name for r in claim.recipes if r.name in failed]
+    if missing:
+        why = "; ".join(f"recipe {n} failed: {failed[n]}" for n in missing)
+        return Verdict(claim, INCONCLUSIVE, {}, why)
+    try:
+        measured = dict(claim.measure(evidence))
+    except Inconclusive as e:
+        return Verdict(claim, INCONCLUSIVE, {}, str(e), time.perf_counter() - t0)
+    except Exception as e:  # a measurement that cannot read its evidence says so
+        return Verdict(claim, INCONCLUSIVE, {}, f"measurement error: {type(e).__name__}: {e}",
+                       time.perf_counter() - t0)
+    status, why = claim.rule.decide(measured)
+    if status not in STATUSES:
+        raise ValueError(f"claim {claim.id}: rule returned {status!r}")
+    return Verdict(claim, status, measured, why, time.perf_counter() - t0)
+
+
+def check(claims: list[Claim], out, full: bool = False, quiet: bool = True,
+          log=None) -> list[Verdict]:
+    """Run the recipes the claims need (each once), judge every claim, write claims.parquet."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    evidence, pictures, failed, cost = {}, {}, {}, {}
+    for recipe in dict((r.name, r) for c in claims for r in c.recipes).values():
+        t0 = time.perf_counter()
+        try:
+            evidence[recipe.name], pictures[recipe.name] = run_recipe(recipe, out, full, quiet)
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:
+            failed[recipe.name] = f"{type(e).__name__}: {e}"
+        cost[recipe.name] = time.perf_counter() - t0
+        if log:
+            log(f"recipe {recipe.name}: {cost[recipe.name]:.1f} s"
+                + (f" (failed: {failed[recipe.name]})" if recipe.name in failed else ""))
+    verdicts = []
+    for c in claims:
+        v = judge(c, evidence, failed)
+        v.seconds += sum(cost.get(r.name, 0.0) for r in c.recipes)
+        v.picture = str(pictures[c.picture]) if pictures.get(c.picture) else None
+        verdicts.append(v)
+    write_table(verdicts, out / CLAIMS_FILE, full)
+    return verdicts
+
+
+def _jsonable(v):
+    if isinstance(v, (np.floating, float)):
+        f = float(v)
+        return None if math.isnan(f) else (str(f) if math.isinf(f) else f)
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.bool_, bool)):
+        return bool(v)
+    return v if v is None or isinstance(v, (int, str)) else str(v)
+
+
+def table(verdicts: list[Verdict], full: bool = False) -> pd.DataFrame:
+    rows = []
+    for v in verdicts:
+        c = v.claim
+        rows.append({"id": c.id, "status": v.status, "statement": c.statement,
+                     "figure": ",".join(c.figures), "recipes": ",".join(r.name for r in c.recipes),
+                     "rule": c.rule.text, "reason": v.reason,
+                     "measured": json.dumps({k: _jsonable(x) for k, x in v.measured.items()},
+                                            ensure_ascii=False, sort_keys=True),
+                     "note": c.note, "scale": "full" if full else "quick",
+                     "seconds": round(v.seconds, 2), "picture": v.picture or ""})
+    return pd.DataFrame(rows)
+
+
+def write_table(verdicts: list[Verdict], path: Path, full: bool = False) -> None:
+    atomic_write_parquet(table(verdicts, full), path)
+
+
+def print_table(verdicts: list[Verdict], stream=None) -> None:
+    """One line per claim: id, status, and the reason (the numbers the rule read)."""
+    stream = stream or sys.stdout
+    w = max([len(v.claim.id) for v in verdicts] + [5])
+    for v in verdicts:
+        stream.write(f"{v.claim.id:<{w}}  {v.status.upper():<12}  {v.reason}\n")
+    counts = {s: sum(v.status == s for v in verdicts) for s in STATUSES}
+    stream.write(", ".join(f"{n} {s}" for s, n in counts.items()) + f" of {len(verdicts)} claims\n")

@@ -1,0 +1,53 @@
+"""``groklab check``: the paper's claims, each given a verdict (pass / fail / inconclusive) from
+its figure's sweep, written to OUT/claims.parquet and OUT/report.html; and the ``--html`` page of
+``groklab report``."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from ..claims import check, load_claims_file, paper_claims, print_table, select, table
+from ..fields import ConfigError
+from ..html import write_claims_html, write_results_html
+
+#: where ``check`` writes without --out (cli.options names it in the help)
+DEFAULT_OUT = "results/check"
+
+
+def main(ns) -> int:
+    """``groklab check`` (its flags: cli.options)."""
+    claims = paper_claims()
+    if ns.claims_file:
+        extra = load_claims_file(ns.claims_file)
+        known = {c.id for c in claims}
+        dup = [c.id for c in extra if c.id in known]
+        if dup:
+            raise ConfigError("claims_file", f"claim id(s) {', '.join(dup)} already exist")
+        claims += extra
+    claims = select(claims, ns.claims)
+    if ns.list:
+        for c in claims:  # cost: the quick recipes' wall time from empty, when declared
+            cost = sum(r.cost_s or 0 for r in c.recipes)
+            print(f"{c.id:34s} fig. {','.join(c.figures):9s} {cost:5.0f} s  {c.statement}")
+        return 0
+    out = Path(ns.out or DEFAULT_OUT)
+    log = None if ns.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    t0 = time.perf_counter()
+    verdicts = check(claims, out, full=ns.full, quiet=True, log=log)
+    print_table(verdicts)
+    html = write_claims_html(table(verdicts, ns.full), out)
+    print(f"wrote {out / 'claims.parquet'}, {html} ({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+def report_html(res, runs, path, columns, fit_text) -> int:
+    """``groklab report OUT --html FILE``: writes FILE only (never into OUT)."""
+    fit = None
+    try:
+        fit = fit_text(runs)
+    except ConfigError:  # no sweep over lr * beta: no fit line
+        pass
+    write_results_html(res, path, columns, fit, runs=runs)
+    print(f"wrote {path}")
+    return 0
