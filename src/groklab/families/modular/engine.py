@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ...result import BatchResult
-from ...seeds import stream_seed
+from ...seeds import derive_seed
 from ..nets.members import members_of
 from ..nets.ops import effective_rank, fast_linear
 from ..nets.optim import update_
@@ -55,8 +55,8 @@ MAX_MEMBERS = 64
 #: members x pairs x classes per evaluation chunk
 EVAL_ELEMS = 2 ** 24
 L0_THRESHOLD = 1e-4
-#: each member's mini-batch order draws from its own stream, (seed, BATCH_ORDER_SALT)
-BATCH_ORDER_SALT = 7
+#: each member's mini-batch order draws from its own stream of its seed (docs/seeds.md)
+BATCH_ORDER_STREAM = "modular/batch-order"
 LinAlgError = torch.linalg.LinAlgError
 
 
@@ -94,7 +94,7 @@ class _Chunk:
         self.alive = torch.ones(R, dtype=torch.bool)
         n_train = self.train_idx.shape[1]
         self.mb = cfg.batch_size if 0 < cfg.batch_size < n_train else n_train
-        self.gens = [torch.Generator().manual_seed(stream_seed(c.seed, BATCH_ORDER_SALT))
+        self.gens = [torch.Generator().manual_seed(derive_seed(c.seed, BATCH_ORDER_STREAM))
                      for c in self.cfgs]
         self.order, self.pos = None, n_train  # current epoch's order (R, n_train), position
 

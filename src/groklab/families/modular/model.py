@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ...seeds import derive_seed
 from ..nets.ops import fast_linear
 from .data import weight_shapes
 
@@ -53,11 +54,13 @@ def metric_names(cfg) -> tuple[str, ...]:
 
 
 def init_params(cfg, device="cpu") -> list[Tensor]:
-    """One member's parameters [weights..., biases...], each (in, out) or (1, out)."""
-    gen = torch.Generator().manual_seed(int(cfg.seed))
+    """One member's parameters [weights..., biases...], each (in, out) or (1, out).  Each
+    weight matrix draws from its own stream, ``derive_seed(seed, "modular/init-" + name)``
+    (docs/seeds.md): never the split's stream, whatever ``data_seed`` is."""
     p, d = cfg.modulus, cfg.width
     out = []
     for name, (a, b) in weight_shapes(cfg):
+        gen = torch.Generator().manual_seed(derive_seed(cfg.seed, f"modular/init-{name}"))
         if name.startswith("embed"):
             bound = 1.0 / math.sqrt(p)
             w = (torch.rand(a, b, generator=gen, dtype=DTYPE) * 2 - 1) * bound
