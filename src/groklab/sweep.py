@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import numbers
 import sys
 import time
 from collections import OrderedDict, defaultdict
@@ -25,6 +26,7 @@ from tqdm import tqdm
 from . import family as registry
 from .backends import Job, make_backend
 from .detect import Detection
+from .fields import ConfigError
 from .lazy import load
 from .store import Results, Store, load as load_results
 from .tables import redetect
@@ -87,7 +89,13 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
 
     ``threads``: torch threads per local batch (default: one below
     ``groklab.compute.SMALL_BATCH`` runs, torch's count above).
+
+    ``save_iterates``: False / 0 none, True / K >= 1 the iterates of every K-th log point and
+    the last (docs/checkpoints.md).
     """
+    if not isinstance(save_iterates, numbers.Integral) or save_iterates < 0:  # bool is Integral
+        raise ConfigError("save_iterates", f"{save_iterates!r} is out of range: must be an "
+                          "integer K >= 1 (every K-th log point) or 0 / False (none)")
     compute = load(COMPUTE)
     if backend != "ray" or not str(device).startswith("cuda"):
         compute.check_device(device)  # a Ray cluster's GPUs need not be on this machine

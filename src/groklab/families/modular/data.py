@@ -71,5 +71,12 @@ def weight_shapes(cfg) -> list[tuple[str, tuple[int, int]]]:
     return [("embed", (p, d)), ("hidden", (d, d)), ("out", (d, p))]
 
 
+def param_shapes(cfg) -> list[tuple[str, tuple[int, int]]]:
+    """Every parameter in the engine's order: the weight matrices, then (hadamard) the biases
+    ``b1`` (1, d) and ``b2`` (1, p).  The names of a checkpoint's tensors (docs/checkpoints.md)."""
+    biases = [("b1", (1, cfg.width)), ("b2", (1, cfg.modulus))]
+    return weight_shapes(cfg) + (biases if cfg.architecture == "hadamard" else [])
+
+
 def n_weights(cfg) -> int:
     return sum(a * b for _, (a, b) in weight_shapes(cfg))

@@ -22,7 +22,8 @@ def reference(data) -> dict:
 
 
 def run_batch(datas, cfgs, *, device, save_iterates, progress=None):
-    return run_teacher_student_batch(datas, cfgs, device=device, progress=progress)
+    return run_teacher_student_batch(datas, cfgs, device=device, progress=progress,
+                                     save_iterates=int(save_iterates))
 
 
 def run_columns(cfg, data, ref, final, col) -> dict:
