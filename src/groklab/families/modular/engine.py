@@ -48,6 +48,7 @@ from ..nets.ops import effective_rank, fast_linear
 from ..nets.optim import update_
 from ..nets.penalty import add_penalty_grad_
 from .data import ModularData, param_shapes, weight_shapes
+from .fourier import fourier_basis, fourier_gini
 from .model import DTYPE, eval_member, forward, init_params, loss_grads, metric_names
 
 #: members per tensor program (the logits of a p = 97 mini-batch are R x 2048 x 97 floats)
@@ -82,6 +83,7 @@ class _Chunk:
         self.grads = [torch.empty_like(t) for t in self.params]
         self._full = None
         self.n_w = len(weight_shapes(cfg))
+        self.fbasis = fourier_basis(cfg.modulus).to(dev)  # (K, 2, p) float64
         col = lambda name: torch.tensor([float(getattr(c, name)) for c in self.cfgs],  # noqa: E731
                                         dtype=DTYPE, device=dev).view(R, 1, 1)
         self.lr, self.wd = col("lr"), col("weight_decay")
@@ -211,6 +213,8 @@ class _Chunk:
             s = torch.linalg.svdvals(torch.where(finite.view(-1, 1, 1), W, torch.zeros_like(W)))
             nuc += s.sum(-1)
             out[f"erank_{name}"] = effective_rank(s)
+            if name.startswith("embed"):  # (R,) Gini of the per-frequency norms over Z_p
+                out[f"fourier_gini_{name}"] = fourier_gini(W.to(torch.float64), self.fbasis)
         out["nuclear_norm"] = nuc
         # divergence: non-finite loss or weights -> dead from now on
         bad = (~torch.isfinite(out["train_loss"]) | ~finite).cpu()

@@ -50,7 +50,13 @@ DTYPE = torch.float32
 def metric_names(cfg) -> tuple[str, ...]:
     return ("train_error", "test_error", "train_accuracy", "test_accuracy", "train_loss",
             "test_loss", "l0_norm", "l1_norm", "l2_norm", "nuclear_norm",
-            *(f"erank_{name}" for name, _ in weight_shapes(cfg)))
+            *(f"erank_{name}" for name, _ in weight_shapes(cfg)),
+            *(f"fourier_gini_{name}" for name in embedding_names(cfg)))
+
+
+def embedding_names(cfg) -> list[str]:
+    """The token embeddings (p, d): their Fourier sparsity is logged (``.fourier``)."""
+    return [name for name, _ in weight_shapes(cfg) if name.startswith("embed")]
 
 
 def init_params(cfg, device="cpu") -> list[Tensor]:
