@@ -178,8 +178,12 @@ def _load(name: str) -> groklab.Results:
                            curves=pd.read_parquet(GOLDEN / f"{name}.curves.parquet"))
 
 
-def recorded_here() -> bool:
-    return json.loads((GOLDEN / "fingerprint.json").read_text()) == fingerprint()
+def recorded_here(name: str | None = None) -> bool:
+    """Whether this machine recorded case ``name``: a case recorded again on its own (``--record
+    NAME``) has its own ``NAME.fingerprint.json``; the others share ``fingerprint.json``."""
+    own = GOLDEN / f"{name}.fingerprint.json"
+    path = own if name is not None and own.exists() else GOLDEN / "fingerprint.json"
+    return json.loads(path.read_text()) == fingerprint()
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -188,7 +192,7 @@ def test_golden_numbers_unchanged(name):
         pytest.importorskip("cvxpy")
     with environment(name):
         got = compute(name)
-    compare(name, got, _load(name), exact=recorded_here())
+    compare(name, got, _load(name), exact=recorded_here(name))
 
 
 def test_golden_comparison_can_fail():
@@ -218,15 +222,21 @@ def environment(name: str):
                 os.environ[k] = v
 
 
-def record() -> None:
+def record(names: list[str]) -> None:
+    """Record every case (no names: the shared fingerprint.json is rewritten) or only the named
+    ones (each gets its own NAME.fingerprint.json: the others keep their recording machine)."""
     GOLDEN.mkdir(exist_ok=True)
-    for name in CASES:
+    for name in names or CASES:
         with environment(name):
             res = compute(name)
         res.runs.to_parquet(GOLDEN / f"{name}.runs.parquet", index=False)
         res.curves.to_parquet(GOLDEN / f"{name}.curves.parquet", index=False)
         print(f"{name}: {len(res.runs)} runs, {len(res.curves)} curve rows")
-    (GOLDEN / "fingerprint.json").write_text(json.dumps(fingerprint(), indent=1) + "\n")
+        if names:
+            (GOLDEN / f"{name}.fingerprint.json").write_text(
+                json.dumps(fingerprint(), indent=1) + "\n")
+    if not names:
+        (GOLDEN / "fingerprint.json").write_text(json.dumps(fingerprint(), indent=1) + "\n")
 
 
 def replay(exact: bool) -> None:
@@ -259,6 +269,9 @@ if __name__ == "__main__":
     import torch
     torch.set_num_threads(1)
     if "--record" in sys.argv:
-        record()
+        unknown = [a for a in sys.argv[2:] if a not in CASES]
+        if unknown:
+            sys.exit(f"--record: unknown case(s) {unknown}; cases: {', '.join(CASES)}")
+        record(sys.argv[2:])  # python tests/test_golden.py --record [NAME ...]
     else:
         replay(exact="--tolerance" not in sys.argv)

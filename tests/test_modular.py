@@ -332,7 +332,11 @@ SCI = dict(modulus=31, train_fraction=0.7, batch_size=0, steps=2500, log_every=2
 @pytest.fixture(scope="module")
 def grokking_runs():
     from groklab.driver import execute
-    cfgs = [ModularConfig(**SCI), ModularConfig(**SCI, l1=1e-4), ModularConfig(**SCI, l2=1e-3)]
+    # the l1 run's seed is pinned (3): with independent init / split streams (docs/seeds.md),
+    # of seeds 0-3 (l1 1e-4, 4000 steps) all show test (a) below and seeds 1-3 show (b); seed
+    # 0's l2 is still at its minimum +0.5% at step 2500 (its rise comes later than this budget)
+    cfgs = [ModularConfig(**SCI), ModularConfig(**SCI, l1=1e-4, seed=3),
+            ModularConfig(**SCI, l2=1e-3)]
     res = execute(cfgs, detection=Detection(train_threshold=0.01, test_threshold=0.01))
     runs = res.runs.set_index("run_id").loc[[c.run_id() for c in cfgs]].reset_index()
     return runs, res.curves
@@ -399,16 +403,36 @@ def test_under_l1_the_l2_norm_is_no_progress_measure(grokking_runs):
     assert m1[-1] < m1[k]
 
 
+def test_fourier_sparsity_rises_while_generalizing(grokking_runs):
+    """Nanda et al.'s progress measure under l1 (docs/families/modular.md#fourier-sparsity): the
+    embeddings start as white noise (Gini ~0.03), gather on a few frequencies while the test
+    accuracy climbs, and end concentrated; without a penalty they stay spread.  Measured with
+    the same config over seeds 0-3: grokked l1 runs end at 0.53-0.66 (embed1), runs without a
+    penalty at 0.04-0.06."""
+    runs, curves = grokking_runs
+    plain = _curve(curves, runs.iloc[0].run_id)
+    c = _curve(curves, runs.iloc[1].run_id)
+    w = _climb(c)
+    for name in ("fourier_gini_embed1", "fourier_gini_embed2"):
+        g = c[name].to_numpy()
+        assert g[0] < 0.1
+        assert w[name].iloc[0] > 2 * g[0]  # already rising when test accuracy reaches 10%
+        assert w[name].iloc[-1] > w[name].iloc[0]  # and higher at 90%
+        assert g[-1] > 0.4
+        assert plain[name].iloc[-1] < 0.1
+
+
 def test_under_l1_the_l2_norm_rises_during_the_climb_pinned():
     """Figure 1's reading, pinned to one small configuration where it shows (p = 31, 70% train,
-    full batch, lr 1e-2, l1 5e-5, seed 1; 4000 steps, ~3 s): between the first step at test
+    full batch, lr 1e-2, l1 1e-4, seed 1; 4000 steps, ~3 s): between the first step at test
     accuracy 10% and the first at 90%, the l2 norm rises by more than 4% above its running
     minimum while the l1 norm falls by more than 20% over the same stretch, and the model ends
-    generalized.  At this scale the rise is seed-dependent: of 7 runs tried at p = 31, lr 1e-2
-    (l1 5e-5 seeds 0-3, l1 7e-5 seeds 1-3) three rise inside the climb (by 1%, 2%, 8%: this one)
-    and four fall steadily (by ~10% while l1 halves), so this test pins a configuration rather
-    than claiming it for all."""
-    cfg = ModularConfig(**{**SCI, "steps": 4000, "log_every": 50}, l1=5e-5, seed=1)
+    generalized.  At this scale the rise is seed-dependent: with the independent init / split
+    streams of docs/seeds.md, of 8 runs tried at p = 31, lr 1e-2 (l1 1e-4 and 5e-5, seeds 0-3,
+    logged every 25 steps) four rise inside the climb (by 0.7%, 1.7%, 6.0%: this one, and 9.6%
+    in a run that ends at 92% test accuracy) and four fall steadily (by ~10% while l1 falls
+    by 55-65%), so this test pins a configuration rather than claiming it for all."""
+    cfg = ModularConfig(**{**SCI, "steps": 4000, "log_every": 50}, l1=1e-4, seed=1)
     res = run_modular_batch([make_modular_data(cfg)], [[cfg]])
     te, l1, l2 = (res.metrics[k][:, 0] for k in ("test_accuracy", "l1_norm", "l2_norm"))
     assert te[-1] >= 0.99

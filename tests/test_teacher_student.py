@@ -7,6 +7,8 @@ never from numbers copied out of a run.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,7 +22,7 @@ from groklab.families.teacher_student.config import TeacherStudentConfig
 from groklab.families.nets.penalty import penalty_value
 from groklab.families.teacher_student.model import forward, init_student, jacobians, loss_and_grads
 from groklab.families.teacher_student.engine import run_teacher_student_batch
-from groklab.families.teacher_student.data import make_teacher_student_data, relu_jacobians
+from groklab.families.teacher_student.data import baselines, make_teacher_student_data, relu_jacobians
 
 from conftest import cli
 
@@ -292,19 +294,44 @@ def test_chunks_in_worker_threads_give_the_same_numbers():
     np.testing.assert_array_equal(one.final, two.final)
 
 
-def test_low_rank_teacher_is_learned_better_under_a_nuclear_penalty():
-    """The paper's thesis at small scale: with a rank-2 teacher (the structure the nuclear norm
-    favours) the nuclear-penalized student ends much closer to the teacher than with the
-    authors' dense teacher, relative to the MSE of predicting 0 (pinned: data seeds 0 and 1)."""
+def test_nuclear_student_between_the_mean_and_the_best_affine_baseline():
+    """What "generalizing" is at the tests' size, read against the baselines (pinned: data seeds
+    0 and 1, dense and rank-2 teachers, nuclear 3e-3, 4000 steps): the student's best test MSE
+    beats predicting the train mean, yet stays above the best affine map of the test inputs
+    (0.15-0.23 of the predict-0 MSE here against the student's 0.53-0.70).  Over data seeds 0-3
+    the student beat the mean in 7 of 8 runs (not seed 3's rank-2 teacher) and never reached the
+    best affine map; the rank-2 teacher was learned only slightly better than the dense one
+    (0.77-0.97x its relative MSE), so no test claims that here (docs/families/teacher-student.md
+    #measured-behaviour)."""
     from groklab.driver import execute
     cfgs = [TeacherStudentConfig(**SCI, nuclear=3e-3, data_seed=s, teacher_rank=r)
             for s in (0, 1) for r in (0, 2)]
     runs = execute(cfgs).runs
-    runs["rel"] = runs.best_test_mse / runs.target_mse_zero
-    for s in (0, 1):
-        g = runs[runs.data_seed == s].set_index("teacher_rank")
-        assert g.loc[2, "rel"] < 0.7 * g.loc[0, "rel"]
-        assert g.loc[2, "final_test_jac_error"] < g.loc[0, "final_test_jac_error"]
+    assert (runs.best_test_mse < runs.mean_baseline_mse).all()
+    assert (runs.best_test_mse > runs.best_affine_mse).all()
+    assert (runs.best_test_mse < 0.75 * runs.target_mse_zero).all()
+
+
+def test_baselines_closed_form():
+    """One ReLU unit y = relu(w.x), |w| = sigma: E y^2 = sigma^2/2, E y = sigma/sqrt(2 pi), and the
+    best affine predictor (z/2 + E|z|/2) leaves Var(|z|)/4 = sigma^2 (1 - 2/pi)/4.  Relative to
+    predicting 0: the mean baseline leaves 1 - 1/pi, the best affine one (1 - 2/pi)/2.  With
+    20 000 train and test points (d = 5) both affine fits are at their population value."""
+    cfg = TeacherStudentConfig(input_dim=5, hidden=1, outputs=1, train_size=20_000,
+                               test_size=20_000, data_seed=4)
+    data = make_teacher_student_data(cfg)
+    b = baselines(data)
+    zero = float((data.Y_test ** 2).mean())
+    assert b["mean_baseline_mse"] / zero == pytest.approx(1 - 1 / math.pi, abs=0.02)
+    for k in ("affine_baseline_mse", "best_affine_mse"):
+        assert b[k] / zero == pytest.approx((1 - 2 / math.pi) / 2, abs=0.01), k
+    assert b["best_affine_mse"] <= b["affine_baseline_mse"]  # fitted on the test set itself
+    # an exactly affine target is fitted exactly
+    data.Y_train = data.X_train @ torch.ones(5, 1, dtype=data.X_train.dtype) + 2.0
+    data.Y_test = data.X_test @ torch.ones(5, 1, dtype=data.X_test.dtype) + 2.0
+    b = baselines(data)
+    assert b["affine_baseline_mse"] < 1e-20 and b["best_affine_mse"] < 1e-20
+    assert b["mean_baseline_mse"] == pytest.approx(5.0, rel=0.03)  # Var(sum of 5 N(0, 1))
 
 
 @pytest.mark.parametrize("form", [None, "norm", "squared"])

@@ -21,7 +21,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .damage import INTENT_PREFIX
-from .store import KINDS, META_KEY, Store, fsync_dir, new_part_id, read_meta
+from .store import (KINDS, META_KEY, Store, dictionary_columns, fsync_dir, new_part_id,
+                    read_meta)
 
 #: merge only when at least this many parts are there to merge
 MIN_PARTS = 2
@@ -56,7 +57,8 @@ def _stream(paths: list[Path], schema: pa.Schema, dest: Path, meta: dict,
     meta_schema = schema.with_metadata({**(schema.metadata or {}),
                                         META_KEY: json.dumps(meta, default=str).encode()})
     n = 0
-    with pq.ParquetWriter(dest, meta_schema) as w:
+    with pq.ParquetWriter(dest, meta_schema,
+                          use_dictionary=dictionary_columns(schema.names)) as w:
         for p in paths:
             t = pq.read_table(p)
             if keep is not None:  # drop rows of runs whose newest copy lies in another part

@@ -10,6 +10,7 @@ use, so that reading results never pays for torch.
 from __future__ import annotations
 
 import functools
+import numbers
 import sys
 import time
 from dataclasses import fields
@@ -23,6 +24,7 @@ from . import provenance
 from .backends import Job, make_backend
 from .claiming import batch_key
 from .detect import Detection
+from .errors import ConfigError
 from .lazy import load
 from .results import Reader, Results, is_results_dir, load as load_results
 from .session import Session
@@ -55,7 +57,13 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
 
     ``threads``: torch threads per local batch (default: one below
     ``groklab.compute.SMALL_BATCH`` runs, torch's count above).
+
+    ``save_iterates``: False / 0 none, True / K >= 1 the iterates of every K-th log point and
+    the last (docs/checkpoints.md).
     """
+    if not isinstance(save_iterates, numbers.Integral) or save_iterates < 0:  # bool is Integral
+        raise ConfigError("save_iterates", f"{save_iterates!r} is out of range: must be an "
+                          "integer K >= 1 (every K-th log point) or 0 / False (none)")
     compute = load(COMPUTE)
     if backend != "ray" or not str(device).startswith("cuda"):
         compute.check_device(device)  # a Ray cluster's GPUs need not be on this machine

@@ -15,7 +15,7 @@ from . import __version__
 from .detect import Detection, detect, detect_many
 from .family import Family
 from .fields import config_dict
-from .result import BatchResult
+from .result import BatchResult, iterate_log_indices
 
 
 def finite_runs(res: BatchResult) -> np.ndarray:
@@ -94,12 +94,40 @@ def batch_tables(fam: Family, flat: list, res: BatchResult, extra: list[dict], d
     fam.derive_curves(curves_df)
     it_df = None
     if save_iterates and res.iterates is not None:
-        n = res.iterates.shape[-1]
-        wide = res.iterates.transpose(1, 0, 2).reshape(R * T, n)
-        it_df = pd.DataFrame(wide, columns=[f"{fam.iterate_prefix}_{i}" for i in range(n)])
-        it_df.insert(0, "step", np.tile(res.steps, R))
-        it_df.insert(0, "run_id", np.repeat(run_ids, T))
+        it, it_steps = res.iterates, res.iterate_steps
+        if it_steps is None:  # the engine kept every log point: keep every K-th
+            idx = iterate_log_indices(T, int(save_iterates))
+            it, it_steps = it[idx], res.steps[idx]
+        if res.iterate_tensors is not None:
+            it_df = long_iterates(it, it_steps, run_ids, res.iterate_tensors)
+        else:
+            Ti, n = len(it_steps), it.shape[-1]
+            wide = it.transpose(1, 0, 2).reshape(R * Ti, n)
+            it_df = pd.DataFrame(wide, columns=[f"{fam.iterate_prefix}_{i}" for i in range(n)])
+            it_df.insert(0, "step", np.tile(it_steps, R))
+            it_df.insert(0, "run_id", np.repeat(run_ids, Ti))
     return runs_df, curves_df, it_df
+
+
+def long_iterates(it: np.ndarray, steps: np.ndarray, run_ids: list[str],
+                  tensors) -> pd.DataFrame:
+    """iterates (T, R, n) of named tensors -> one row per (run, step, tensor): ``tensor``,
+    ``shape`` (list of ints) and ``values`` (the flat float32 entries, row-major);
+    docs/checkpoints.md.  Run-major, then step, then the tensors in the engine's order."""
+    T, R, _ = it.shape
+    offs = np.cumsum([0] + [int(np.prod(shape)) for _, shape in tensors])
+    rows = {"run_id": [], "step": [], "tensor": [], "shape": [], "values": []}
+    for r in range(R):
+        for t in range(T):
+            for (name, shape), a, b in zip(tensors, offs[:-1], offs[1:]):
+                rows["run_id"].append(run_ids[r])
+                rows["step"].append(int(steps[t]))
+                rows["tensor"].append(name)
+                rows["shape"].append(list(shape))
+                rows["values"].append(np.ascontiguousarray(it[t, r, a:b], dtype=np.float32))
+    df = pd.DataFrame(rows)
+    df["step"] = df["step"].astype("int64")
+    return df
 
 
 def redetect(runs: pd.DataFrame, curves: pd.DataFrame, det: Detection) -> pd.DataFrame:

@@ -100,8 +100,9 @@ def _exec_flags(p) -> None:
     g.add_argument("--runs-per-batch", dest="runs_per_batch", type=int, default=None,
                    help="max runs advanced together in one tensor program")
     g.add_argument("--device", default="cpu", help="torch device (cpu, cuda); default cpu")
-    g.add_argument("--save-iterates", action="store_true",
-                   help="also store every logged iterate (OUT/iterates/)")
+    g.add_argument("--save-iterates", nargs="?", const=1, default=0, type=int, metavar="K",
+                   help="also store the logged iterates (network weights: docs/checkpoints.md) "
+                   "(OUT/iterates/); K: only every K-th log point and the last (default 1)")
     g.add_argument("--shard", default=None, metavar="I/K",
                    help="run only the I-th of K disjoint shards of the grid (0 <= I < K), e.g. one "
                    "per cluster job writing to the same --out")

@@ -2,7 +2,8 @@
 
 All pairs (x1, x2) in Z_p^2 (for div: x2 != 0), in row-major order (pair index i = x1 p + x2 for
 add/sub/mul), label (x1 o x2) mod p.  The train set is the first floor(train_fraction * P) pairs of
-a permutation drawn from ``torch.Generator().manual_seed(data_seed)``, the test set the rest
+a permutation drawn from the stream ``derive_seed(data_seed, "modular/split")`` (docs/seeds.md:
+never the stream of the init, whatever ``seed`` is), the test set the rest
 (the authors use sklearn's ``train_test_split(train_size=0.4, random_state=0)``: the same sizes,
 3763 / 5646 at p = 97, but another permutation).  Data live as index tensors: no one-hot inputs,
 no DataLoader; the engine gathers embedding rows directly.
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from ...seeds import derive_seed
 
 
 @dataclass
@@ -48,11 +51,16 @@ def make_modular_data(cfg) -> ModularData:
         y = (x1 * inv[x2 - 1]) % p
     else:
         raise ValueError(cfg.operation)
-    gen = torch.Generator().manual_seed(int(cfg.data_seed))
-    perm = torch.randperm(x1.numel(), generator=gen)
+    perm = split_permutation(cfg, x1.numel())
     n_train = cfg.n_train()
     return ModularData(p=p, x1=x1, x2=x2, labels=y, train_idx=perm[:n_train].sort().values,
                        test_idx=perm[n_train:].sort().values)
+
+
+def split_permutation(cfg, n_pairs: int) -> Tensor:
+    """(P,) the seeded order of the pairs: the first n_train are the train set."""
+    gen = torch.Generator().manual_seed(derive_seed(cfg.data_seed, "modular/split"))
+    return torch.randperm(n_pairs, generator=gen)
 
 
 def weight_shapes(cfg) -> list[tuple[str, tuple[int, int]]]:
@@ -61,6 +69,13 @@ def weight_shapes(cfg) -> list[tuple[str, tuple[int, int]]]:
     if cfg.architecture == "matrix-product":
         return [("embed1", (p, d)), ("embed2", (p, d)), ("hidden", (d, d)), ("out", (d, p))]
     return [("embed", (p, d)), ("hidden", (d, d)), ("out", (d, p))]
+
+
+def param_shapes(cfg) -> list[tuple[str, tuple[int, int]]]:
+    """Every parameter in the engine's order: the weight matrices, then (hadamard) the biases
+    ``b1`` (1, d) and ``b2`` (1, p).  The names of a checkpoint's tensors (docs/checkpoints.md)."""
+    biases = [("b1", (1, cfg.width)), ("b2", (1, cfg.modulus))]
+    return weight_shapes(cfg) + (biases if cfg.architecture == "hadamard" else [])
 
 
 def n_weights(cfg) -> int:

@@ -41,13 +41,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ...result import BatchResult
-from ...seeds import stream_seed
+from ...result import BatchResult, iterate_log_indices
+from ...seeds import derive_seed
 from ..nets.members import members_of
 from ..nets.ops import effective_rank, fast_linear
 from ..nets.optim import update_
 from ..nets.penalty import add_penalty_grad_
-from .data import ModularData, weight_shapes
+from .data import ModularData, param_shapes, weight_shapes
+from .fourier import fourier_basis, fourier_gini
 from .model import DTYPE, eval_member, forward, init_params, loss_grads, metric_names
 
 #: members per tensor program (the logits of a p = 97 mini-batch are R x 2048 x 97 floats)
@@ -55,8 +56,8 @@ MAX_MEMBERS = 64
 #: members x pairs x classes per evaluation chunk
 EVAL_ELEMS = 2 ** 24
 L0_THRESHOLD = 1e-4
-#: each member's mini-batch order draws from its own stream, (seed, BATCH_ORDER_SALT)
-BATCH_ORDER_SALT = 7
+#: each member's mini-batch order draws from its own stream of its seed (docs/seeds.md)
+BATCH_ORDER_STREAM = "modular/batch-order"
 LinAlgError = torch.linalg.LinAlgError
 
 
@@ -82,6 +83,7 @@ class _Chunk:
         self.grads = [torch.empty_like(t) for t in self.params]
         self._full = None
         self.n_w = len(weight_shapes(cfg))
+        self.fbasis = fourier_basis(cfg.modulus).to(dev)  # (K, 2, p) float64
         col = lambda name: torch.tensor([float(getattr(c, name)) for c in self.cfgs],  # noqa: E731
                                         dtype=DTYPE, device=dev).view(R, 1, 1)
         self.lr, self.wd = col("lr"), col("weight_decay")
@@ -94,7 +96,7 @@ class _Chunk:
         self.alive = torch.ones(R, dtype=torch.bool)
         n_train = self.train_idx.shape[1]
         self.mb = cfg.batch_size if 0 < cfg.batch_size < n_train else n_train
-        self.gens = [torch.Generator().manual_seed(stream_seed(c.seed, BATCH_ORDER_SALT))
+        self.gens = [torch.Generator().manual_seed(derive_seed(c.seed, BATCH_ORDER_STREAM))
                      for c in self.cfgs]
         self.order, self.pos = None, n_train  # current epoch's order (R, n_train), position
 
@@ -211,6 +213,8 @@ class _Chunk:
             s = torch.linalg.svdvals(torch.where(finite.view(-1, 1, 1), W, torch.zeros_like(W)))
             nuc += s.sum(-1)
             out[f"erank_{name}"] = effective_rank(s)
+            if name.startswith("embed"):  # (R,) Gini of the per-frequency norms over Z_p
+                out[f"fourier_gini_{name}"] = fourier_gini(W.to(torch.float64), self.fbasis)
         out["nuclear_norm"] = nuc
         # divergence: non-finite loss or weights -> dead from now on
         bad = (~torch.isfinite(out["train_loss"]) | ~finite).cpu()
@@ -239,13 +243,24 @@ class _Chunk:
         flat[~self.alive.numpy()] = np.nan
         return flat
 
+    def checkpoint(self) -> np.ndarray:
+        """(R, n) float32 flat parameters of every member now, weights then biases in the order
+        of ``data.param_shapes`` (NaN for a dead member)."""
+        flat = torch.cat([t.detach().flatten(1) for t in self.params], 1).cpu().numpy().copy()
+        flat[~self.alive.numpy()] = np.nan
+        return flat
+
 
 def run_modular_batch(datas: list[ModularData], cfgs: list[list], *, device: str = "cpu",
-                      progress=None, max_members: int = MAX_MEMBERS) -> BatchResult:
+                      progress=None, max_members: int = MAX_MEMBERS,
+                      save_iterates: int = 0) -> BatchResult:
     """Train D x B modular-arithmetic runs (``cfgs[d][b]`` on data set d) as ensembles of at
-    most ``max_members``; all configs share the family's batch key (shapes, optimizer, schedule)."""
+    most ``max_members``; all configs share the family's batch key (shapes, optimizer, schedule).
+    ``save_iterates = K > 0`` keeps every parameter at every K-th log point and the last
+    (``groklab.result.iterate_log_indices``; docs/checkpoints.md)."""
     t0 = time.perf_counter()
     members, first, steps = members_of(cfgs, "run_modular_batch")
+    keep = iterate_log_indices(len(steps), int(save_iterates)) if save_iterates else ()
     names = metric_names(first)
     dev = torch.device(device)
     metrics = {k: np.empty((len(steps), len(members))) for k in names}
@@ -258,14 +273,18 @@ def run_modular_batch(datas: list[ModularData], cfgs: list[list], *, device: str
     pool = _workers(workers) if workers > 1 else None
     try:
         _train(datas, members, steps, names, metrics, dev, progress, max_members, finals := [],
-               pool, workers)
+               pool, workers, keep, saved := [])
     finally:
         torch.set_flush_denormal(False)
         if pool is not None:
             pool.shutdown()
             torch.set_num_threads(threads)  # MKL's thread count is process-wide: restore it
+    ok = len(keep) > 0
     return BatchResult(steps=steps, metrics=metrics, final=np.concatenate(finals),
-                       iterates=None, wall_time_s=time.perf_counter() - t0)
+                       iterates=np.concatenate(saved, axis=1) if ok else None,
+                       wall_time_s=time.perf_counter() - t0,
+                       iterate_steps=steps[keep] if ok else None,
+                       iterate_tensors=tuple(param_shapes(first)) if ok else None)
 
 
 def _workers(n: int):
@@ -283,17 +302,20 @@ def _workers(n: int):
 
 
 def _train(datas, members, steps, names, metrics, dev, progress, max_members, finals,
-           pool=None, workers=1):
+           pool=None, workers=1, keep=(), saved=None):
     first = members[0][1]
+    keep = set(int(i) for i in keep)
     for lo in range(0, len(members), max_members):
         chunk = _Chunk(datas, members[lo:lo + max_members], dev, pool, workers)
         R = chunk.R
-        logs, done = [], 0
+        logs, done, ckpt = [], 0, []
         for t in range(first.steps + 1):
             if t > 0:
                 chunk.step()
             if t == steps[len(logs)]:
                 logs.append({k: v.cpu().numpy() for k, v in chunk.evaluate().items()})
+                if len(logs) - 1 in keep:  # after evaluate: a member dead now is NaN
+                    ckpt.append(chunk.checkpoint())
                 if progress is not None:
                     progress(R * (t - done))
                     done = t
@@ -302,3 +324,5 @@ def _train(datas, members, steps, names, metrics, dev, progress, max_members, fi
         for k in names:
             metrics[k][:, lo:lo + R] = np.stack([row[k] for row in logs])
         finals.append(chunk.final())
+        if ckpt:
+            saved.append(np.stack(ckpt))  # (len(keep), R, n)

@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ...seeds import derive_seed
 from ..nets.ops import fast_linear
 from .data import weight_shapes
 
@@ -49,15 +50,23 @@ DTYPE = torch.float32
 def metric_names(cfg) -> tuple[str, ...]:
     return ("train_error", "test_error", "train_accuracy", "test_accuracy", "train_loss",
             "test_loss", "l0_norm", "l1_norm", "l2_norm", "nuclear_norm",
-            *(f"erank_{name}" for name, _ in weight_shapes(cfg)))
+            *(f"erank_{name}" for name, _ in weight_shapes(cfg)),
+            *(f"fourier_gini_{name}" for name in embedding_names(cfg)))
+
+
+def embedding_names(cfg) -> list[str]:
+    """The token embeddings (p, d): their Fourier sparsity is logged (``.fourier``)."""
+    return [name for name, _ in weight_shapes(cfg) if name.startswith("embed")]
 
 
 def init_params(cfg, device="cpu") -> list[Tensor]:
-    """One member's parameters [weights..., biases...], each (in, out) or (1, out)."""
-    gen = torch.Generator().manual_seed(int(cfg.seed))
+    """One member's parameters [weights..., biases...], each (in, out) or (1, out).  Each
+    weight matrix draws from its own stream, ``derive_seed(seed, "modular/init-" + name)``
+    (docs/seeds.md): never the split's stream, whatever ``data_seed`` is."""
     p, d = cfg.modulus, cfg.width
     out = []
     for name, (a, b) in weight_shapes(cfg):
+        gen = torch.Generator().manual_seed(derive_seed(cfg.seed, f"modular/init-{name}"))
         if name.startswith("embed"):
             bound = 1.0 / math.sqrt(p)
             w = (torch.rand(a, b, generator=gen, dtype=DTYPE) * 2 - 1) * bound

@@ -13,7 +13,8 @@ def make_data(cfg):
 
 
 def run_batch(datas, cfgs, *, device, save_iterates, progress=None):
-    return run_modular_batch(datas, cfgs, device=device, progress=progress)
+    return run_modular_batch(datas, cfgs, device=device, progress=progress,
+                             save_iterates=int(save_iterates))
 
 
 def run_columns(cfg, data, ref, final, col) -> dict:

@@ -11,9 +11,12 @@ Teacher y*(x) = V* relu(W* x), W* in R^{h x d}, V* in R^{c x h}, no biases; the 
 
 Inputs x ~ N(0, I_d): ``train_size`` train then ``test_size`` test points.  The teacher's input
 Jacobians J*_i = V* diag(relu'(W* x_i)) W* (c x d) are the Sobolev targets (its Hessians are 0 for
-ReLU, so only the first-derivative term exists).  Everything is drawn from one torch.Generator
-seeded by ``data_seed`` in a fixed order (the authors' notebooks use unseeded RNGs), in float64,
-so the data depend only on the data fields of the config.
+ReLU, so only the first-derivative term exists).  Every random object has its own torch.Generator
+seeded by ``derive_seed(data_seed, name)`` (docs/seeds.md; the authors' notebooks use unseeded
+RNGs): W* ("teacher-student/teacher-W"), its sparsity mask ("teacher-student/teacher-mask"), V*
+("teacher-student/teacher-V") and the inputs ("teacher-student/inputs"), in float64, so the data
+depend only on the data fields of the config, the inputs and V* are the same for every teacher
+structure, and none of them is correlated with the student's init (its own streams, from ``seed``).
 """
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from ...seeds import derive_seed
 
 DTYPE = torch.float64
 
@@ -49,8 +54,14 @@ def relu_jacobians(W: Tensor, V: Tensor, X: Tensor) -> Tensor:
     return (B.reshape(*lead, n * c, h) @ W).reshape(*lead, n, c, d)
 
 
-def make_teacher(cfg, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+def data_stream(cfg, name: str) -> torch.Generator:
+    """The generator of the data object ``name`` (docs/seeds.md)."""
+    return torch.Generator().manual_seed(derive_seed(cfg.data_seed, f"teacher-student/{name}"))
+
+
+def make_teacher(cfg) -> tuple[Tensor, Tensor]:
     d, h, c = cfg.input_dim, cfg.hidden, cfg.outputs
+    gen = data_stream(cfg, "teacher-W")
     if cfg.teacher_rank:
         r = cfg.teacher_rank
         W = torch.randn(h, r, generator=gen, dtype=DTYPE) @ (
@@ -59,17 +70,18 @@ def make_teacher(cfg, gen: torch.Generator) -> tuple[Tensor, Tensor]:
         W = torch.randn(h, d, generator=gen, dtype=DTYPE)
     if cfg.teacher_sparsity > 0:
         k = max(1, int(round((1.0 - cfg.teacher_sparsity) * d)))
-        keep = torch.rand(h, d, generator=gen, dtype=DTYPE).argsort(dim=1)[:, :k]
+        keep = torch.rand(h, d, generator=data_stream(cfg, "teacher-mask"),
+                          dtype=DTYPE).argsort(dim=1)[:, :k]
         mask = torch.zeros(h, d, dtype=DTYPE).scatter_(1, keep, 1.0)
         W = W * mask * math.sqrt(d / k)
-    V = torch.randn(c, h, generator=gen, dtype=DTYPE) / h
+    V = torch.randn(c, h, generator=data_stream(cfg, "teacher-V"), dtype=DTYPE) / h
     return W, V
 
 
 def make_teacher_student_data(cfg) -> TeacherStudentData:
-    gen = torch.Generator().manual_seed(int(cfg.data_seed))
-    W, V = make_teacher(cfg, gen)
-    X = torch.randn(cfg.train_size + cfg.test_size, cfg.input_dim, generator=gen, dtype=DTYPE)
+    W, V = make_teacher(cfg)
+    X = torch.randn(cfg.train_size + cfg.test_size, cfg.input_dim,
+                    generator=data_stream(cfg, "inputs"), dtype=DTYPE)
     Y = torch.relu(X @ W.T) @ V.T
     J = relu_jacobians(W, V, X)
     n = cfg.train_size
@@ -79,3 +91,28 @@ def make_teacher_student_data(cfg) -> TeacherStudentData:
 
 def n_weights(cfg) -> int:
     return cfg.hidden * (cfg.input_dim + cfg.outputs)
+
+
+def _affine_fit(X: Tensor, Y: Tensor) -> Tensor:
+    """(d + 1, c) minimum-norm least-squares [W; b] of Y (n, c) on [X, 1] (n, d + 1): the
+    interpolating fit of least norm when n <= d + 1 (as at the paper's N = 100, d = 100)."""
+    Xa = torch.cat([X, torch.ones(X.shape[0], 1, dtype=X.dtype)], dim=1)
+    return torch.linalg.pinv(Xa) @ Y
+
+
+def baselines(data: TeacherStudentData) -> dict[str, float]:
+    """Test MSEs of the trivial predictors a student should beat (docs/families/teacher-student.md
+    #baselines), all as nn.MSELoss (mean over M x c):
+
+    * ``mean_baseline_mse``: predict the train targets' mean (per output);
+    * ``affine_baseline_mse``: the affine least-squares fit on the train inputs (minimum norm);
+    * ``best_affine_mse``: the best affine map for the test inputs themselves (fitted on the
+      test set: a lower bound on what any affine predictor reaches there; it measures how much
+      of the teacher is linear, about 0.18 of E y^2 for a dense ReLU teacher)."""
+    Xt, Yt = data.X_test, data.Y_test  # (M, d), (M, c)
+    ones = torch.ones(Xt.shape[0], 1, dtype=Xt.dtype)
+    mse = lambda P: float(((P - Yt) ** 2).mean())  # noqa: E731
+    return {"mean_baseline_mse": mse(data.Y_train.mean(0, keepdim=True).expand_as(Yt)),
+            "affine_baseline_mse": mse(torch.cat([Xt, ones], 1) @ _affine_fit(data.X_train,
+                                                                              data.Y_train)),
+            "best_affine_mse": mse(torch.cat([Xt, ones], 1) @ _affine_fit(Xt, Yt))}

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ...result import BatchResult
+from ...result import BatchResult, iterate_log_indices
 from ..nets.members import members_of
 from ..nets.ops import effective_rank
 from ..nets.optim import BETAS, EPS, fused_adam, update_
@@ -220,10 +220,23 @@ class _Panel:
         flat[~self.alive.numpy()] = np.nan
         return flat
 
+    def checkpoint(self) -> np.ndarray:
+        """(R, h d + c h) float32 [W | V] of every member now (NaN for a dead one)."""
+        flat = torch.cat([self.W.flatten(1), self.V.flatten(1)], 1).cpu().numpy().copy()
+        flat[~self.alive.numpy()] = np.nan
+        return flat
 
-def _train_chunk(datas, chunk, steps, dev, dtype, progress, lock):
-    """Train one chunk of members to the end; returns (metrics rows, final weights)."""
+
+def checkpoint_tensors(cfg) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """The named tensors of a checkpoint, in the order of ``_Panel.checkpoint``."""
+    return (("W", (cfg.hidden, cfg.input_dim)), ("V", (cfg.outputs, cfg.hidden)))
+
+
+def _train_chunk(datas, chunk, steps, dev, dtype, progress, lock, keep=()):
+    """Train one chunk of members to the end; returns (metrics rows, final weights, the
+    checkpoints (len(keep), R, n) at the log indices ``keep``, or None)."""
     first = chunk[0][1]
+    keep, saved = set(int(i) for i in keep), []
     torch.set_flush_denormal(True)  # per thread: the FTZ/DAZ bits are thread state
     try:
         with torch.no_grad():
@@ -235,20 +248,24 @@ def _train_chunk(datas, chunk, steps, dev, dtype, progress, lock):
                     panel.step()
                 if t == steps[len(logs)]:
                     logs.append({k: v.cpu().numpy() for k, v in panel.evaluate().items()})
+                    if len(logs) - 1 in keep:  # after evaluate: a member dead now is NaN
+                        saved.append(panel.checkpoint())
                     if progress is not None:
                         with lock:
                             progress(R * (t - done))
                         done = t
                     if len(logs) == len(steps):
                         break
-            return {k: np.stack([row[k] for row in logs]) for k in METRICS}, panel.final()
+            return ({k: np.stack([row[k] for row in logs]) for k in METRICS}, panel.final(),
+                    np.stack(saved) if saved else None)
     finally:
         torch.set_flush_denormal(False)
 
 
 def run_teacher_student_batch(datas: list[TeacherStudentData], cfgs: list[list], *,
                               device: str = "cpu", progress=None, max_members: int | None = None,
-                              dtype=DTYPE, workers: int | None = None) -> BatchResult:
+                              dtype=DTYPE, workers: int | None = None,
+                              save_iterates: int = 0) -> BatchResult:
     """Train D x B teacher-student runs (``cfgs[d][b]`` on data set d) as panels of at most
     ``max_members`` (default: CPU_MEMBERS on the CPU, GPU_MEMBERS on a GPU); all configs share
     the family's batch key.
@@ -259,9 +276,13 @@ def run_teacher_student_batch(datas: list[TeacherStudentData], cfgs: list[list],
     may run on (``os.sched_getaffinity``), at most one per chunk -- also under ``groklab
     reproduce``, whose single intra-op thread policy is about spin-waits, which single-threaded
     workers do not have.  Results do not depend on ``workers``: each chunk is the same
-    computation whichever thread runs it."""
+    computation whichever thread runs it.
+
+    ``save_iterates = K > 0`` keeps the weights [W | V] at every K-th log point and the last
+    (``groklab.result.iterate_log_indices``; docs/checkpoints.md)."""
     t0 = time.perf_counter()
     members, first, steps = members_of(cfgs, "run_teacher_student_batch")
+    keep = iterate_log_indices(len(steps), int(save_iterates)) if save_iterates else ()
     dev = torch.device(device)
     if max_members is None:
         max_members = CPU_MEMBERS if dev.type == "cpu" else GPU_MEMBERS
@@ -278,7 +299,8 @@ def run_teacher_student_batch(datas: list[TeacherStudentData], cfgs: list[list],
     bounds = np.linspace(0, len(members), n_chunks + 1).round().astype(int)
     chunks = [members[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
     lock = threading.Lock()
-    run = lambda ch: _train_chunk(datas, ch, steps, dev, dtype, progress, lock)  # noqa: E731
+    run = lambda ch: _train_chunk(datas, ch, steps, dev, dtype, progress, lock,  # noqa: E731
+                                  keep)
     if workers == 1:
         out = [run(ch) for ch in chunks]
     else:
@@ -288,6 +310,10 @@ def run_teacher_student_batch(datas: list[TeacherStudentData], cfgs: list[list],
                 out = list(pool.map(run, chunks))
         finally:
             torch.set_num_threads(n_threads)
-    metrics = {k: np.concatenate([m[k] for m, _ in out], axis=1) for k in METRICS}
-    return BatchResult(steps=steps, metrics=metrics, final=np.concatenate([f for _, f in out]),
-                       iterates=None, wall_time_s=time.perf_counter() - t0)
+    metrics = {k: np.concatenate([m[k] for m, _, _ in out], axis=1) for k in METRICS}
+    saved = len(keep) > 0
+    return BatchResult(steps=steps, metrics=metrics, final=np.concatenate([f for _, f, _ in out]),
+                       iterates=np.concatenate([c for _, _, c in out], axis=1) if saved else None,
+                       wall_time_s=time.perf_counter() - t0,
+                       iterate_steps=steps[keep] if saved else None,
+                       iterate_tensors=checkpoint_tensors(first) if saved else None)

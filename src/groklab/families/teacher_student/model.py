@@ -37,19 +37,25 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ...seeds import derive_seed
 from ..nets.ops import fast_linear
 from .data import relu_jacobians
 
 DTYPE = torch.float32
 
 
+def _init_stream(cfg, name: str) -> torch.Generator:
+    return torch.Generator().manual_seed(derive_seed(cfg.seed, f"teacher-student/student-{name}"))
+
+
 def init_student(cfg, dtype=DTYPE) -> tuple[Tensor, Tensor]:
     """One member's (W (h, d), V (c, h)): normal init with std 1/sqrt(fan_out), the authors'
-    (W std 1/sqrt(h), V std 1/sqrt(c)), from ``torch.Generator().manual_seed(seed)``."""
-    gen = torch.Generator().manual_seed(int(cfg.seed))
+    (W std 1/sqrt(h), V std 1/sqrt(c)), each from its own stream of ``seed``: W from
+    ``derive_seed(seed, "teacher-student/student-W")``, V from ".../student-V" (docs/seeds.md;
+    never the teacher's streams, whatever ``data_seed`` is)."""
     h, d, c = cfg.hidden, cfg.input_dim, cfg.outputs
-    W = torch.randn(h, d, generator=gen, dtype=torch.float64) / h ** 0.5
-    V = torch.randn(c, h, generator=gen, dtype=torch.float64) / c ** 0.5
+    W = torch.randn(h, d, generator=_init_stream(cfg, "W"), dtype=torch.float64) / h ** 0.5
+    V = torch.randn(c, h, generator=_init_stream(cfg, "V"), dtype=torch.float64) / c ** 0.5
     return W.to(dtype), V.to(dtype)
 
 
