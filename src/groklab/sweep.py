@@ -12,10 +12,9 @@ Every config has a ``steps`` field (its horizon): the progress bar counts run-st
 from __future__ import annotations
 
 import functools
-import itertools
 import sys
 import time
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from dataclasses import fields
 
 import numpy as np
@@ -25,6 +24,7 @@ from tqdm import tqdm
 from . import family as registry
 from .backends import Job, make_backend
 from .detect import Detection
+from .grid import expand_grid  # noqa: F401 -- part of this module's API
 from .lazy import load
 from .store import Results, Store, load as load_results
 from .tables import redetect
@@ -34,18 +34,6 @@ from .tables import redetect
 DEFAULT_BATCH_SIZE = 1024
 #: the torch side of the core, imported when a sweep first needs it (see groklab.lazy)
 COMPUTE = "groklab.compute"
-
-
-def expand_grid(problem: str, values: dict) -> list:
-    """Cartesian product over every value that is a list; scalars are fixed.  Order: first key
-    varies slowest.  Duplicate configs collapse to one."""
-    keys = list(values)
-    axes = [v if isinstance(v, (list, tuple)) else [v] for v in values.values()]
-    out: OrderedDict = OrderedDict()
-    for combo in itertools.product(*axes):
-        cfg = registry.make_config(problem, **dict(zip(keys, combo)))
-        out.setdefault(cfg.run_id(), cfg)
-    return list(out.values())
 
 
 def plan_batches(configs: list, batch_size: int = DEFAULT_BATCH_SIZE) -> list[list[list]]:
