@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +60,11 @@ class Span:
 
     kind: str
     args: tuple
+    text: str = field(default="", compare=False)  # as the user wrote it, for messages
 
     def __str__(self) -> str:
+        if self.text:
+            return self.text
         return f"{self.kind}({','.join(repr(a) if isinstance(a, float) else str(a) for a in self.args)})"
 
     def __len__(self) -> int:
@@ -152,7 +155,7 @@ def parse_span(name: str, text: str) -> Span | None:
     nums = tuple(parse_number(name, p, "float") for p in parts)
     if any(math.isnan(v) for v in nums):
         raise ConfigError(name, f"{text.strip()!r}: nan is not allowed in a range")
-    return Span(kind, nums)
+    return Span(kind, nums, text.strip())
 
 
 def parse_axis(name: str, text: str, kind: str):

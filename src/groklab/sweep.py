@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import sys
 import time
-from collections import defaultdict
 from dataclasses import fields
 
 import numpy as np
@@ -24,38 +23,14 @@ from tqdm import tqdm
 from . import family as registry
 from .backends import Job, make_backend
 from .detect import Detection
-from .grid import expand_grid  # noqa: F401 -- part of this module's API
+from .grid import DEFAULT_BATCH_SIZE, expand_grid, plan_batches  # noqa: F401 -- this module's API
 from .lazy import load
+from .preflight import preflight
 from .store import Results, Store, load as load_results
 from .tables import redetect
 
-#: runs per tensor program: 1024 measured best on 2 cores (README, "Speed": 128 -> 11x,
-#: 512 -> 19.6x, 1024 -> 20.6x, 2048 -> 21.5x vs numpy, at twice the memory per batch)
-DEFAULT_BATCH_SIZE = 1024
 #: the torch side of the core, imported when a sweep first needs it (see groklab.lazy)
 COMPUTE = "groklab.compute"
-
-
-def plan_batches(configs: list, batch_size: int = DEFAULT_BATCH_SIZE) -> list[list[list]]:
-    """Return batches, each a D x B nested list (D data sets, B runs on each)."""
-    groups: dict = defaultdict(lambda: defaultdict(list))
-    for cfg in configs:
-        groups[(cfg.problem, *cfg.batch_key())][cfg.data_key()].append(cfg)
-    batches = []
-    for by_data in groups.values():
-        by_count: dict = defaultdict(list)
-        for runs in by_data.values():
-            by_count[len(runs)].append(runs)
-        for B, rows in by_count.items():
-            if B >= batch_size:
-                for runs in rows:
-                    for i in range(0, B, batch_size):
-                        batches.append([runs[i:i + batch_size]])
-            else:
-                per = max(1, batch_size // B)
-                for i in range(0, len(rows), per):
-                    batches.append(rows[i:i + per])
-    return batches
 
 
 def execute(configs: list, *, out=None, detection: Detection | None = None,
@@ -76,6 +51,9 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
     ``threads``: torch threads per local batch (default: one below
     ``groklab.compute.SMALL_BATCH`` runs, torch's count above).
     """
+    # before torch, data or any write: one line for what cannot fit here or cannot be written
+    preflight(configs, out=out, batch_size=batch_size, save_iterates=save_iterates, device=device,
+              shard=shard, local=backend == "local")
     compute = load(COMPUTE)
     if backend != "ray" or not str(device).startswith("cuda"):
         compute.check_device(device)  # a Ray cluster's GPUs need not be on this machine

@@ -27,15 +27,16 @@ from ..plotting import plot_heatmap, plot_results
 from ..store import load
 from ..sweep import DEFAULT_BATCH_SIZE, execute, expand_grid
 from ..tables import redetect
-from .options import build_parser, collect, detection, detection_given
+from .options import (build_parser, detection, detection_given, dry_run, out_dir, positive,
+                      sweep_values)
 from .report import fit_line, print_runs
 
 
 def _parse_shard(text: str) -> tuple[int, int]:
-    try:
-        i, k = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise ConfigError("shard", f"{text!r} is not of the form I/K") from None
+    parts = text.split("/")
+    if len(parts) != 2 or not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
+        raise ConfigError("shard", f"{text!r} is not of the form I/K (ASCII digits, I from 0)")
+    i, k = (int(x) for x in parts)
     if not (k >= 1 and 0 <= i < k):
         raise ConfigError("shard", f"{text!r}: need K >= 1 and 0 <= I < K")
     return i, k
@@ -43,17 +44,18 @@ def _parse_shard(text: str) -> tuple[int, int]:
 
 def _cmd_run(ns):
     fam = registry.get(ns.problem)
-    values = collect(ns, fam.config)
+    positive("runs_per_batch", ns.runs_per_batch)
+    out = Path(out_dir(ns, f"results/{ns.problem}"))
+    values = sweep_values(ns, fam)
     det = detection(ns, ns.problem)
     configs = expand_grid(ns.problem, values)
-    if ns.runs_per_batch is not None and ns.runs_per_batch < 1:
-        raise ConfigError("runs_per_batch", f"{ns.runs_per_batch} is out of range: must be an "
-                          "integer >= 1")
     shard = _parse_shard(ns.shard) if ns.shard is not None else None
-    out = Path(ns.out or f"results/{ns.problem}")
+    batch_size = ns.runs_per_batch or DEFAULT_BATCH_SIZE
+    if ns.dry_run:
+        return dry_run(configs, out=out, batch_size=batch_size, save_iterates=ns.save_iterates,
+                       device=ns.device, shard=shard, local=ns.backend == "local")
     try:
-        res = execute(configs, out=out, detection=det,
-                      batch_size=ns.runs_per_batch or DEFAULT_BATCH_SIZE, device=ns.device,
+        res = execute(configs, out=out, detection=det, batch_size=batch_size, device=ns.device,
                       save_iterates=ns.save_iterates, quiet=ns.quiet, shard=shard,
                       backend=ns.backend, address=ns.address,
                       ray_cpus_per_task=ns.ray_cpus_per_task)
@@ -102,7 +104,8 @@ def _cmd_reproduce(ns):
     if ns.figure not in figures:
         raise ConfigError("figure", f"{ns.figure!r} is not one of {', '.join(figures)}")
     fig = figures[ns.figure]
-    out = Path(ns.out or f"results/{ns.figure}")
+    positive("runs_per_batch", ns.runs_per_batch)
+    out = Path(out_dir(ns, f"results/{ns.figure}"))
     try:
         png = fig.reproduce(out, full=ns.full, quiet=ns.quiet, batch_size=ns.runs_per_batch,
                             device=ns.device, backend=ns.backend, address=ns.address,
