@@ -33,6 +33,10 @@ CONFIG_BYTES = 600
 #: bookkeeping of one run outside the engine (its table rows, the store): 1.9-4.3 ms per run
 #: measured for short sweeps before the store's rewrite; counted in the time estimate
 RUN_SECONDS = 2e-3
+#: and of one (run, logged step) row of the curves (built, written, read back)
+ROW_SECONDS = 2e-6
+#: start-up: importing torch, pandas, the family's runtime
+START_SECONDS = 5.0
 #: disk of one run's row in runs.parquet when the family says nothing (ids, fields, results)
 RUN_ROW_BYTES = 1024
 
@@ -118,14 +122,18 @@ def estimate(configs: list, *, batch_size: int, save_iterates: bool = False,
                 if est.size_cfg is None or one["data"] > biggest:
                     est.size_cfg, est.size_fields, biggest = row[0], list(one["sizes"]), one["data"]
                 est.data_bytes += one["data"]
+                if est.seconds is not None:
+                    est.seconds += one.get("data_seconds", 0.0)
         if est.batch_bytes is not None and res["batch"] > est.batch_bytes:
             est.batch_bytes, est.batch_cfg, est.batch_data_sets = res["batch"], first, len(batch)
         est.disk_bytes += n_runs * (RUN_ROW_BYTES + res["disk"])
         steps = sum(int(getattr(c, "steps", 0)) for row in batch for c in row)
         est.run_steps += steps
         if est.seconds is not None:
-            est.seconds += steps * res["step_seconds"] + n_runs * RUN_SECONDS
+            est.seconds += steps * res["step_seconds"] + n_runs * (RUN_SECONDS + T * ROW_SECONDS)
     est.data_sets = len(seen_data)
+    if est.seconds is not None:
+        est.seconds += START_SECONDS
     return est
 
 

@@ -147,7 +147,10 @@ class _MatrixTraining(ConfigBase):
             (est.TABLE_COPIES * est.F64 * T * R * nn if save_iterates else 0)
         svd = 20.0 * self.rows * self.cols * k * L if self.nuclear > 0 or self.method == "svt" else 0
         seconds = (self.fit_flops() + chain) / est.GEMM_RATE + (svd + 20 * nn * L) / est.SMALL_RATE
-        return {"data": data, "batch": data_sets * stacked + state + log + tables,
+        # depth 1 on the CPU: the numba kernel (numba itself and the compiled code) is loaded
+        kernel = 128 * 2 ** 20 if L == 1 else 0
+        return {"data": data, "batch": data_sets * stacked + state + log + tables + kernel,
+                "data_seconds": self.data_flops() / est.GEMM_RATE,
                 "disk": est.disk(T, cols, nn + k, save_iterates, nn), "step_seconds": seconds,
                 "sizes": self.size_fields()}
 
@@ -184,6 +187,9 @@ class MatrixCompletionConfig(_MatrixTraining, _CompletionData, _MatrixShape):
     def fit_flops(self) -> float:
         return 4.0 * self.rows * self.cols
 
+    def data_flops(self) -> float:
+        return 20.0 * self.rows * self.cols * min(self.rows, self.cols)
+
     def size_fields(self) -> tuple:
         return ("rows", "cols")
 
@@ -207,6 +213,11 @@ class MatrixSensingConfig(_MatrixTraining, _SensingData, _MatrixShape):
 
     def fit_flops(self) -> float:
         return 2.0 * (self.rows * self.cols) ** 2
+
+    def data_flops(self) -> float:
+        # two SVDs of X (N, n1 n2): its singular values and its pseudo-inverse
+        nn, N = self.rows * self.cols, self.measurements
+        return 40.0 * N * nn * min(N, nn)
 
     def size_fields(self) -> tuple:
         return ("rows", "cols", "measurements")

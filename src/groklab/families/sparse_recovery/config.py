@@ -134,6 +134,9 @@ class SparseRecoveryConfig(ConfigBase):
             (est.TABLE_COPIES * est.F64 * T * R * n if save_iterates else 0)
         flops = (4 * n * rows if thin else 2 * n * n) * (self.depth if self.depth > 1 else 1) \
             + 10 * n * self.depth
+        # making a data set: eigvalsh of X^T X twice (data, reference), the pseudo-inverse's SVD
+        setup = 20.0 * n ** 3 + 20.0 * rows * n * min(rows, n)
         return {"data": data, "batch": stacked + state + log + tables,
+                "data_seconds": setup / est.GEMM_RATE,
                 "disk": est.disk(T, 10, n, save_iterates, n),
                 "step_seconds": flops / est.GEMM_RATE, "sizes": ("dim", "measurements")}
