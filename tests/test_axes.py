@@ -152,6 +152,19 @@ def test_fast_expansion_gives_the_reference_ids_and_configs():
         assert pick.run_id() == reference_id(pick)
 
 
+def test_engine_version_enters_the_fast_ids(monkeypatch):
+    """A family whose engine version is above 1 gets it into every id, on both routes."""
+    cls = registry.get("sparse-recovery").config
+    grid = {**SMALL, "l1": [1e-3, 1e-2]}
+    before = [c.run_id() for c in expand_grid("sparse-recovery", grid)]
+    monkeypatch.setattr(cls, "engine_version", 2, raising=False)
+    monkeypatch.setattr("groklab.fields._ID_ENTRIES", {})
+    after = expand_grid("sparse-recovery", grid)
+    assert [c.run_id() for c in after] == [reference_id(c) for c in after]
+    assert set(before).isdisjoint(c.run_id() for c in after)
+    assert '"engine_version": 2' in json.dumps(_id_payload(after[0]), sort_keys=True)
+
+
 def test_invalid_combinations_still_raise_on_the_fast_route():
     with pytest.raises(ConfigError, match="--sparsity"):
         expand_grid("sparse-recovery", {"dim": [20, 3], "sparsity": 5})

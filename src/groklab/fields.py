@@ -261,10 +261,19 @@ def _id_entries(cls) -> list[tuple]:
     float field, is an 'added' field); None marks the ``problem`` key."""
     out = _ID_ENTRIES.get(cls)
     if out is None:
-        keyed = [("problem", None, False, False)]
+        keyed = [(key, None, False, False) for key in _class_entries(cls)]
         keyed += [(f.name, f, is_float_field(f), bool(f.metadata.get("added")))
                   for f in fields_of(cls) if f.metadata.get("run_id", True)]
         out = _ID_ENTRIES[cls] = sorted(keyed, key=lambda e: e[0])
+    return out
+
+
+def _class_entries(cls) -> dict:
+    """The id's entries that come from the class, not a field: the problem, and the engine
+    version when above 1 (version 1 adds nothing: ids made before versioning stay valid)."""
+    out = {"problem": cls.problem}
+    if getattr(cls, "engine_version", 1) != 1:
+        out["engine_version"] = cls.engine_version
     return out
 
 
@@ -286,7 +295,7 @@ def _encode(key: str, value, is_float: bool, added, default) -> str | None:
 
 def _id_payload(cfg) -> dict:
     """The run id's payload (the reference form: :func:`run_id` hashes its JSON text)."""
-    payload = {"problem": cfg.problem}
+    payload = _class_entries(type(cfg))
     values = config_dict(cfg)
     for name, sha in cfg.file_digests().items():
         payload[f"{name}_sha256"] = sha  # the content, wherever the file lies
@@ -321,7 +330,8 @@ def id_maker(cls, fixed: dict, axes: list[str]):
             const = []
             memos.append((key, is_float, added, default, {}))
             continue
-        text = _encode(key, cls.problem if f is None else fixed[key], is_float, added, default)
+        text = _encode(key, _class_entries(cls)[key] if f is None else fixed[key], is_float, added,
+                       default)
         if text is not None:
             const.append(", " + text)
     tail = "".join(const)
@@ -361,8 +371,9 @@ def run_id(cfg) -> str:
         parts = []
         d = cfg.__dict__
         memo = _FRAGMENTS
+        consts = _class_entries(type(cfg))
         for key, f, is_float, added in _id_entries(type(cfg)):
-            v = cfg.problem if f is None else d[key]
+            v = consts[key] if f is None else d[key]
             mk = (key, type(v), v)
             try:
                 text = memo[mk]
