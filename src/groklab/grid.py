@@ -30,7 +30,6 @@ from .fields import ConfigBase, check_field, fields_dict, fields_of, id_maker, i
 DEFAULT_BATCH_SIZE = 1024
 #: the most runs one command expands (each config costs ~1 KB of memory)
 MAX_RUNS = 10 ** 7
-_NO_FILES: dict = {}  # the (empty) data-file digests shared by grid-built configs; never mutated
 
 
 def kind_of(f) -> str:
@@ -95,10 +94,10 @@ def expand_grid(problem: str, values: dict) -> list:
     for i in var:  # each axis value checked once (its field's declared bounds)
         for v in axes[i]:
             check_field(fields[keys[i]], v)
-    # every field in field order, then the two cached attributes: the insertion order of a
-    # config built the plain way, so the instance dicts share their keys (~3x less memory)
-    proto = {f.name: first.__dict__[f.name] for f in fields_of(cls)}
-    proto["_digests"] = _NO_FILES
+    # copied from the first config's own instance dict (its fields, then its empty, never
+    # mutated file digests): the keys stay in the plain route's order and the instance dicts
+    # keep sharing their keys -- 250 bytes a config instead of 830 for a fresh dict's copy
+    proto = first.__dict__
     validate, new = cls.validate, object.__new__
     out: dict = {}
     # a million new objects would trigger the cyclic garbage collector thousands of times, each
