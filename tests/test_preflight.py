@@ -46,7 +46,8 @@ def test_dry_run_counts_a_32768_value_axis_and_writes_nothing(tmp_path):
 ])
 def test_what_cannot_fit_is_refused_in_one_line(tmp_path, args, option):
     out = tmp_path / "res"
-    p = cli("run", *args, "--out", out, "--quiet")
+    # capped, so that the refusal does not depend on this machine's memory
+    p = cli("run", *args, "--out", out, "--quiet", env_extra={"GROKLAB_MAX_MEMORY": "64G"})
     one_line_error(p, option)
     assert not out.exists()
 
@@ -137,3 +138,11 @@ def test_bad_runs_per_batch_in_the_api():
     cfgs = expand_grid("sparse-recovery", {**GRID, "l1": [1e-3]})
     with pytest.raises(ConfigError, match="--runs-per-batch: -1 is out of range"):
         preflight.preflight(cfgs, batch_size=-1)
+
+
+def test_memory_cap_from_the_environment(monkeypatch):
+    monkeypatch.setenv("GROKLAB_MAX_MEMORY", "2G")
+    assert preflight.available_memory() <= 2 * 2 ** 30
+    monkeypatch.setenv("GROKLAB_MAX_MEMORY", "lots")
+    with pytest.raises(ConfigError, match="GROKLAB_MAX_MEMORY"):
+        preflight.available_memory()

@@ -138,9 +138,30 @@ def estimate(configs: list, *, batch_size: int, save_iterates: bool = False,
 
 
 # ---- what this machine has ---------------------------------------------------------------------
+#: caps the memory groklab counts on (bytes, or with a K/M/G/T suffix): a share of a machine
+MEMORY_ENV = "GROKLAB_MAX_MEMORY"
+
+
+def _env_limit() -> float:
+    text = os.environ.get(MEMORY_ENV, "").strip()
+    if not text:
+        return math.inf
+    scale = {"K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30, "T": 2 ** 40}.get(text[-1].upper(), 1)
+    try:
+        return float(text[:-1] if scale != 1 else text) * scale
+    except ValueError:
+        err = ConfigError("max_memory", "")
+        err.args = (f"{MEMORY_ENV}={text!r} is not a size (e.g. 8G)",)  # an environment variable
+        raise err from None
+
+
 def available_memory() -> float:
     """Bytes this process may still allocate: MemAvailable (or free pages), capped by a cgroup
-    memory limit when one is set."""
+    memory limit when one is set and by GROKLAB_MAX_MEMORY."""
+    return min(_machine_memory(), _env_limit())
+
+
+def _machine_memory() -> float:
     avail = math.inf
     try:
         with open("/proc/meminfo") as fh:
