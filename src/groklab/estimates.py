@@ -21,7 +21,7 @@ F32 = 4
 PYFLOAT = 32
 #: copies of a batch's curves alive at once: the engine's arrays, the pandas table, its Arrow
 #: form while written, the results read back at the end (measured: 2 copies under-counted a
-#: 1024-run, 2000-point sparse sweep by 20 %)
+#: 1024-run, 2000-point sweep by 20 %)
 TABLE_COPIES = 4
 #: bytes per curve cell on disk (float64 columns, before Parquet's compression)
 DISK_CELL = 8
