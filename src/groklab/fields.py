@@ -259,12 +259,13 @@ def config_dict(cfg) -> dict[str, Any]:
 def _id_entries(cls) -> list[tuple]:
     """The run id's keys of class ``cls`` in JSON's sorted order: (key, field or None, is a
     float field, is an 'added' field); None marks the ``problem`` key."""
-    out = _ID_ENTRIES.get(cls)
+    memo = (cls, getattr(cls, "engine_version", 1))  # the keys depend on the version
+    out = _ID_ENTRIES.get(memo)
     if out is None:
         keyed = [(key, None, False, False) for key in _class_entries(cls)]
         keyed += [(f.name, f, is_float_field(f), bool(f.metadata.get("added")))
                   for f in fields_of(cls) if f.metadata.get("run_id", True)]
-        out = _ID_ENTRIES[cls] = sorted(keyed, key=lambda e: e[0])
+        out = _ID_ENTRIES[memo] = sorted(keyed, key=lambda e: e[0])
     return out
 
 
@@ -277,7 +278,7 @@ def _class_entries(cls) -> dict:
     return out
 
 
-_ID_ENTRIES: dict[type, list] = {}
+_ID_ENTRIES: dict[tuple, list] = {}
 #: (key, type, value) -> the JSON text '"key": value' of one run-id entry (None: the entry is
 #: left out, an 'added' field at its default)
 _FRAGMENTS: dict[tuple, str | None] = {}
