@@ -26,6 +26,7 @@ from .claiming import batch_key
 from .detect import Detection
 from .errors import ConfigError
 from .lazy import load
+from .preflight import preflight
 from .results import Reader, Results, is_results_dir, load as load_results
 from .session import Session
 from .store import FINISHED
@@ -64,6 +65,9 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
     if not isinstance(save_iterates, numbers.Integral) or save_iterates < 0:  # bool is Integral
         raise ConfigError("save_iterates", f"{save_iterates!r} is out of range: must be an "
                           "integer K >= 1 (every K-th log point) or 0 / False (none)")
+    # before torch, data or any write: one line for what cannot fit here or cannot be written
+    preflight(configs, out=out, batch_size=batch_size, save_iterates=save_iterates, device=device,
+              shard=shard, local=backend == "local")
     compute = load(COMPUTE)
     if backend != "ray" or not str(device).startswith("cuda"):
         compute.check_device(device)  # a Ray cluster's GPUs need not be on this machine

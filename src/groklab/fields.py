@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import operator
 from dataclasses import field
 from typing import Any
 
@@ -46,6 +47,19 @@ def param(default, help: str, *, data: bool = False, choices: tuple | None = Non
 
 def fields_dict(cls) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(cls)}
+
+
+#: the fields of each config class (``dataclasses.fields`` rebuilds its tuple on every call, and a
+#: sweep of 1e6 configs asks for it several times per config)
+_FIELDS: dict[type, tuple] = {}
+
+
+def fields_of(cls) -> tuple:
+    """``dataclasses.fields(cls)``, computed once per class."""
+    out = _FIELDS.get(cls)
+    if out is None:
+        out = _FIELDS[cls] = dataclasses.fields(cls)
+    return out
 
 
 def is_int_field(f: dataclasses.Field) -> bool:
@@ -100,10 +114,58 @@ def check_field(f: dataclasses.Field, value) -> None:
                     high_open=m.get("high_open", False), allow_inf=m.get("allow_inf", False))
 
 
+#: (class -> {(field, type, value)}) values that passed their field's checks: a grid repeats each
+#: axis value in many configs, and a field's check depends on its value alone
+_PASSED: dict[type, set] = {}
+_PASSED_MAX = 1 << 20
+
+
 def check_fields(obj) -> None:
     """Check every field of a dataclass instance against its declaration, in field order."""
-    for f in dataclasses.fields(obj):
-        check_field(f, getattr(obj, f.name))
+    cls = type(obj)
+    passed = _PASSED.setdefault(cls, set())
+    for f in fields_of(cls):
+        v = getattr(obj, f.name)
+        key = (f.name, type(v), v)  # the type too: True == 1 but a bool is not an int
+        try:
+            if key in passed:
+                continue
+        except TypeError:  # an unhashable value: check it every time
+            check_field(f, v)
+            continue
+        check_field(f, v)
+        if len(passed) >= _PASSED_MAX:
+            passed.clear()
+        passed.add(key)
+
+
+_FILE_FIELDS: dict[type, tuple] = {}
+
+
+def _file_fields(cls) -> tuple:
+    out = _FILE_FIELDS.get(cls)
+    if out is None:
+        out = _FILE_FIELDS[cls] = tuple(f for f in fields_of(cls) if f.metadata.get("file"))
+    return out
+
+
+_DATA_GETTERS: dict[type, object] = {}
+
+
+def _data_getter(cls):
+    """A function returning the tuple of ``cls``'s data fields of a config."""
+    get = _DATA_GETTERS.get(cls)
+    if get is None:
+        names = [f.name for f in fields_of(cls) if f.metadata["data"]]
+        if len(names) == 1:
+            one = operator.attrgetter(names[0])
+            get = lambda cfg: (one(cfg),)  # noqa: E731 -- attrgetter of one name gives no tuple
+        elif names:
+            get = operator.attrgetter(*names)
+        else:
+            get = lambda cfg: ()  # noqa: E731
+        _DATA_GETTERS[cls] = get
+    return get
 
 
 class Checked:
@@ -134,7 +196,7 @@ class ConfigBase(Checked):
     def __post_init__(self):
         self.__dict__["_digests"] = {  # not fields: equality and the dataclass hash ignore them
             f.name: datafiles.digest(f.name, getattr(self, f.name))
-            for f in dataclasses.fields(self) if f.metadata.get("file") and getattr(self, f.name)}
+            for f in _file_fields(type(self)) if getattr(self, f.name)}
         super().__post_init__()  # the fields' bounds, then validate (which may read the files)
 
     def file_digests(self) -> dict[str, str]:
@@ -173,8 +235,10 @@ class ConfigBase(Checked):
     def data_key(self) -> tuple:
         """Runs with equal data keys share their data (X, y, a*; A*, Omega; the pairs split).
         A data file counts by its content, not its path."""
-        digests = self.file_digests()
-        return tuple(digests.get(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)
+        digests = self.__dict__["_digests"]
+        if not digests:  # the common case, at C speed (plan_batches asks once per run)
+            return _data_getter(type(self))(self)
+        return tuple(digests.get(f.name, getattr(self, f.name)) for f in fields_of(type(self))
                      if f.metadata["data"])
 
     def batch_key(self) -> tuple:
@@ -188,7 +252,7 @@ def config_dict(cfg) -> dict[str, Any]:
     """The config's fields, with numbers cast to each field's declared type, so that l1=0 and
     l1=0.0 are the same run (same id, same column dtype)."""
     out = {}
-    for f in dataclasses.fields(cfg):
+    for f in fields_of(type(cfg)):
         v = getattr(cfg, f.name)
         if is_float_field(f) and isinstance(v, int) and not isinstance(v, bool):
             v = float(v)
@@ -196,25 +260,138 @@ def config_dict(cfg) -> dict[str, Any]:
     return out
 
 
-def run_id(cfg) -> str:
-    """Stable hash of the problem and every config field that changes the numbers (cached on the
-    frozen config: sweeps ask for it several times per run)."""
-    cached = cfg.__dict__.get("_run_id")
-    if cached is not None:
-        return cached
-    payload = {"problem": cfg.problem}
-    if cfg.engine_version != 1:  # version 1 adds nothing: ids made before versioning stay valid
-        payload["engine_version"] = cfg.engine_version
+def _id_entries(cls) -> list[tuple]:
+    """The run id's keys of class ``cls`` in JSON's sorted order: (key, field or None, is a
+    float field, is an 'added' field); None marks the ``problem`` key."""
+    memo = (cls, getattr(cls, "engine_version", 1))  # the keys depend on the version
+    out = _ID_ENTRIES.get(memo)
+    if out is None:
+        keyed = [(key, None, False, False) for key in _class_entries(cls)]
+        keyed += [(f.name, f, is_float_field(f), bool(f.metadata.get("added")))
+                  for f in fields_of(cls) if f.metadata.get("run_id", True)]
+        out = _ID_ENTRIES[memo] = sorted(keyed, key=lambda e: e[0])
+    return out
+
+
+def _class_entries(cls) -> dict:
+    """The id's entries that come from the class, not a field: the problem, and the engine
+    version when above 1 (version 1 adds nothing: ids made before versioning stay valid)."""
+    out = {"problem": cls.problem}
+    if getattr(cls, "engine_version", 1) != 1:
+        out["engine_version"] = cls.engine_version
+    return out
+
+
+_ID_ENTRIES: dict[tuple, list] = {}
+#: (key, type, value) -> the JSON text '"key": value' of one run-id entry (None: the entry is
+#: left out, an 'added' field at its default)
+_FRAGMENTS: dict[tuple, str | None] = {}
+
+
+def _encode(key: str, value, is_float: bool, added, default) -> str | None:
+    if is_float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)  # l1=0 and l1=0.0 are the same run
+    if added and value == default:
+        return None  # a later option at its default: the id of the run it always was
+    if isinstance(value, float):
+        value = repr(value)
+    return f"{json.dumps(key)}: {json.dumps(value, sort_keys=True, default=str)}"
+
+
+def _id_payload(cfg) -> dict:
+    """The run id's payload (the reference form: :func:`run_id` hashes its JSON text)."""
+    payload = _class_entries(type(cfg))
     values = config_dict(cfg)
     for name, sha in cfg.file_digests().items():
         payload[f"{name}_sha256"] = sha  # the content, wherever the file lies
-    for f in dataclasses.fields(cfg):
+    for f in fields_of(type(cfg)):
         if f.metadata.get("run_id", True):
             v = values[f.name]
             if f.metadata.get("added") and v == f.default:
                 continue  # a later option at its default: the id of the run it always was
             payload[f.name] = repr(v) if isinstance(v, float) else v
-    blob = json.dumps(payload, sort_keys=True, default=str)
+    return payload
+
+
+def id_maker(cls, fixed: dict, axes: list[str]):
+    """``make(values) -> run id`` for configs of ``cls`` whose fields are ``fixed`` (every field
+    not on an axis, as stored) plus ``dict(zip(axes, values))``: the id :func:`run_id` gives such
+    a config, from its text cut into constant pieces and the axes' encoded values (a grid of 1e6
+    configs hashes each in about a microsecond).  None when data files are involved (their
+    content hashes enter the id: use :func:`run_id`)."""
+    if _file_fields(cls) and any(fixed.get(f.name) for f in _file_fields(cls)):
+        return None
+    if any(f.name in axes for f in _file_fields(cls)):
+        return None
+    order = {name: i for i, name in enumerate(axes)}
+    # the id's entries in sorted order, as (constant text or None, axis index or None)
+    segments: list = []
+    const: list[str] = []
+    memos: list = []
+    for key, f, is_float, added in _id_entries(cls):
+        default = f.default if f is not None else None
+        if f is not None and key in order:
+            segments.append(("".join(const), order[key]))
+            const = []
+            memos.append((key, is_float, added, default, {}))
+            continue
+        text = _encode(key, _class_entries(cls)[key] if f is None else fixed[key], is_float, added,
+                       default)
+        if text is not None:
+            const.append(", " + text)
+    tail = "".join(const)
+    slots = [(pre, memos[j], idx) for j, (pre, idx) in enumerate(segments)]
+    sha1 = hashlib.sha1
+
+    def make(values) -> str:
+        parts = []
+        for pre, (key, is_float, added, default, memo), idx in slots:
+            v = values[idx]
+            mk = (type(v), v)
+            text = memo.get(mk)
+            if text is None:
+                enc = _encode(key, v, is_float, added, default)
+                text = memo[mk] = "" if enc is None else ", " + enc
+            parts.append(pre)
+            parts.append(text)
+        parts.append(tail)
+        return sha1(("{" + "".join(parts)[2:] + "}").encode()).hexdigest()[:16]
+    return make
+
+
+def run_id(cfg) -> str:
+    """Stable hash of the problem and every config field that changes the numbers (cached on the
+    frozen config: sweeps ask for it several times per run).
+
+    The hash is of ``json.dumps(_id_payload(cfg), sort_keys=True, default=str)``.  That text is
+    assembled here from memoised '"key": value' pieces in sorted key order (a grid repeats each
+    value in many configs), which is the same text, byte for byte, at a fraction of the cost
+    (tests/test_axes.py checks the two against each other)."""
+    cached = cfg.__dict__.get("_run_id")
+    if cached is not None:
+        return cached
+    if cfg.__dict__.get("_digests"):  # data files add *_sha256 keys: the plain route
+        blob = json.dumps(_id_payload(cfg), sort_keys=True, default=str)
+    else:
+        parts = []
+        d = cfg.__dict__
+        memo = _FRAGMENTS
+        consts = _class_entries(type(cfg))
+        for key, f, is_float, added in _id_entries(type(cfg)):
+            v = consts[key] if f is None else d[key]
+            mk = (key, type(v), v)
+            try:
+                text = memo[mk]
+            except KeyError:
+                text = _encode(key, v, is_float, added, f.default if f is not None else None)
+                if len(memo) >= _PASSED_MAX:
+                    memo.clear()
+                memo[mk] = text
+            except TypeError:  # an unhashable value
+                text = _encode(key, v, is_float, added, f.default if f is not None else None)
+            if text is not None:
+                parts.append(text)
+        blob = "{" + ", ".join(parts) + "}"
     rid = hashlib.sha1(blob.encode()).hexdigest()[:16]
     cfg.__dict__["_run_id"] = rid  # not a field: equality, asdict and the hash ignore it
     return rid

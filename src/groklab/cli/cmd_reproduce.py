@@ -7,6 +7,7 @@ from pathlib import Path
 from ..backends import BackendError
 from ..fields import ConfigError
 from ..figures import all_figures
+from .options import out_dir
 
 
 def main(ns) -> int:
@@ -21,7 +22,7 @@ def main(ns) -> int:
         raise ConfigError("runs_per_batch", f"{ns.runs_per_batch} is out of range: must be an "
                           "integer >= 1")
     fig = figures[ns.figure]
-    out = Path(ns.out or f"results/{ns.figure}")
+    out = Path(out_dir(ns, f"results/{ns.figure}"))
     try:
         png = fig.reproduce(out, full=ns.full, quiet=ns.quiet, batch_size=ns.runs_per_batch,
                             device=ns.device, backend=ns.backend, address=ns.address,

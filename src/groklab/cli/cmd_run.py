@@ -9,15 +9,15 @@ from ..backends import BackendError
 from ..driver import execute
 from ..fields import ConfigError
 from ..sweep import DEFAULT_BATCH_SIZE, expand_grid
-from .options import collect, detection
+from .options import detection, dry_run, out_dir, positive, sweep_values
 from .report import print_runs
 
 
 def parse_shard(text: str) -> tuple[int, int]:
-    try:
-        i, k = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise ConfigError("shard", f"{text!r} is not of the form I/K") from None
+    parts = text.split("/")
+    if len(parts) != 2 or not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
+        raise ConfigError("shard", f"{text!r} is not of the form I/K (ASCII digits, I from 0)")
+    i, k = (int(x) for x in parts)
     if not (k >= 1 and 0 <= i < k):
         raise ConfigError("shard", f"{text!r}: need K >= 1 and 0 <= I < K (shards count from 0)")
     return i, k
@@ -25,17 +25,18 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def main(ns) -> int:
     fam = registry.get(ns.problem)
-    values = collect(ns, fam.config)
+    positive("runs_per_batch", ns.runs_per_batch)
+    out = Path(out_dir(ns, f"results/{ns.problem}"))
+    values = sweep_values(ns, fam)
     det = detection(ns, ns.problem)
     configs = expand_grid(ns.problem, values)
-    if ns.runs_per_batch is not None and ns.runs_per_batch < 1:
-        raise ConfigError("runs_per_batch", f"{ns.runs_per_batch} is out of range: must be an "
-                          "integer >= 1")
     shard = parse_shard(ns.shard) if ns.shard is not None else None
-    out = Path(ns.out or f"results/{ns.problem}")
+    batch_size = ns.runs_per_batch or DEFAULT_BATCH_SIZE
+    if ns.dry_run:
+        return dry_run(configs, out=out, batch_size=batch_size, save_iterates=ns.save_iterates,
+                       device=ns.device, shard=shard, local=ns.backend == "local")
     try:
-        res = execute(configs, out=out, detection=det,
-                      batch_size=ns.runs_per_batch or DEFAULT_BATCH_SIZE, device=ns.device,
+        res = execute(configs, out=out, detection=det, batch_size=batch_size, device=ns.device,
                       save_iterates=ns.save_iterates, quiet=ns.quiet, shard=shard,
                       backend=ns.backend, address=ns.address,
                       ray_cpus_per_task=ns.ray_cpus_per_task)

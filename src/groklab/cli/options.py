@@ -1,23 +1,29 @@
 """The CLI's parser: one sub-command per family for ``run`` / ``sweep``, its flags made from the
-config's fields (kebab-case; any flag given a comma list becomes a sweep axis), the detection
-flags from :class:`groklab.Detection`, and the execution flags.  Values are parsed here by the
-field's type; their bounds are checked by the config itself (:mod:`groklab.fields`)."""
+config's fields (kebab-case; any flag given a comma list or a range becomes a sweep axis,
+:mod:`groklab.axes`), the detection flags from :class:`groklab.Detection`, and the execution
+flags.  Values are parsed here by the field's type (ASCII numbers only); their bounds are checked
+by the config itself (:mod:`groklab.fields`).  Flags are never abbreviated (``--step`` is not
+``--steps``)."""
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import re
 
 from .. import family as registry
+from ..axes import parse_axis, read_grid_file
 from ..detect import Detection
-from ..fields import ConfigError, fields_dict, is_float_field, is_int_field
+from ..fields import ConfigError, fields_dict
+from ..grid import kind_of
+from ..preflight import check, check_out, describe, estimate
 
 
 class Parser(argparse.ArgumentParser):
     """argparse that reports errors in one line (no usage dump), exit status 2."""
 
     def __init__(self, *args, **kwargs):
+        # no prefix matching: --step 10 must not silently mean --steps 10
+        kwargs["allow_abbrev"] = False
         super().__init__(*args, **kwargs)
         # accept negative numbers in exponent notation (--l1 -1e-3) as values, so that the range
         # check can name the option, instead of argparse mistaking them for flags
@@ -31,31 +37,23 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def parse_scalar(name: str, f: dataclasses.Field, text: str):
-    text = text.strip()
-    if is_int_field(f):
-        try:
-            v = float(text)
-        except ValueError:
-            raise ConfigError(name, f"{text!r} is not an integer") from None
-        if not math.isfinite(v) or v != int(v):
-            raise ConfigError(name, f"{text!r} is not an integer")
-        return int(v)
-    if is_float_field(f):
-        try:
-            return float(text)
-        except ValueError:
-            raise ConfigError(name, f"{text!r} is not a number") from None
-    return text
-
-
 def parse_values(name: str, f: dataclasses.Field, text: str):
-    """'0.1' -> 0.1 ; '0.1,0.2' -> [0.1, 0.2] (a sweep axis)."""
-    parts = text.split(",")
-    if any(p.strip() == "" for p in parts):
-        raise ConfigError(name, f"{text!r} has an empty item")
-    vals = [parse_scalar(name, f, p) for p in parts]
-    return vals if len(vals) > 1 else vals[0]
+    """'0.1' -> 0.1 ; '0.1,0.2' or 'logspace(1e-3,1e-1,3)' -> a list (a sweep axis)."""
+    return parse_axis(name, text, kind_of(f))
+
+
+def ascii_int(text: str) -> int:
+    """argparse type of the execution counts: an integer in ASCII digits (int() reads others)."""
+    t = text.strip()
+    if not (t.isascii() and re.fullmatch(r"[+-]?\d+", t)):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer (ASCII digits)")
+    return int(t)
+
+
+def positive(name: str, value: int | None) -> None:
+    """--runs-per-batch and the like: refuse 0 and negatives in one line."""
+    if value is not None and value < 1:
+        raise ConfigError(name, f"{value} is out of range: must be an integer >= 1")
 
 
 def add_field_flags(parser, cls, group_title: str) -> None:
@@ -67,6 +65,38 @@ def add_field_flags(parser, cls, group_title: str) -> None:
             help_ += f" {{{','.join(meta['choices'])}}}"
         help_ += f" (default {f.default})"
         g.add_argument(flag(f.name), dest=f.name, default=None, metavar="V[,V...]", help=help_)
+
+
+def sweep_values(ns, fam) -> dict:
+    """The sweep's options: the ``--grid`` file's (if any), then the flags given, which replace
+    the file's value of the same option."""
+    values = {}
+    if getattr(ns, "grid", None) is not None:
+        problem, values = read_grid_file(ns.grid)
+        if problem is not None and problem != fam.name:
+            raise ConfigError("grid", f"{ns.grid!r} is a grid of {problem}, not {fam.name}")
+    values.update(collect(ns, fam.config))
+    return values
+
+
+def out_dir(ns, default: str) -> str:
+    """--out, refusing an empty one (argparse would otherwise fall back to the default)."""
+    if ns.out is not None and ns.out.strip() == "":
+        raise ConfigError("out", f"{ns.out!r} is empty: give a results directory")
+    return ns.out or default
+
+
+def dry_run(configs: list, *, out, batch_size: int, save_iterates: bool, device: str, shard,
+            local: bool) -> int:
+    """``--dry-run``: print the counts and estimates; refuse (one line, exit 2) what the real run
+    would refuse; run and write nothing."""
+    est = estimate(configs, batch_size=batch_size, save_iterates=save_iterates, shard=shard)
+    for line in describe(est, out=out, batch_size=batch_size):
+        print(line)
+    check_out(out)
+    check(est, out=out, device=device, local=local, batch_size=batch_size)
+    print("dry run: nothing was run or written")
+    return 0
 
 
 def collect(ns, cls) -> dict:
@@ -97,15 +127,21 @@ def detection_given(ns) -> bool:
 def _exec_flags(p) -> None:
     g = p.add_argument_group("execution")
     g.add_argument("--out", default=None, help="results directory (default results/<problem>)")
-    g.add_argument("--runs-per-batch", dest="runs_per_batch", type=int, default=None,
+    g.add_argument("--grid", default=None, metavar="FILE.toml",
+                   help="the sweep as a TOML file (docs/grids.md); flags given too replace the "
+                   "file's value of that option")
+    g.add_argument("--dry-run", dest="dry_run", action="store_true",
+                   help="print the runs, batches and estimated memory, disk and time; run and "
+                   "write nothing")
+    g.add_argument("--runs-per-batch", dest="runs_per_batch", type=ascii_int, default=None,
                    help="max runs advanced together in one tensor program")
     g.add_argument("--device", default="cpu", help="torch device (cpu, cuda); default cpu")
     g.add_argument("--save-iterates", nargs="?", const=1, default=0, type=int, metavar="K",
                    help="also store the logged iterates (network weights: docs/checkpoints.md) "
                    "(OUT/iterates/); K: only every K-th log point and the last (default 1)")
     g.add_argument("--shard", default=None, metavar="I/K",
-                   help="run only the I-th of K disjoint shards of the grid (0 <= I < K), e.g. one "
-                   "per cluster job writing to the same --out")
+                   help="run only shard I of K disjoint shards of the grid, counted from 0 "
+                   "(0 <= I < K), e.g. one per cluster job writing to the same --out")
     _backend_flags(g)
     g.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
@@ -117,7 +153,7 @@ def _backend_flags(g) -> None:
     g.add_argument("--address", default=None,
                    help="with --backend ray: the cluster to join, auto or HOST:PORT (default: "
                    "start a local Ray instance)")
-    g.add_argument("--ray-cpus-per-task", dest="ray_cpus_per_task", type=int, default=1,
+    g.add_argument("--ray-cpus-per-task", dest="ray_cpus_per_task", type=ascii_int, default=1,
                    help="with --backend ray: CPUs (and torch threads) per batch task (default 1)")
 
 
@@ -165,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     rr.add_argument("figure", help="figure name (see `groklab reproduce list`)")
     rr.add_argument("--full", action="store_true", help="the paper's scale (hours) instead of quick")
     rr.add_argument("--out", default=None, help="results directory (default results/<figure>)")
-    rr.add_argument("--runs-per-batch", dest="runs_per_batch", type=int, default=None,
+    rr.add_argument("--runs-per-batch", dest="runs_per_batch", type=ascii_int, default=None,
                     help="at most this many runs per tensor program")
     rr.add_argument("--device", default="cpu", help="torch device (cpu, cuda); default cpu")
     _backend_flags(rr)

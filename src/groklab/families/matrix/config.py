@@ -9,6 +9,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ... import estimates as est
 from ...fields import ConfigBase, ConfigError, param
 from . import userdata
 
@@ -122,6 +123,37 @@ class _MatrixTraining(ConfigBase):
     def shape_key(self) -> tuple:
         raise NotImplementedError
 
+    def data_resources(self) -> tuple[float, float]:
+        """(bytes of one data set while it is made, bytes per data set a batch stacks)."""
+        raise NotImplementedError
+
+    def resources(self, runs: int, data_sets: int, log_points: int, save_iterates: bool) -> dict:
+        """What a batch of these runs allocates (groklab.estimates), read from data.py and
+        engine.py: the factors, the fit gradient, the penalty buffer and the SVD's factors per
+        run, the (T, 12 + k, R) metrics, the batch's stacked data."""
+        nn, k, L, d = self.rows * self.cols, min(self.rows, self.cols), self.depth, \
+            self.inner_width()
+        T, R = log_points, runs
+        data, stacked = self.data_resources()
+        if L > 1:
+            factors = self.rows * d + (L - 2) * d * d + d * self.cols
+            state = est.F64 * R * (3 * factors + 2 * L * nn + 6 * nn)
+            chain = 2 * L * self.rows * d * self.cols
+        else:
+            state, chain = est.F64 * R * 8 * nn, 0
+        cols = 15 + k
+        log = est.F64 * T * (12 + k) * R + (est.F64 * T * R * nn if save_iterates else 0)
+        tables = est.tables(T, R, cols, final_values=nn + k) + \
+            (est.TABLE_COPIES * est.F64 * T * R * nn if save_iterates else 0)
+        svd = 20.0 * self.rows * self.cols * k * L if self.nuclear > 0 or self.method == "svt" else 0
+        seconds = (self.fit_flops() + chain) / est.GEMM_RATE + (svd + 20 * nn * L) / est.SMALL_RATE
+        # depth 1 on the CPU: the numba kernel (numba itself and the compiled code) is loaded
+        kernel = 128 * 2 ** 20 if L == 1 else 0
+        return {"data": data, "batch": data_sets * stacked + state + log + tables + kernel,
+                "data_seconds": self.data_flops() / est.GEMM_RATE,
+                "disk": est.disk(T, cols, nn + k, save_iterates, nn), "step_seconds": seconds,
+                "sizes": self.size_fields()}
+
     def batch_key(self) -> tuple:
         # nuclear > 0 needs an SVD per step: keep those runs apart from the cheap ones
         return (*self.shape_key(), self.method, self.depth, self.inner_width(), self.steps,
@@ -146,6 +178,21 @@ class MatrixCompletionConfig(_MatrixTraining, _CompletionData, _MatrixShape):
         # Omega only changes a mask: runs with different N or tau share one tensor program
         return ("completion", self.rows, self.cols)
 
+    def data_resources(self) -> tuple[float, float]:
+        # A*, its SVD, the mask, the memorizing fit, the leverage scores (and their temporaries);
+        # a batch stacks A*, the mask and P_Omega(A*)
+        nn = self.rows * self.cols
+        return est.F64 * 10 * nn, est.F64 * 3 * nn
+
+    def fit_flops(self) -> float:
+        return 4.0 * self.rows * self.cols
+
+    def data_flops(self) -> float:
+        return 20.0 * self.rows * self.cols * min(self.rows, self.cols)
+
+    def size_fields(self) -> tuple:
+        return ("rows", "cols")
+
 
 @dataclass(frozen=True)
 class MatrixSensingConfig(_MatrixTraining, _SensingData, _MatrixShape):
@@ -157,3 +204,20 @@ class MatrixSensingConfig(_MatrixTraining, _SensingData, _MatrixShape):
 
     def shape_key(self) -> tuple:
         return ("sensing", self.rows, self.cols, self.measurements)
+
+    def data_resources(self) -> tuple[float, float]:
+        # X (N, n1 n2), its singular values and pseudo-inverse (each an SVD of X: ~3 copies);
+        # a batch stacks X, X^T X and the projector (n1 n2)^2 each, and X^+
+        nn, N = self.rows * self.cols, self.measurements
+        return est.F64 * (6 * N * nn + 10 * nn), est.F64 * (2 * N * nn + 2 * nn * nn)
+
+    def fit_flops(self) -> float:
+        return 2.0 * (self.rows * self.cols) ** 2
+
+    def data_flops(self) -> float:
+        # two SVDs of X (N, n1 n2): its singular values and its pseudo-inverse
+        nn, N = self.rows * self.cols, self.measurements
+        return 40.0 * N * nn * min(N, nn)
+
+    def size_fields(self) -> tuple:
+        return ("rows", "cols", "measurements")

@@ -5,6 +5,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ... import estimates as est
 from ...fields import ConfigBase, ConfigError, param
 
 BIG = 10 ** 12
@@ -92,3 +93,25 @@ class ModularConfig(ConfigBase):
         return (self.modulus, self.n_pairs(), self.n_train(), self.architecture, self.width,
                 self.optimizer, self.penalty_form, self.batch_size, self.steps, self.log_every,
                 self.log_dense_until, self.log_spacing, self.nuclear > 0)
+
+    def resources(self, runs: int, data_sets: int, log_points: int, save_iterates: bool) -> dict:
+        """What a batch of these runs allocates (groklab.estimates), read from data.py and
+        engine.py.  Data: the pairs, labels and split, int64 (P,) each.  Per member: parameters,
+        gradients and two Adam moments (float32), its labels and split (int64 (P,) each), the
+        whole-set predictions and losses (P,) at each log, a mini-batch's logits and
+        activations; members train in chunks of at most 64 (engine.MAX_MEMBERS)."""
+        p, d, P, T, R = self.modulus, self.width, self.n_pairs(), log_points, runs
+        n_train = self.n_train()
+        mb = self.batch_size if 0 < self.batch_size < n_train else n_train
+        layers = 4 if self.architecture == "matrix-product" else 3
+        W = (2 * p * d if layers == 4 else p * d + d + p) + d * d + d * p
+        Rc = min(R, 64)
+        member = 4 * est.F32 * W + 3 * est.F64 * P + 2 * est.F32 * P \
+            + est.F32 * mb * (3 * p + 6 * d) + 2 * est.F64 * n_train
+        cols = 10 + layers
+        batch = Rc * member + est.F32 * 3 * 2 ** 24 + est.F64 * T * R * cols \
+            + est.tables(T, R, cols) + est.F64 * R * W
+        s = math.isqrt(d)
+        flops = 6.0 * mb * (s ** 3 + d * d + d * p)
+        return {"data": est.F64 * 7 * P, "batch": batch, "disk": est.disk(T, cols),
+                "step_seconds": flops / est.SMALL_RATE, "sizes": ("modulus",)}

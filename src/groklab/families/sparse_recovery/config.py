@@ -10,6 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ... import estimates as est
 from ...fields import ConfigBase, ConfigError, param
 from . import userdata
 
@@ -109,3 +110,33 @@ class SparseRecoveryConfig(ConfigBase):
         return (self.dim, self.design_rows(), self.method, self.steps, self.log_every,
                 self.log_dense_until, self.log_spacing, self.depth,
                 self.depth > 1 and self.init == "signed")
+
+    def resources(self, runs: int, data_sets: int, log_points: int, save_iterates: bool) -> dict:
+        """What a batch of these runs allocates (groklab.estimates): read from data.py, engine.py
+        and deep.py.  Data: M (N, n), the basis Phi (n, n), X (rows, n), and while it is made
+        X^T X, the eigen-solver's copy and the coherence's normalized copies (n, n) each;
+        complex (16 bytes) for the Fourier basis."""
+        n, N, rows, T, R, D = self.dim, self.measurements, self.design_rows(), log_points, runs, \
+            data_sets
+        w = 2 * est.F64 if self.basis == "fourier" else est.F64
+        data = w * (2 * N * n + 4 * n * n) + est.F64 * (rows * n + 2 * n)
+        thin = 2 * rows < n
+        # the batch's copy of the data (stacked), and X^T X (or the projector) when not thin
+        stacked = D * est.F64 * (rows * n + (0 if thin and self.method != "projected" else n * n)
+                                 + (rows * n if self.method == "projected" else 0))
+        K = max(1, min(2048 // R, 64))  # stacked logged iterates per record (engine.RECORD_ROWS)
+        rec = min(K * R, max(R, 2048))  # rows measured at once
+        factors = 2 * self.depth if self.depth > 1 else 2  # iterate(s) + their gradients/scratch
+        state = est.F64 * (factors * R * n + R * max(rows, n) + (K * R * n if K > 1 else 0)
+                           + 7 * rec * n + rec * rows)
+        log = est.F64 * T * 9 * R + (est.F64 * T * R * n if save_iterates else 0)
+        tables = est.tables(T, R, 10, final_values=n) + \
+            (est.TABLE_COPIES * est.F64 * T * R * n if save_iterates else 0)
+        flops = (4 * n * rows if thin else 2 * n * n) * (self.depth if self.depth > 1 else 1) \
+            + 10 * n * self.depth
+        # making a data set: eigvalsh of X^T X twice (data, reference), the pseudo-inverse's SVD
+        setup = 20.0 * n ** 3 + 20.0 * rows * n * min(rows, n)
+        return {"data": data, "batch": stacked + state + log + tables,
+                "data_seconds": setup / est.GEMM_RATE,
+                "disk": est.disk(T, 10, n, save_iterates, n),
+                "step_seconds": flops / est.GEMM_RATE, "sizes": ("dim", "measurements")}

@@ -1,9 +1,11 @@
 """The teacher-student (and Sobolev) config, with its bounds (docs/families/teacher-student.md)."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ... import estimates as est
 from ...fields import ConfigBase, ConfigError, param
 
 BIG = 10 ** 12
@@ -78,3 +80,32 @@ class TeacherStudentConfig(ConfigBase):
         return (self.input_dim, self.hidden, self.outputs, self.train_size, self.test_size,
                 self.optimizer, self.penalty_form, self.sobolev_form, self.steps, self.log_every,
                 self.log_dense_until, self.log_spacing, self.nuclear > 0, self.sobolev > 0)
+
+    def resources(self, runs: int, data_sets: int, log_points: int, save_iterates: bool) -> dict:
+        """What a batch of these runs allocates (groklab.estimates), read from data.py and
+        engine.py.  Data (float64): inputs, outputs and the teacher's Jacobians (n, c, d) on both
+        splits, with the (n, h) and (n, c, h) temporaries that make them.  Per member (float32):
+        W, V, their gradients and Adam moments, the (h, N) activations and their gradients
+        (the Sobolev term adds its masks and (N, c, d) Jacobians); panels of at most 8 members
+        run on every core at once (engine.CPU_MEMBERS)."""
+        d, h, c, N, M, T, R = self.input_dim, self.hidden, self.outputs, self.train_size, \
+            self.test_size, log_points, runs
+        n = N + M
+        data = est.F64 * (n * (d + c + 2 * c * d + h + c * h) + h * d + c * h)
+        stacked = est.F32 * n * (d + c + c * d)  # a panel's float32 copy of one data set
+        weights = h * d + c * h
+        member = est.F32 * (7 * weights + 4 * h * N)
+        if self.sobolev > 0:
+            member += est.F32 * (3 * h * N + 2 * N * c * d)
+        try:
+            workers = len(os.sched_getaffinity(0))
+        except AttributeError:
+            workers = os.cpu_count() or 1
+        panels = min(workers, -(-R // 8))
+        panel = min(R, 8)
+        batch = panels * (panel * member + min(data_sets, panel) * stacked + est.F32 * 3 * 2 ** 23) \
+            + est.F64 * T * R * 11 + est.tables(T, R, 11) + est.F64 * R * weights
+        flops = 6.0 * N * h * (d + c) + (2.0 * N * h * c * d if self.sobolev > 0 else 0)
+        return {"data": data, "batch": batch, "disk": est.disk(T, 11),
+                "step_seconds": flops / (est.GEMM_RATE / 4),
+                "sizes": ("hidden", "input_dim", "train_size", "test_size")}
