@@ -23,12 +23,12 @@ from .. import family as registry
 from ..backends import BackendError
 from ..fields import ConfigError
 from ..figures import all_figures
-from ..plotting import plot_heatmap, plot_results
+from ..plotting import plot_aggregate, plot_heatmap, plot_results
 from ..store import load
 from ..sweep import DEFAULT_BATCH_SIZE, execute, expand_grid
 from ..tables import redetect
 from .options import build_parser, collect, detection, detection_given
-from .report import fit_line, print_runs
+from .report import fit_line, print_aggregate, print_progress, print_runs
 
 
 def _parse_shard(text: str) -> tuple[int, int]:
@@ -72,7 +72,9 @@ def _cmd_plot(ns):
         raise ConfigError("x" if ns.x is None else "y", "a heat map needs both --x and --y")
     res = load(ns.results)
     path = Path(ns.file) if ns.file else Path(ns.results) / ("heatmap.png" if heat else "plot.png")
-    if heat:
+    if ns.aggregate:
+        plot_aggregate(res, path, ns.aggregate)
+    elif heat:
         plot_heatmap(res, path, ns.x, ns.y, ns.metric or "delta_t")
     else:
         plot_results(res, path)
@@ -87,7 +89,13 @@ def _cmd_report(ns):
         problems = runs["problem"].unique() if "problem" in runs else []
         runs = redetect(runs, res.curves, detection(ns, problems[0] if len(problems) == 1 else None))
     if ns.fit:
-        print(fit_line(runs, ns.fit))
+        print(fit_line(runs, ns.fit, res.curves))
+        return 0
+    if ns.aggregate:
+        print_aggregate(runs, ns.aggregate, ns.format)
+        return 0
+    if ns.progress_measures:
+        print_progress(runs, res.curves, ns.format)
         return 0
     print_runs(runs, ns.format, ns.columns.split(",") if ns.columns else None)
     return 0
