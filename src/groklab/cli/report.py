@@ -79,7 +79,12 @@ def fit_line(runs, column: str, curves=None) -> str:
 
 
 def _num(v) -> str:
-    return "never" if v == float("inf") else "" if pd.isna(v) else f"{v:.4g}"
+    """A median or an interval end: times as whole steps, 'never' for +inf, '-' for none."""
+    if pd.isna(v):
+        return "-"
+    if v == float("inf"):
+        return "never"
+    return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else f"{v:.4g}"
 
 
 def print_aggregate(runs, field: str, fmt="table") -> None:
