@@ -11,8 +11,9 @@ Two rules, tried in order, and the one that fired is reported:
     and the error no longer falling there: the least-squares slope of log error on log step over
     the window lies within +-``plateau_slope``.  (Without the slope test an error still falling
     towards its floor, e.g. by 0.7x per doubling of t, passes the factor test long before it
-    stops.)  It finds the *first* low plateau, so the memorization plateau of a strongly penalized run
-    (train error ~3e-3 from step ~60, later 1.4e-3 once it generalizes) gives t1 ~ 60.
+    stops.)  It finds the *first* low plateau, so the memorization plateau of a strongly
+    penalized run (train error ~3.3e-3 from step ~70, later 1.4e-3 once it generalizes) gives
+    t1 ~ 65.
   - ``final`` (the authors' rule): p = mean of the last ``plateau_tail`` logs; the first
     step from which ``plateau_window`` consecutive errors lie within ``plateau_tol * p`` of p,
     provided p <= ``plateau_max``.  It misreads such a t1 as the time the *final* plateau is reached.

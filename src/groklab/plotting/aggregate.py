@@ -19,8 +19,8 @@ from ..stats import aggregate
 from .common import (CENSORED, fixed_text, is_numeric, label, new_figure, palette, save,
                      scale_axis, short)
 
-PANELS = (("t1", "t1 (memorization)"), ("t2", "t2 (generalization)"), ("delta_t", "Δt = t2 − t1"),
-          ("final_test_error", "final test error"))
+PANELS = (("t1", "t1 (memorization)"), ("t2", "t2 (generalization)"),
+          ("delta_t", "Δt = t2 − t1"), ("final_test_error", "final test error"))
 
 
 def _order(agg: pd.DataFrame, keys: list[str]) -> list[str]:
