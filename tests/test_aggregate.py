@@ -97,26 +97,31 @@ def _results_dir(path):
     return path
 
 
-def _cli(*args):
-    code = ("import sys; from groklab.cli import main; rc = main(sys.argv[1:]); "
-            "assert 'torch' not in sys.modules, 'torch imported'; sys.exit(rc)")
-    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
-                          text=True, timeout=120)
+def test_report_and_plot_aggregate(tmp_path, capsys):
+    from groklab.cli import main
 
-
-def test_report_and_plot_aggregate_without_torch(tmp_path):
     out = _results_dir(tmp_path / "grid")
-    r = _cli("report", out, "--aggregate", "seed")
-    assert r.returncode == 0, r.stderr
-    assert "12000 [" in r.stdout and "4/5" in r.stdout and "never]" in r.stdout
-    r = _cli("report", out, "--aggregate", "seed", "--format", "csv")
-    assert r.returncode == 0, r.stderr
-    csv = pd.read_csv(pd.io.common.StringIO(r.stdout))
+    assert main(["report", str(out), "--aggregate", "seed"]) == 0
+    text = capsys.readouterr().out
+    assert "12000 [" in text and "4/5" in text and "never]" in text
+    assert main(["report", str(out), "--aggregate", "seed", "--format", "csv"]) == 0
+    csv = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))
     assert list(csv.t2) == [12000, 6000]
     png = tmp_path / "agg.png"
-    r = _cli("plot", out, "--aggregate", "seed", "--file", png)
-    assert r.returncode == 0, r.stderr
+    assert main(["plot", str(out), "--aggregate", "seed", "--file", str(png)]) == 0
     assert png.stat().st_size > 10_000
-    r = _cli("report", out, "--aggregate", "temperature")
-    assert r.returncode == 2 and "--aggregate" in r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1
+    assert main(["report", str(out), "--aggregate", "temperature"]) == 2
+    err = capsys.readouterr().err
+    assert "--aggregate" in err and len(err.strip().splitlines()) == 1
+
+
+def test_aggregate_commands_do_not_import_torch(tmp_path):
+    out = _results_dir(tmp_path / "grid")
+    code = ("import sys; from groklab.cli import main; "
+            "assert main(['report', sys.argv[1], '--aggregate', 'seed']) == 0; "
+            "assert main(['plot', sys.argv[1], '--aggregate', 'seed']) == 0; "
+            "assert main(['report', sys.argv[1], '--progress-measures']) in (0, 2); "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    r = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
