@@ -28,7 +28,7 @@ from ..store import load
 from ..sweep import DEFAULT_BATCH_SIZE, execute, expand_grid
 from ..tables import redetect
 from .options import build_parser, collect, detection, detection_given
-from .report import fit_line, print_aggregate, print_progress, print_runs
+from .report import print_runs, report_extras
 
 
 def _parse_shard(text: str) -> tuple[int, int]:
@@ -88,14 +88,7 @@ def _cmd_report(ns):
     if detection_given(ns):
         problems = runs["problem"].unique() if "problem" in runs else []
         runs = redetect(runs, res.curves, detection(ns, problems[0] if len(problems) == 1 else None))
-    if ns.fit:
-        print(fit_line(runs, ns.fit, res.curves))
-        return 0
-    if ns.aggregate:
-        print_aggregate(runs, ns.aggregate, ns.format)
-        return 0
-    if ns.progress_measures:
-        print_progress(runs, res.curves, ns.format)
+    if report_extras(ns, runs, res.curves):  # --fit, --aggregate, --progress-measures
         return 0
     print_runs(runs, ns.format, ns.columns.split(",") if ns.columns else None)
     return 0

@@ -117,3 +117,17 @@ def print_progress(runs, curves, fmt="table") -> None:
     table = pm.merge(runs[["run_id", *keys]], on="run_id", how="left")
     print_table(table[["run_id", *keys, "measure", "t1", "t2", "move", "t_half", "lead",
                        "lead_fraction", "spearman"]], fmt)
+
+
+def report_extras(ns, runs, curves) -> bool:
+    """``report --fit`` / ``--aggregate`` / ``--progress-measures``: print that instead of the
+    runs table and return True; False when none was asked for."""
+    if getattr(ns, "fit", None):
+        print(fit_line(runs, ns.fit, curves))
+    elif getattr(ns, "aggregate", None):
+        print_aggregate(runs, ns.aggregate, ns.format)
+    elif getattr(ns, "progress_measures", False):
+        print_progress(runs, curves, ns.format)
+    else:
+        return False
+    return True
