@@ -142,3 +142,17 @@ def test_flag_and_bounds():
         with pytest.raises(ConfigError) as e:
             Detection(plateau_slope=bad)
         assert "--plateau-slope" in str(e.value)
+
+
+@pytest.mark.slow
+def test_stored_curve_is_what_the_command_makes():
+    """The fixture's provenance (~1-2 min): rerun the command in its header and compare."""
+    import groklab
+
+    res = groklab.run(problem="matrix-completion", seed=1, lr=1.0, nuclear=1e-4, steps=1_500_000)
+    c = res.curves.sort_values("step")
+    steps, _, test = real_curve()
+    np.testing.assert_array_equal(c.step.to_numpy(), steps)
+    np.testing.assert_allclose(c.test_error.to_numpy(), test, rtol=1e-6, atol=1e-12)
+    r = res.runs.iloc[0]
+    assert r.t2 == detect(steps, *real_curve()[1:])["t2"]

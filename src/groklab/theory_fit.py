@@ -130,15 +130,30 @@ def _tobit_newton(D: np.ndarray, cens: np.ndarray, u: np.ndarray, g_idx: int):
     return f, u
 
 
+def profile_critical_value(level: float, n_detected: int) -> float:
+    """The bound on twice the profile log-likelihood drop that defines the interval on k.
+
+    n log(1 + t^2 / (n - 2)) with the Student-t quantile at ``level`` on n - 2 degrees of
+    freedom, n = the detected runs: without censoring the profile interval is then exactly the
+    least-squares Student-t interval (the profile is n/2 log(1 + (k - k_hat)^2 Sxx / RSS)); with
+    censoring it keeps that small-sample widening (the chi-square(1) quantile, its limit for large
+    n, undercovers with a few dozen runs).  chi-square(1) with only 2 detected runs."""
+    from scipy import stats
+
+    dof = n_detected - 2
+    if dof < 1:
+        return float(stats.chi2.ppf(level, 1))
+    return n_detected * math.log1p(float(stats.t.ppf(0.5 + level / 2, dof)) ** 2 / dof)
+
+
 def fit_power_law_censored(x, t, horizon, level: float = 0.95) -> CensoredFit:
     """Fit t = prefactor * x**exponent treating every run with a non-finite (or NaN) ``t`` as
     right-censored at its ``horizon`` (a scalar or one value per run: the last logged step, or
     for Delta t the horizon minus t1).  Points with non-finite or non-positive x, or a censored
     point without a positive finite horizon, are left out.  The interval is where twice the log-
-    likelihood drop of the profile over k stays below the chi-square(1) quantile at ``level``
-    (an infinite end where the data do not bound k).  Raises ValueError with fewer than 3 usable
+    likelihood drop of the profile over k stays below :func:`profile_critical_value` (an infinite
+    end where the data do not bound k); without censored runs it is the Student-t interval.  Raises ValueError with fewer than 3 usable
     points, fewer than 2 detected ones, or all x equal."""
-    from scipy import stats
     from scipy.optimize import brentq
 
     if not 0 < level < 1:
@@ -167,7 +182,7 @@ def fit_power_law_censored(x, t, horizon, level: float = 0.95) -> CensoredFit:
         nk = nlo = nhi = math.nan
     common = dict(n=n, n_censored=int(cens.sum()), level=level, naive_exponent=nk,
                   naive_low=nlo, naive_high=nhi, naive_n=int((~cens).sum()))
-    crit = float(stats.chi2.ppf(level, 1))
+    crit = profile_critical_value(level, n - int(cens.sum()))
     if not cens.any():
         # no censoring: the maximum-likelihood line is least squares (sigma^2 = RSS / n) and the
         # profile is n/2 log(1 + (k - k_hat)^2 Sxx / RSS): the interval in closed form
