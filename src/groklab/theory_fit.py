@@ -216,3 +216,20 @@ def fit_power_law_censored(x, t, horizon, level: float = 0.95) -> CensoredFit:
                     else sign * math.inf)
     return CensoredFit(exponent=k_hat, ci_low=ends[0], ci_high=ends[1],
                        prefactor=math.exp(u[0] / u[2]), sigma=float(1 / u[2]), **common)
+
+
+def censored_fit(x, y, level: float = 0.95, censored=None) -> dict:
+    """:func:`fit_power_law_censored` with :func:`fit_power_law`'s signature and result: ``y``
+    holds the detected times and, where ``censored`` is true, the runs' lower bounds (the
+    horizon, or horizon - t1 for a delay).  Returns dict(exponent, exponent_low, exponent_high,
+    prefactor, n, n_censored, sigma, naive_exponent, naive_low, naive_high).  Which runs count as
+    censored is the caller's choice: a run whose error stopped falling above the threshold will
+    not generalize by waiting, and counting it as censored biases the law (groklab.stats.fit_inputs
+    tells the two apart)."""
+    y = np.asarray(y, dtype=float).ravel()
+    cens = np.zeros(y.shape, bool) if censored is None else np.asarray(censored, bool).ravel()
+    f = fit_power_law_censored(x, np.where(cens, np.nan, y), np.where(cens, y, np.nan), level)
+    return {"exponent": f.exponent, "exponent_low": f.ci_low, "exponent_high": f.ci_high,
+            "prefactor": f.prefactor, "n": f.n, "n_censored": f.n_censored, "sigma": f.sigma,
+            "naive_exponent": f.naive_exponent, "naive_low": f.naive_low,
+            "naive_high": f.naive_high}
