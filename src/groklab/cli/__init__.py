@@ -27,6 +27,7 @@ from ..plotting import plot_aggregate, plot_heatmap, plot_results
 from ..store import load
 from ..sweep import DEFAULT_BATCH_SIZE, execute, expand_grid
 from ..tables import redetect
+from . import export
 from .options import build_parser, collect, detection, detection_given
 from .report import print_runs, report_extras
 
@@ -116,7 +117,7 @@ def _cmd_reproduce(ns):
 
 
 HANDLERS = {"run": _cmd_run, "sweep": _cmd_run, "plot": _cmd_plot, "report": _cmd_report,
-            "reproduce": _cmd_reproduce}
+            "reproduce": _cmd_reproduce, "export": export.main}
 
 
 def main(argv=None) -> int:

@@ -163,6 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="per run, for each norm-like curve the family logs: its lead time "
                     "before t2 and its Spearman correlation with the test error over [t1, t2]")
     add_field_flags(rp, Detection, "re-detect t1/t2 with these settings (no re-simulation)")
+    ex = sub.add_parser("export", help="write the runs of a results directory for an experiment "
+                        "tracker (offline)")
+    ex.add_argument("results", help="results directory")
+    ex.add_argument("--to", required=True, choices=("tensorboard",),
+                    help="tensorboard: one event-file folder per run, every curve column a scalar, "
+                    "the run's row as JSON text (needs pip install -e '.[tensorboard]')")
+    ex.add_argument("--dest", default=None, help="output folder (default RESULTS/export/TO)")
     rr = sub.add_parser("reproduce", help="rerun a paper figure and draw it")
     rr.add_argument("figure", help="figure name (see `groklab reproduce list`)")
     rr.add_argument("--full", action="store_true", help="the paper's scale (hours) instead of quick")
