@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ..fields import ConfigError
-from ..stats import aggregate
-from .common import (CENSORED, fixed_text, is_numeric, label, new_figure, palette, save,
+from ..stats import aggregate, group_keys
+from .common import (CENSORED, LOG_FIELDS, fixed_text, is_numeric, label, new_figure, palette, save,
                      scale_axis, short)
 
 PANELS = (("t1", "t1 (memorization)"), ("t2", "t2 (generalization)"),
@@ -29,7 +29,7 @@ def _order(agg: pd.DataFrame, keys: list[str]) -> list[str]:
 
 def _band(ax, xs, med, lo, hi, horizon, color, lbl) -> bool:
     """Median line with filled markers, its interval as a band; hollow markers at the horizon
-    where the median is infinite.  Returns True if something was drawn at the horizon."""
+    where the median is +inf (most runs never got there).  Returns True if something was drawn at the horizon."""
     o = np.argsort(xs)
     xs, med, lo, hi, horizon = xs[o], med[o], lo[o], hi[o], horizon[o]
     ok = np.isfinite(med)
@@ -38,9 +38,10 @@ def _band(ax, xs, med, lo, hi, horizon, color, lbl) -> bool:
     band = np.isfinite(lo) & np.isfinite(top)
     if band.any():
         ax.fill_between(xs[band], lo[band], top[band], color=color, alpha=0.2, lw=0)
-    if (~ok).any():
-        ax.plot(xs[~ok], horizon[~ok], marker="o", mfc="none", mec=color, ls="none", ms=7)
-    return bool((~ok).any())
+    never = np.isposinf(med)  # NaN (e.g. a delay without a t1) draws nothing
+    if never.any():
+        ax.plot(xs[never], horizon[never], marker="o", mfc="none", mec=color, ls="none", ms=7)
+    return bool(never.any())
 
 
 def plot_aggregate(res, path, field: str) -> Path:
@@ -48,8 +49,7 @@ def plot_aggregate(res, path, field: str) -> Path:
     if runs is None or runs.empty:
         raise ValueError("no runs to plot")
     agg = aggregate(runs, field)
-    keys = [k for k in agg.columns if k in runs.columns and k != field and not k.startswith(
-        tuple(f"{c}_" for c, _ in PANELS)) and k not in {c for c, _ in PANELS}]
+    keys = [k for k in group_keys(runs, field) if k not in LOG_FIELDS]
     if not keys:
         raise ConfigError("aggregate", f"nothing varies but {field!r}: no axis to plot the "
                           "medians against (report --aggregate prints them)")
