@@ -73,7 +73,7 @@ def test_report_fit_prints_negative_exponent_with_interval(tmp_path):
     r = cli("report", out, "--fit", "delta_t")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
-    assert len(lines) == 1
+    assert len(lines) == 2 and lines[1].startswith("censored fit")  # naive, then censored
     m = re.search(r"k = (\S+), 95% CI \[(\S+), (\S+)\]", lines[0])
     assert m, lines[0]
     k, lo, hi = (float(v) for v in m.groups())

@@ -14,7 +14,9 @@ numeric columns, its t1/t2/status, the run ids, and every curve:
   replaying the grids with MKL and oneDNN forced onto AVX2 kernels (another summation order):
   see ``tests/golden/README.md``.
 
-Record again only when a change of numbers is intended, and say so in the commit message.
+Record again only when a change of numbers is intended, and say so in the commit message.  A
+change of the detection rules alone: ``python tests/test_golden.py --redetect`` re-reads the
+times from the stored curves and leaves every other number as recorded.
 """
 from __future__ import annotations
 
@@ -239,6 +241,29 @@ def record(names: list[str]) -> None:
         (GOLDEN / "fingerprint.json").write_text(json.dumps(fingerprint(), indent=1) + "\n")
 
 
+def redetect_stored() -> None:
+    """Re-read t1 / t2 / Delta t of the stored curves with the current detection rules (each
+    family's default :class:`groklab.Detection`, which is what ``compute`` runs with) and keep
+    every other stored number.  For a change of the detection rules only: ``--record`` on another
+    machine than the recording one would move every float as well (see ``fingerprint``)."""
+    from groklab import family as registry
+    from groklab.tables import redetect
+
+    for name, (problem, *_rest) in CASES.items():
+        want = _load(name)
+        runs = redetect(want.runs, want.curves, registry.get(problem).detection)
+        for col in ("t1", "t2", "delta_t"):
+            runs[col] = runs[col].astype("Int64")
+        moved = [(rid, col, old, new) for col in ("t1", "t2")
+                 for rid, old, new in zip(runs.run_id, want.runs[col], runs[col])
+                 if (pd.isna(old), old if not pd.isna(old) else 0)
+                 != (pd.isna(new), new if not pd.isna(new) else 0)]
+        if moved:  # the others keep their files as recorded
+            runs.to_parquet(GOLDEN / f"{name}.runs.parquet", index=False)
+        print(f"{name}: {len(moved)} times moved" + "".join(
+            f"\n  {rid} {col}: {old} -> {new}" for rid, col, old, new in moved))
+
+
 def replay(exact: bool) -> None:
     """Compare every case with the stored files and print the largest relative deviation."""
     for name in CASES:
@@ -273,5 +298,7 @@ if __name__ == "__main__":
         if unknown:
             sys.exit(f"--record: unknown case(s) {unknown}; cases: {', '.join(CASES)}")
         record(sys.argv[2:])  # python tests/test_golden.py --record [NAME ...]
+    elif "--redetect" in sys.argv:
+        redetect_stored()
     else:
         replay(exact="--tolerance" not in sys.argv)

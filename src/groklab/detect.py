@@ -7,9 +7,13 @@ Two rules, tried in order, and the one that fired is reported:
   the error just above it, e.g. at O(alpha beta)).  Two modes:
 
   - ``first`` (default): the first logged step t from which the error stays within a factor
-    ``plateau_factor`` (max/min) over every log in [t, 2t], with that whole window <= ``plateau_max``.
-    It finds the *first* low plateau, so the memorization plateau of a strongly penalized run
-    (train error ~3e-3 from step ~60, later 1.4e-3 once it generalizes) gives t1 ~ 60.
+    ``plateau_factor`` (max/min) over every log in [t, 2t], with that whole window <= ``plateau_max``
+    and the error no longer falling there: the least-squares slope of log error on log step over
+    the window lies within +-``plateau_slope``.  (Without the slope test an error still falling
+    towards its floor, e.g. by 0.7x per doubling of t, passes the factor test long before it
+    stops.)  It finds the *first* low plateau, so the memorization plateau of a strongly
+    penalized run (train error ~3.3e-3 from step ~70, later 1.4e-3 once it generalizes) gives
+    t1 ~ 65.
   - ``final`` (the authors' rule): p = mean of the last ``plateau_tail`` logs; the first
     step from which ``plateau_window`` consecutive errors lie within ``plateau_tol * p`` of p,
     provided p <= ``plateau_max``.  It misreads such a t1 as the time the *final* plateau is reached.
@@ -50,6 +54,10 @@ class Detection(Checked):
         "--plateau-tol of the final plateau", choices=("first", "final"))
     plateau_factor: float = param(2.0, "'first' plateau rule: allowed max/min ratio over [t, 2t]",
                                   low=1.0, high=1e6, low_open=True)
+    plateau_slope: float = param(
+        0.1, "'first' plateau rule: the error must have stopped falling over [t, 2t], i.e. the "
+        "least-squares slope of log error on log step there lies within +-this (1e9 turns the "
+        "test off)", low=0.0, high=1e9, low_open=True)
     plateau_tol: float = param(0.05, "'final' plateau rule: relative band around the final plateau",
                                low=0.0, high=1.0, low_open=True)
     plateau_window: int = param(2, "'final' plateau rule: consecutive logs inside the band",
@@ -135,9 +143,35 @@ def _range_query(table, lo: np.ndarray, hi: np.ndarray, op) -> np.ndarray:
     return out
 
 
-def first_plateau_index(steps, err: np.ndarray, *, factor: float, max_value: float) -> np.ndarray:
-    """First logged t >= 1 whose window [t, 2t] (fully logged) has max <= factor * min and
-    max <= max_value, per column; an index into ``steps`` or -1."""
+def window_log_slopes(steps, err: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Least-squares slope of log err on log step over the logs lo[i] .. hi[i] (hi > lo, steps
+    >= 1), for every column: (len(lo), R).  Prefix sums make every window O(1); a non-finite or
+    non-positive error gives a meaningless slope for the windows holding it (the callers reject
+    those windows on their maximum anyway)."""
+    s = np.asarray(steps, dtype=np.float64)
+    e = _clean(err)
+    # centre log t on the run's middle so the sums cancel little (x in a few units of ln 2)
+    x = np.log(np.maximum(s, 1.0))
+    x = (x - x[lo].mean())[:, None]  # (T, 1)
+    with np.errstate(divide="ignore"):
+        y = np.log(e)  # (T, R)
+    y = np.where(np.isfinite(y), y, 0.0)
+
+    def cum(a):  # prefix sums with a leading zero row: sum over [i, j] = c[j + 1] - c[i]
+        return np.concatenate([np.zeros((1, *a.shape[1:])), np.cumsum(a, axis=0)])
+
+    n = (hi - lo + 1).astype(np.float64)[:, None]
+    sx, sxx = (cum(x)[hi + 1] - cum(x)[lo]), (cum(x * x)[hi + 1] - cum(x * x)[lo])
+    sy, sxy = (cum(y)[hi + 1] - cum(y)[lo]), (cum(x * y)[hi + 1] - cum(x * y)[lo])
+    den = n * sxx - sx * sx  # (W, 1): > 0 for two or more distinct steps
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, (n * sxy - sx * sy) / den, np.inf)
+
+
+def first_plateau_index(steps, err: np.ndarray, *, factor: float, max_value: float,
+                        slope: float = np.inf) -> np.ndarray:
+    """First logged t >= 1 whose window [t, 2t] (fully logged) has max <= factor * min,
+    max <= max_value and |log-log slope| <= slope, per column; an index into ``steps`` or -1."""
     s = np.asarray(steps, dtype=np.int64)
     e = _clean(err)
     none = np.full(e.shape[1:], -1, dtype=np.int64)
@@ -149,7 +183,10 @@ def first_plateau_index(steps, err: np.ndarray, *, factor: float, max_value: flo
     hi = np.searchsorted(s, 2 * s[lo], side="right") - 1
     mx = _range_query(_range_table(e, np.maximum), lo, hi, np.maximum)
     mn = _range_query(_range_table(e, np.minimum), lo, hi, np.minimum)
-    first = _first_true((mx <= max_value) & (mx <= factor * mn))
+    ok = (mx <= max_value) & (mx <= factor * mn)
+    if np.isfinite(slope):
+        ok &= np.abs(window_log_slopes(s, e, lo, hi)) <= slope
+    first = _first_true(ok)
     return np.where(first >= 0, lo[np.maximum(first, 0)], -1)
 
 
@@ -163,7 +200,8 @@ def detect_times(steps, err: np.ndarray, threshold: float, det: Detection) -> li
     if todo.any():
         sub = e[:, todo]
         if det.plateau_mode == "first":
-            pidx = first_plateau_index(s, sub, factor=det.plateau_factor, max_value=det.plateau_max)
+            pidx = first_plateau_index(s, sub, factor=det.plateau_factor, max_value=det.plateau_max,
+                                       slope=det.plateau_slope)
         else:
             pidx = plateau_index(sub, tol=det.plateau_tol, window=det.plateau_window,
                                  tail=det.plateau_tail, max_value=det.plateau_max)
@@ -204,8 +242,10 @@ def plateau_time(steps, err, *, tol: float, window: int, tail: int, max_value: f
                                       max_value=max_value))
 
 
-def first_plateau_time(steps, err, *, factor: float, max_value: float) -> int | None:
-    return _step(steps, first_plateau_index(steps, _col(err), factor=factor, max_value=max_value))
+def first_plateau_time(steps, err, *, factor: float, max_value: float,
+                       slope: float = np.inf) -> int | None:
+    return _step(steps, first_plateau_index(steps, _col(err), factor=factor, max_value=max_value,
+                                            slope=slope))
 
 
 def detect_time(steps, err, threshold: float, det: Detection) -> Time:

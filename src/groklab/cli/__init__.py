@@ -31,7 +31,7 @@ from .options import build_parser
 COMMANDS = {"run": "groklab.cli.cmd_run", "sweep": "groklab.cli.cmd_run",
             "plot": "groklab.cli.cmd_plot", "report": "groklab.cli.cmd_report",
             "reproduce": "groklab.cli.cmd_reproduce", "status": "groklab.cli.cmd_status",
-            "check": "groklab.cli.check"}
+            "check": "groklab.cli.check", "export": "groklab.cli.export"}
 
 
 def _one_line_warnings(message, category, filename, lineno, file=None, line=None):

@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 
 from ..fields import ConfigError
-from ..plotting import plot_heatmap, plot_results
+from ..plotting import plot_aggregate, plot_heatmap, plot_results
 from ..results import load
 
 
@@ -25,7 +25,9 @@ def main(ns) -> int:
         raise ConfigError("x" if ns.x is None else "y", "a heat map needs both --x and --y")
     res = load(ns.results)
     path = output_path(Path(ns.results), ns.file, "heatmap.png" if heat else "plot.png")
-    if heat:
+    if ns.aggregate:
+        plot_aggregate(res, path, ns.aggregate)
+    elif heat:
         plot_heatmap(res, path, ns.x, ns.y, ns.metric or "delta_t")
     else:
         plot_results(res, path)

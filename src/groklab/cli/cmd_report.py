@@ -5,7 +5,7 @@ from ..results import load
 from ..tables import redetect
 from .options import detection, detection_given
 from .check import report_html
-from .report import fit_line, print_runs, summary_columns
+from .report import fit_line, print_runs, report_extras, summary_columns
 
 
 def main(ns) -> int:
@@ -14,8 +14,7 @@ def main(ns) -> int:
     if detection_given(ns):
         problems = runs["problem"].unique() if "problem" in runs else []
         runs = redetect(runs, res.curves, detection(ns, problems[0] if len(problems) == 1 else None))
-    if ns.fit:
-        print(fit_line(runs, ns.fit))
+    if report_extras(ns, runs, res.curves):  # --fit, --aggregate, --progress-measures
         return 0
     if ns.html:
         return report_html(res, runs, ns.html, summary_columns(runs),

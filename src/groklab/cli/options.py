@@ -179,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--metric", default=None,
                     choices=("t1", "t2", "delta_t", "final_test_error", "class"),
                     help="heat map colour (default delta_t); class = grokked / fitted only / failed")
+    pl.add_argument("--aggregate", default=None, metavar="FIELD",
+                    help="group the runs over this config field (e.g. seed) and draw the median "
+                    "t1, t2, delta_t and final errors of each group with a 95%% bootstrap band")
     rp = sub.add_parser("report", help="print the runs table of a results directory")
     rp.add_argument("results", help="results directory")
     rp.add_argument("--format", choices=("table", "csv", "markdown"), default="table")
@@ -187,10 +190,25 @@ def build_parser() -> argparse.ArgumentParser:
                     help="instead of the table, print one line: the fitted exponent k of "
                     "TIME ~ (lr*beta)^k with its 95%% interval (beta = the first penalty of the "
                     "family swept > 0, e.g. l1 for sparse recovery, nuclear for matrices; runs "
-                    "with beta = 0 or the time never detected are left out; paper: -1)")
+                    "with beta = 0 or the time never detected are left out; paper: -1), then "
+                    "the censored fit that keeps the runs not detected by the horizon")
+    rp.add_argument("--aggregate", default=None, metavar="FIELD",
+                    help="group the runs over this config field (e.g. seed): per group of the "
+                    "other varying fields, the median of t1, t2, delta_t and the final errors "
+                    "with a 95%% bootstrap interval (a time never detected ranks as +inf)")
+    rp.add_argument("--progress-measures", dest="progress_measures", action="store_true",
+                    help="per run, for each norm-like curve the family logs: its lead time "
+                    "before t2 and its Spearman correlation with the test error over [t1, t2]")
     rp.add_argument("--html", default=None, metavar="FILE",
                     help="write one self-contained HTML page (runs table, plots, fit) to FILE")
     add_field_flags(rp, Detection, "re-detect t1/t2 with these settings (no re-simulation)")
+    ex = sub.add_parser("export", help="write the runs of a results directory for an experiment "
+                        "tracker (offline)")
+    ex.add_argument("results", help="results directory")
+    ex.add_argument("--to", required=True, choices=("tensorboard",),
+                    help="tensorboard: one event-file folder per run, every curve column a scalar, "
+                    "the run's row as JSON text (needs pip install -e '.[tensorboard]')")
+    ex.add_argument("--dest", default=None, help="output folder (default RESULTS/export/TO)")
     st = sub.add_parser("status", help="runs done / pending / diverged, parts, size and damage "
                         "of a results directory")
     st.add_argument("results", help="results directory")

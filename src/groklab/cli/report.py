@@ -1,4 +1,6 @@
-"""``groklab report``: the tidy runs table (or one fitted exponent) of a results directory."""
+"""``groklab report``: the tidy runs table of a results directory, or one fitted exponent
+(``--fit``), medians over a field (``--aggregate``), the progress-measure table
+(``--progress-measures``)."""
 from __future__ import annotations
 
 import sys
@@ -8,7 +10,8 @@ import pandas as pd
 
 from .. import family as registry
 from ..fields import ConfigError
-from ..theory_fit import fit_power_law
+from ..progress import progress_measures
+from ..stats import AGG_COLUMNS, aggregate, fit_runs, group_keys
 
 RESULT_COLS = ["t1", "t2", "delta_t", "t1_rule", "t2_rule", "final_train_error",
                "final_test_error", "status"]
@@ -34,7 +37,11 @@ def print_runs(runs, fmt="table", columns=None) -> None:
     missing = [c for c in cols if c not in runs.columns]
     if missing:
         raise ConfigError("columns", f"unknown column(s) {', '.join(missing)}")
-    df = runs[cols]
+    print_table(runs[cols], fmt)
+
+
+def print_table(df, fmt="table") -> None:
+    cols = list(df.columns)
     if fmt == "csv":
         sys.stdout.write(df.to_csv(index=False))
     elif fmt == "markdown":
@@ -49,33 +56,78 @@ def print_runs(runs, fmt="table", columns=None) -> None:
             print(df.to_string(index=False))
 
 
-def penalty_fields(runs) -> list[str]:
-    """The penalty strengths the families of ``runs`` declare, in their order of preference
-    (every registered family's when the table does not say which family it holds)."""
-    out: list[str] = []
-    for fam in registry.families_of(runs) or registry.all_families():
-        out += [b for b in fam.penalties if b not in out]
-    return out
-
-
-def fit_line(runs, column: str) -> str:
-    """One line: the power-law exponent of ``column`` against lr * beta with its 95% interval."""
-    candidates = penalty_fields(runs)
-    beta = next((b for b in candidates if b in runs.columns and (runs[b] > 0).any()), None)
-    if beta is None or "lr" not in runs.columns:
-        raise ConfigError("fit", "needs runs with lr and a positive penalty (one of "
-                          f"{', '.join(candidates) or 'the family penalties'})")
-    sel = runs[runs[beta] > 0]
-    ab = (sel.lr * sel[beta]).to_numpy(float)
-    t = sel[column].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    if "status" in sel.columns:
-        t[(sel.status != "done").to_numpy()] = np.nan
-    try:
-        fit = fit_power_law(ab, t)
-    except ValueError as e:
-        raise ConfigError("fit", f"{column}: {e}") from None
-    left = len(sel) - fit["n"]
-    return (f"{column} ~ (lr*{beta})^k: k = {fit['exponent']:.4g}, 95% CI "
-            f"[{fit['exponent_low']:.4g}, {fit['exponent_high']:.4g}], prefactor "
-            f"{fit['prefactor']:.4g}, n = {fit['n']} runs ({left} of {len(sel)} with {beta} > 0 "
+def fit_line(runs, column: str, curves=None) -> str:
+    """Two lines: the power-law exponent of ``column`` against lr * beta with its 95% interval,
+    by least squares over the detected runs, then by the censored fit that keeps the runs not
+    detected by the horizon whose error is still falling there (:func:`groklab.stats.fit_runs`;
+    without ``curves`` every run not detected counts as censored)."""
+    beta, naive, cens, n_failed = fit_runs(runs, curves, column)
+    if isinstance(naive, ValueError):
+        raise ConfigError("fit", f"{column}: {naive}")
+    n_sel = int((runs[beta] > 0).sum())
+    left = n_sel - naive["n"]
+    line = (f"{column} ~ (lr*{beta})^k: k = {naive['exponent']:.4g}, 95% CI "
+            f"[{naive['exponent_low']:.4g}, {naive['exponent_high']:.4g}], prefactor "
+            f"{naive['prefactor']:.4g}, n = {naive['n']} runs ({left} of {n_sel} with {beta} > 0 "
             f"left out: not detected); paper: k = -1")
+    failed = (f"; {n_failed} left out as failed (not detected, error no longer falling at the "
+              "horizon)") if n_failed else ""
+    if isinstance(cens, ValueError):
+        return f"{line}\ncensored fit: not possible ({cens}){failed}"
+    return (f"{line}\ncensored fit (runs not detected by the horizon kept as censored): "
+            f"{cens.text()}{failed}")
+
+
+def _num(v) -> str:
+    """A median or an interval end: times as whole steps, 'never' for +inf, '-' for none."""
+    if pd.isna(v):
+        return "-"
+    if v == float("inf"):
+        return "never"
+    return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else f"{v:.4g}"
+
+
+def print_aggregate(runs, field: str, fmt="table") -> None:
+    """Medians over ``field`` per group (:func:`groklab.stats.aggregate`): in a table, each
+    number as 'median [low, high] k/n' (k: runs where it is finite, e.g. detected); in csv every
+    column of the aggregate."""
+    agg = aggregate(runs, field)
+    if fmt == "csv":
+        print_table(agg, fmt)
+        return
+    keys = group_keys(runs, field)
+    out = agg[keys + ["n"]].copy()
+    for c in AGG_COLUMNS:
+        if c in agg.columns:
+            out[c] = [f"{_num(m)} [{_num(lo)}, {_num(hi)}] {k}/{n}" for m, lo, hi, k, n in
+                      zip(agg[c], agg[f"{c}_low"], agg[f"{c}_high"], agg[f"{c}_n"], agg["n"])]
+    print(f"median over {field} [95% bootstrap interval] runs where finite / runs "
+          "(never: most runs did not get there by the horizon)")
+    print_table(out, fmt)
+
+
+def print_progress(runs, curves, fmt="table") -> None:
+    """The progress-measure table (:func:`groklab.progress.progress_measures`) with the config
+    fields that vary."""
+    pm = progress_measures(runs, curves)
+    if pm.empty:
+        raise ConfigError("progress_measures", "no run with stored curves and t1 < t2 detected")
+    keys = [c for c in summary_columns(runs) if c in runs.columns and c != "run_id"
+            and c not in RESULT_COLS]
+    table = pm.merge(runs[["run_id", *keys]], on="run_id", how="left")
+    print_table(table[["run_id", *keys, "measure", "t1", "t2", "move", "t_half", "lead",
+                       "lead_fraction", "spearman"]], fmt)
+
+
+def report_extras(ns, runs, curves) -> bool:
+    """``report --fit`` / ``--aggregate`` / ``--progress-measures``: print that instead of the
+    runs table and return True; False when none was asked for."""
+    if getattr(ns, "fit", None):
+        print(fit_line(runs, ns.fit, curves))
+    elif getattr(ns, "aggregate", None):
+        print_aggregate(runs, ns.aggregate, ns.format)
+    elif getattr(ns, "progress_measures", False):
+        print_progress(runs, curves, ns.format)
+    else:
+        return False
+    return True

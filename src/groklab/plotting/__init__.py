@@ -6,12 +6,14 @@
   per run (:mod:`.curves`);
 * **sweep summary** (a grid over >= 2 config fields, or > 6 values of one): :mod:`.summary`.
 
-:func:`plot_heatmap` draws a phase diagram over two swept fields (:mod:`.heatmap`).
+:func:`plot_heatmap` draws a phase diagram over two swept fields (:mod:`.heatmap`);
+:func:`plot_aggregate` medians over one field with interval bands (:mod:`.aggregate`).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+from .aggregate import plot_aggregate
 from .common import (CENSORED, DIVERGED, FLOOR, LOG_FIELDS, TEST_STYLE, TRAIN_STYLE, as_float,
                      beta_colors, colorbar, config_fields, error_panel, fixed_text, fmt, is_grid,
                      is_numeric, label, legend, log_ticks, mark_times, measured, new_figure,
@@ -22,7 +24,7 @@ from .heatmap import CLASSES, HEATMAP_METRICS, plot_heatmap, run_class
 from .summary import (PREDICTED, fit_delta_t, fit_line, fit_text, plot_sweep, product_row,
                       summary_row, theory_overlay)
 
-__all__ = ["plot_results", "plot_curves", "plot_sweep", "plot_heatmap", "run_class", "CLASSES",
+__all__ = ["plot_results", "plot_aggregate", "plot_curves", "plot_sweep", "plot_heatmap", "run_class", "CLASSES",
            "HEATMAP_METRICS", "CENSORED", "DIVERGED", "FLOOR", "LOG_FIELDS", "TEST_STYLE",
            "TRAIN_STYLE", "PREDICTED", "as_float", "beta_colors", "colorbar", "log_ticks",
            "config_fields", "curve_panel", "error_panel",
