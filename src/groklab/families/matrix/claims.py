@@ -100,9 +100,7 @@ def _fig6_runs(ev):
 
 
 def _fig6_delay(ev):
-    pos = _fig6_runs(ev)
-    return M.delay_fit((pos.lr * pos.nuclear).to_numpy(float), M.col(pos, "delta_t"),
-                       pos.steps.to_numpy(float), M.col(pos, "t1"))
+    return M.delay_law(_fig6_runs(ev), M.evidence(ev, "fig6").curves)  # censored fit
 
 
 def _fig6_predictor(ev):

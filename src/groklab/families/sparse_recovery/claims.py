@@ -64,10 +64,10 @@ def _fig3_norms(ev):
 
 
 def _fig4_delay(ev):
-    runs = M.done(M.evidence(ev, "fig4").runs)
+    res = M.evidence(ev, "fig4")
+    runs = M.done(res.runs)
     pos = runs[(runs.l1 > 0) & np.isfinite(M.col(runs, "t1"))]  # a delay needs a t1
-    return M.delay_fit((pos.lr * pos.l1).to_numpy(float), M.col(pos, "delta_t"),
-                       pos.steps.to_numpy(float), M.col(pos, "t1"))
+    return M.delay_law(pos, res.curves)  # censored fit: slow runs count, failed ones do not
 
 
 def _fig4_predictor(ev):
