@@ -309,3 +309,18 @@ def test_a_directory_of_the_old_layout_is_read_and_then_migrated(tmp_path, engin
     assert sorted(spy.runs) == sorted(set(new.runs.run_id) - set(three))
     assert not (old / "parts").exists() and not (old / "runs.parquet").exists()
     pd.testing.assert_frame_equal(comparable(res.runs), comparable(new.runs))
+
+
+def test_runs_stored_before_a_detection_setting_existed_are_re_read(tmp_path, engine_spy):
+    """A Detection field added later (as plateau_slope was) is missing from older runs files:
+    the rerun re-reads their t1/t2 from the curves with today's settings, simulating nothing."""
+    groklab.sweep(GRID, out=tmp_path, batch_size=1)
+    store = Store(tmp_path)
+    for pid in store.committed():
+        df = store.read_part("runs", pid).drop(columns=["plateau_slope"])
+        store.rewrite_runs(pid, df)
+    assert "plateau_slope" not in load(tmp_path).runs
+    spy = engine_spy(raise_on_call=1, exc=AssertionError)
+    again = groklab.sweep(GRID, out=tmp_path, batch_size=1)
+    assert spy.calls == []
+    assert (again.runs.plateau_slope == Detection().plateau_slope).all()

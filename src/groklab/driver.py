@@ -248,6 +248,9 @@ def _redetect_stale(session: Session, ids: set, det: Detection) -> None:
     names = [f.name for f in fields(Detection)]
     same = np.ones(len(runs), dtype=bool)
     for n in names:
+        if n not in runs:  # a setting added since these runs were stored: re-read them
+            same[:] = False
+            break
         same &= (runs[n] == getattr(det, n)).to_numpy()
     stale = runs[~same]
     if stale.empty:
