@@ -133,6 +133,9 @@ def long_iterates(it: np.ndarray, steps: np.ndarray, run_ids: list[str],
 def redetect(runs: pd.DataFrame, curves: pd.DataFrame, det: Detection) -> pd.DataFrame:
     """Re-read t1/t2 from stored curves with other detection settings (no re-simulation)."""
     runs = runs.copy()
+    for k, v in asdict(det).items():
+        if k not in runs:  # a setting added after these runs were stored
+            runs[k] = v
     by_id = {rid: g.sort_values("step") for rid, g in curves.groupby("run_id")}
     for i, rid in enumerate(runs.run_id):
         g = by_id.get(rid)
