@@ -35,6 +35,8 @@ from .tables import redetect
 
 #: the torch side of the core, imported when a sweep first needs it (see groklab.lazy)
 COMPUTE = "groklab.compute"
+#: the runs columns a re-detection rewrites (besides the detection settings themselves)
+DETECTED = ["t1", "t2", "delta_t", "t1_rule", "t2_rule"]
 #: seconds between looks at the store while another process computes claimed batches
 WAIT_S = 0.5
 
@@ -257,4 +259,4 @@ def _redetect_stale(session: Session, ids: set, det: Detection) -> None:
         return
     curves = reader.table("curves", set(stale.run_id))
     session.rewrite_runs(redetect(stale, curves if curves is not None else pd.DataFrame(
-        columns=["run_id", "step", "train_error", "test_error"]), det))
+        columns=["run_id", "step", "train_error", "test_error"]), det), DETECTED + names)

@@ -119,23 +119,23 @@ class Session:
         self.committed_runs += len(runs)
         return pid
 
-    def rewrite_runs(self, updated: pd.DataFrame) -> None:
-        """Replace committed runs rows (re-detection) in the parts that hold them."""
+    def rewrite_runs(self, updated: pd.DataFrame, columns: list[str]) -> None:
+        """Replace ``columns`` of committed runs rows (re-detection: the times, their rules and
+        the detection settings) in the parts that hold them."""
         with directory_lock(self.root):
             reader = Reader(self.root, warn=False)
             owner = reader.winners()
             by_part: dict[str, list] = {}
             for rid in updated.run_id:
                 by_part.setdefault(owner[rid], []).append(rid)
-            new = updated.set_index("run_id")
+            new = updated.set_index("run_id")[columns]
             for pid, ids in by_part.items():
                 df = self.store.read_part("runs", pid)
-                idx = df.run_id.isin(ids)
-                for col in new.columns:
-                    if col not in df:
-                        df[col] = None
+                idx = df.run_id.isin(ids).to_numpy()
                 rows = new.loc[df.run_id[idx]]
-                for col in new.columns:
+                for col in columns:
+                    if col not in df:
+                        df[col] = pd.Series([None] * len(df), dtype=rows[col].dtype)
                     df.loc[idx, col] = rows[col].to_numpy()
                 self.store.rewrite_runs(pid, df)
 
