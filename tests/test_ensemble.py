@@ -12,6 +12,7 @@ from torch import nn
 
 from groklab.families.nets.batches import MemberBatches
 from groklab.families.nets.ensemble import Ensemble, MemberSpec
+from groklab.families.nets.trainer import member_loss
 
 N_IN, WIDTH, N_OUT = 6, 8, 3
 
@@ -173,3 +174,15 @@ def test_diverged_member_is_marked_and_the_others_go_on():
     solo = _solo(mods[0], specs[0], "sgd", x, y, 0, 20, 0)
     for name, p in solo.named_parameters():
         torch.testing.assert_close(ens.state_dict(0)[name], p.detach(), rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("mode", ["autograd", "vmap-grad"])
+def test_mse_loss_to_one_hot_targets_in_both_grad_modes(mode):
+    """The trainer's mse loss (one-hot built by comparison) under vmap and vmap(grad)."""
+    x, y = data()
+    m = mlp(0)
+    ens = Ensemble([copy.deepcopy(m)], [MemberSpec(lr=1.0)], member_loss("mse"), grad_mode=mode)
+    got = ens.grads(x, y)
+    ((m(x) - F.one_hot(y, N_OUT).double()) ** 2).sum(-1).mean().backward()
+    for g, p in zip(got, m.parameters()):
+        torch.testing.assert_close(g[0], p.grad, rtol=1e-10, atol=1e-12)

@@ -45,8 +45,9 @@ def member_loss(kind: str) -> Callable[[Tensor, Tensor], Tensor]:
     over examples of the squared distance to the one-hot target (Omnigrok's MNIST loss)."""
     if kind == "cross-entropy":
         return lambda out, y: F.cross_entropy(out, y)
-    if kind == "mse":
-        return lambda out, y: ((out - F.one_hot(y, out.shape[-1]).to(out.dtype)) ** 2).sum(-1).mean()
+    if kind == "mse":  # one-hot by comparison: F.one_hot reads y's values (no vmap(grad))
+        return lambda out, y: ((out - (y.unsqueeze(-1) == torch.arange(
+            out.shape[-1], device=out.device)).to(out.dtype)) ** 2).sum(-1).mean()
     raise ValueError(f"loss {kind!r} is not one of {LOSSES}")
 
 
