@@ -25,8 +25,8 @@ COMMON = dict(n_train=1000, width=200, init_scale=8.0, optimizer="adamw", loss="
               batch_size=200, log_spacing="log", log_every=10, log_dense_until=10,
               l1=0.0, l2=0.0, nuclear=0.0)
 SCALES = {
-    "quick": dict(base=dict(COMMON, n_test=1000, steps=6000), lrs=[1e-3, 3e-3],
-                  l1=[1e-3, 3e-3, 1e-2], l2=[1e-2, 3e-2], nuclear=[1e-2, 3e-2]),
+    "quick": dict(base=dict(COMMON, n_test=1000, steps=8000), lrs=[1e-3, 3e-3],
+                  l1=[3e-4, 1e-3, 3e-3], l2=[0.05, 0.1], nuclear=[1e-2, 3e-2]),
     "full": dict(base=dict(COMMON, n_test=0, steps=20_000), lrs=[5e-4, 1e-3, 3e-3],
                  l1=[3e-4, 1e-3, 3e-3, 1e-2], l2=[3e-3, 1e-2, 3e-2],
                  nuclear=[3e-3, 1e-2, 3e-2]),
