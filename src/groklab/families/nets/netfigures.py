@@ -13,10 +13,11 @@ def times(g, name: str) -> np.ndarray:
     return g[name].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
 
 
-def accuracy_panel(fig, ax, res, g, beta: str, title: str, base=None) -> None:
+def accuracy_panel(fig, ax, res, g, beta: str, title: str, base=None,
+                   t2_text: str = "test acc. 0.99") -> None:
     """Train (dashed) / test (solid) accuracy against the step of the runs ``g`` (rows of the
     runs table), colour = their ``beta``; t1 as a triangle on the train curve, t2 dotted;
-    ``base``: an unpenalized run drawn grey."""
+    ``base``: an unpenalized run drawn grey; ``t2_text``: the family's t2 rule, for the legend."""
     betas = sorted(float(b) for b in g[beta].unique())
     if base is not None:
         c = P.positive_steps(res.curve(base.run_id))
@@ -38,7 +39,7 @@ def accuracy_panel(fig, ax, res, g, beta: str, title: str, base=None) -> None:
     ax.plot([], [], "k", **P.TRAIN_STYLE, label="train")
     ax.plot([], [], "k", **P.TEST_STYLE, label="test")
     ax.plot([], [], "kv", ls="none", label="t1 (train acc. 0.99)")
-    ax.plot([], [], "k:", lw=1.1, label="t2 (test acc. 0.99)")
+    ax.plot([], [], "k:", lw=1.1, label=f"t2 ({t2_text})")
     ax.set(xscale="log", xlabel="step t", ylabel="accuracy", ylim=(-0.02, 1.04))
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
@@ -69,27 +70,31 @@ def column_panel(fig, ax, res, g, beta: str, column: str, ylabel: str, title: st
 
 
 def delay_panel(ax, g, beta: str, title: str) -> str:
-    """t2 and Delta t against alpha * beta (log-log), hollow at the horizon when never
-    detected, with the fitted exponents.  Returns the fit lines (for a README or a title)."""
+    """t2 (circles) and Delta t (squares) against alpha * beta (log-log), one colour per lr,
+    hollow at the horizon when never detected, with the power laws fitted over all runs.
+    Returns the fit lines (for a title)."""
+    lrs = sorted(g.lr.unique())
+    cens = False
+    for lr, colour in zip(lrs, P.palette(len(lrs))):
+        h = g[g.lr == lr]
+        ab, hz = (h.lr * h[beta]).to_numpy(float), h.steps.to_numpy(float)
+        cens |= P.measured(ax, ab, times(h, "t2"), hz, colour, f"t2, lr={P.fmt(lr)}", "o")
+        cens |= P.measured(ax, ab, times(h, "delta_t"), hz, colour, f"Δt, lr={P.fmt(lr)}", "s")
     ab = (g.lr * g[beta]).to_numpy(float)
-    hz = g.steps.to_numpy(float)
     lines = []
-    for name, colour, marker in (("t2", "C3", "o"), ("delta_t", "C0", "s")):
+    for name, style in (("t2", "k--"), ("delta_t", "k:")):
         y = times(g, name)
-        cens = P.measured(ax, ab, y, hz, colour, "Δt" if name == "delta_t" else "t2", marker)
         try:
             fit = fit_power_law(ab, y)
         except ValueError as e:
             lines.append(f"{name}: no fit ({e})")
             continue
         xs = np.array([ab[np.isfinite(y)].min(), ab[np.isfinite(y)].max()])
-        ax.plot(xs, fit["prefactor"] * xs ** fit["exponent"], "--", color=colour, lw=1.0,
-                label=f"{name} ~ (αβ)^{fit['exponent']:.2f}")
+        ax.plot(xs, fit["prefactor"] * xs ** fit["exponent"], style, lw=1.0,
+                label=f"fit {name} ~ (αβ)^{fit['exponent']:.2f}")
         lines.append(f"{name} ~ (αβ)^k, k = {format_power_law(fit)}")
-        if cens:
-            P.legend(ax, True)
     ax.set(xscale="log", yscale="log", xlabel=f"αβ = lr · {beta}", ylabel="steps")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7)
+    P.legend(ax, cens)
     ax.set_title(title, fontsize=9)
     return "; ".join(lines)
