@@ -8,6 +8,7 @@ batch, cross-entropy, AdamW, l1), R members with different lr / l1 train
 
   * ensemble (autograd):  Ensemble, one vmapped forward + one backward over the summed losses;
   * ensemble (vmap-grad): Ensemble with vmap(grad(loss)) per member;
+  * ensemble (loop):      Ensemble, gradients member by member (plain GEMMs), stacked step;
   * bmm:                  the same MLP written by hand on stacked (R, in, out) weights with
                           torch.bmm, autograd backward, the same optimizer step (the "grouped
                           matmul" alternative to torch.func);
@@ -139,6 +140,7 @@ def main():
                 "ensemble (autograd)": lambda: run_ensemble(mods, cfgs, x, y, idx, loss, "autograd"),
                 "ensemble (vmap-grad)": lambda: run_ensemble(mods, cfgs, x, y, idx, loss,
                                                              "vmap-grad"),
+                "ensemble (loop)": lambda: run_ensemble(mods, cfgs, x, y, idx, loss, "loop"),
                 "bmm + autograd": lambda: run_bmm(mods, cfgs, x, y, idx, loss),
                 "one at a time": lambda: run_one_at_a_time(mods, cfgs, x, y, idx, loss),
             }
@@ -149,7 +151,7 @@ def main():
                 _, wall, busy = best_of(a.repeat, fn)
                 speed[k] = R * S / wall
                 print(f"  {k:22s} {speed[k]:8.1f} model-steps/s   (busy {busy:.2f} cores)")
-            for k in list(contenders)[:3]:
+            for k in list(contenders)[:4]:
                 print(f"  ratio {k} / one at a time: {speed[k] / speed['one at a time']:.2f}x")
 
 

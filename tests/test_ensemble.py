@@ -45,7 +45,7 @@ SPECS = [MemberSpec(lr=1e-2, l1=1e-3), MemberSpec(lr=3e-3, l2=1e-2, weight_decay
          MemberSpec(lr=5e-3, nuclear=2e-3, init_scale=2.0)]
 
 
-@pytest.mark.parametrize("mode", ["autograd", "vmap-grad"])
+@pytest.mark.parametrize("mode", ["autograd", "vmap-grad", "loop"])
 @pytest.mark.parametrize("shared", [True, False])
 def test_gradients_match_autograd_of_the_summed_losses(mode, shared):
     mods = [mlp(s) for s in range(3)]
@@ -176,7 +176,7 @@ def test_diverged_member_is_marked_and_the_others_go_on():
         torch.testing.assert_close(ens.state_dict(0)[name], p.detach(), rtol=1e-9, atol=1e-11)
 
 
-@pytest.mark.parametrize("mode", ["autograd", "vmap-grad"])
+@pytest.mark.parametrize("mode", ["autograd", "vmap-grad", "loop"])
 def test_mse_loss_to_one_hot_targets_in_both_grad_modes(mode):
     """The trainer's mse loss (one-hot built by comparison) under vmap and vmap(grad)."""
     x, y = data()
