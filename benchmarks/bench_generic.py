@@ -18,6 +18,24 @@ batch, cross-entropy, AdamW, l1), R members with different lr / l1 train
 Prints model-steps/s (optimizer steps of one model per second) and the ratio of each contender
 to one-at-a-time, at each thread count, and the CPU other processes used meanwhile (busy, in
 cores: the machine may be shared).  Training only (no evaluation).
+
+Measured (2026-12-02, the shared 2-core dev box, torch 2.13 CPU, quiet: busy <= 0.06 cores;
+18 members, 30 steps, model-steps/s; runs repeated minutes apart differ by 10-20 %):
+
+  MNIST MLP    1 thread:  autograd 434, vmap-grad 488, loop 453, bmm 379, one at a time 459
+               2 threads: autograd 786, vmap-grad 882, loop 833, bmm 467, one at a time 747
+  parity MLP   1 thread:  autograd 1663, vmap-grad 1572, loop 2245, bmm 1735, one at a time 1707
+               2 threads: autograd 2517, vmap-grad 1849, loop 1761, bmm 3111, one at a time 1841
+
+So on a CPU the stacked ensemble runs at 0.95-1.18x (MNIST) and 0.92-1.37x (parity) of one model
+at a time.  What limits it: the MNIST member's products (200 x 784 x 200) are already full-size
+GEMMs running near one core's peak (~90 GFLOP/s at 459 model-steps/s), so stacking has nothing to
+amortize; batched GEMM (bmm) is slower than one large GEMM for these shapes.  The parity MLP is
+small enough for dispatch overhead to matter, but vmap's own overhead takes most of the gain.
+Before the optimizer step went chunk by chunk of members (ensemble.CHUNK_ELEMS), the stacked
+AdamW update over an 11 MB (18, 200, 784) tensor was memory-bound and the MNIST ensemble ran at
+0.5-0.8x.  The engine's point on a CPU is generality and exactness, not speed; on a GPU the
+stacked program is one launch per op for all members (benchmarks/cuda_check.py has both families).
 """
 from __future__ import annotations
 
