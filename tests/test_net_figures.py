@@ -2,6 +2,8 @@
 tiny scale (the grids shrunk, the drawing code unchanged)."""
 from __future__ import annotations
 
+import pytest
+
 from groklab.families.mnist import figures as mnist_figs
 from groklab.families.sparse_parity import figures as parity_figs
 from groklab.figures import all_figures
@@ -15,6 +17,7 @@ def test_figures_are_registered():
     assert found["sparse-parity"] is parity_figs.FIGURES["sparse-parity"]
 
 
+@pytest.mark.slow  # ~5 s; test_fig35_draws covers the shared drawing helpers in the default run
 def test_sparse_parity_figure_draws(tmp_path, monkeypatch):
     tiny = dict(base=dict(parity_figs.COMMON, bits=8, n_train=40, n_test=40, width=16, steps=40,
                           log_every=5, log_dense_until=5),
