@@ -43,7 +43,7 @@ others go on.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Mapping
 
 import torch
@@ -70,7 +70,6 @@ class MemberSpec:
     l2: float | Mapping[str, float] = 0.0
     nuclear: float | Mapping[str, float] = 0.0
     init_scale: float = 1.0
-    extra: dict = field(default_factory=dict)
 
 
 def is_weight_matrix(name: str, p: Tensor) -> bool:

@@ -12,7 +12,6 @@ the finite-data sparse-parity experiments of the literature, 20 000 steps.
 """
 from __future__ import annotations
 
-import numpy as np
 
 from ... import figures
 from ... import plotting as P
