@@ -3,9 +3,10 @@ CLI behaviour, and the science at small scale."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
+
+import groklab
 
 from groklab.families.sparse_parity import runtime
 from groklab.families.sparse_parity.config import SparseParityConfig
@@ -75,7 +76,7 @@ def test_cli_bad_input_exits_2(tmp_path, args):
     assert r.returncode == 2, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert args[0] in r.stderr
-    assert not (tmp_path / "r" / "runs.parquet").exists()
+    assert not (tmp_path / "r").exists()
 
 
 def test_cli_run_writes_tables(tmp_path):
@@ -84,8 +85,8 @@ def test_cli_run_writes_tables(tmp_path):
             "--n-test", "40", "--width", "16", "--steps", "20", "--log-every", "5",
             "--l1", "0,1e-3", "--out", out, "--quiet")
     assert r.returncode == 0, r.stderr
-    runs = pd.read_parquet(out / "runs.parquet")
-    curves = pd.read_parquet(out / "curves.parquet")
+    res = groklab.load(out)
+    runs, curves = res.runs, res.curves
     assert len(runs) == 2 and (runs.status == "done").all()
     for col in ("t1", "t2", "final_test_accuracy", "final_relevant_mass", "relevant",
                 "chance_relevant_mass"):
