@@ -44,6 +44,13 @@ CASES = {
     "teacher-student": (dict(input_dim=10, hidden=40, outputs=2, train_size=20, test_size=100,
                              lr=5.5e-3, l1=[0.0, 1e-3], sobolev=[0.0, 1e-2], seed=0, steps=200),
                         2e-3),
+    # the generic ensemble engine (torch.func over nn.Modules), float32
+    "sparse-parity": (dict(bits=12, relevant_bits=3, n_train=100, n_test=200, width=32,
+                           lr=1e-3, l1=[0.0, 1e-3], nuclear=[0.0, 1e-3], seed=0, steps=100,
+                           log_every=20), 2e-3),
+    "mnist": (dict(n_train=200, n_test=500, width=32, batch_size=[0, 50], lr=1e-3,
+                   l1=[0.0, 1e-4], init_scale=[1.0, 8.0], seed=0, steps=50, log_every=10),
+              2e-3),
 }
 PROBLEM = {k: k.replace("-deep", "") for k in CASES}
 

@@ -67,6 +67,11 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
     if not isinstance(save_iterates, numbers.Integral) or save_iterates < 0:  # bool is Integral
         raise ConfigError("save_iterates", f"{save_iterates!r} is out of range: must be an "
                           "integer K >= 1 (every K-th log point) or 0 / False (none)")
+    if save_iterates:
+        for cfg in configs:
+            why = cfg.iterates_unavailable()
+            if why:
+                raise ConfigError("save_iterates", why)
     # before torch, data or any write: one line for what cannot fit here or cannot be written
     preflight(configs, out=out, batch_size=batch_size, save_iterates=save_iterates, device=device,
               shard=shard, local=backend == "local")

@@ -199,6 +199,11 @@ class ConfigBase(Checked):
             for f in _file_fields(type(self)) if getattr(self, f.name)}
         super().__post_init__()  # the fields' bounds, then validate (which may read the files)
 
+    def iterates_unavailable(self) -> str | None:
+        """Why ``--save-iterates`` cannot be honoured for this run (None: it can).  Asked before
+        anything runs, so the flag is refused in one line, never ignored."""
+        return None
+
     def file_digests(self) -> dict[str, str]:
         """{field: SHA-256} of the data files this config names."""
         return dict(self.__dict__["_digests"])

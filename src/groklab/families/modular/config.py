@@ -38,10 +38,18 @@ class ModularConfig(ConfigBase):
     architecture: str = param(
         "matrix-product", "matrix-product: two bias-free p->width embeddings, each reshaped to a "
         "square and multiplied as matrices (the authors' notebook); hadamard: one shared "
-        "embedding, Hadamard product, biases in the MLP (the paper's text)",
-        choices=("matrix-product", "hadamard"))
+        "embedding, Hadamard product, biases in the MLP (the paper's text); transformer: "
+        "decoder-only on 'x1 x2 =' (d_model = width; generic engine)",
+        choices=("matrix-product", "hadamard", "transformer"))
     width: int = param(64, "embedding and hidden width d (a perfect square for matrix-product)",
                        low=1, high=100_000)
+    layers: int = param(1, "transformer: number of blocks", low=1, high=64, added=True)
+    heads: int = param(4, "transformer: attention heads (divide the width)", low=1, high=1024,
+                       added=True)
+    mlp_width: int = param(512, "transformer: hidden width of each block's ReLU MLP", low=1,
+                           high=100_000, added=True)
+    layer_norm: str = param("none", "transformer: pre-layer-norm in every block (pre) or none",
+                            choices=("none", "pre"), added=True)
     optimizer: str = param("adam", "optimizer (PyTorch's update rules, betas 0.9/0.999, eps 1e-8)",
                            choices=("adam", "adamw", "sgd"))
     lr: float = param(1e-2, "learning rate alpha", low=0.0, high=1e6, low_open=True)
@@ -67,6 +75,12 @@ class ModularConfig(ConfigBase):
                              "log_every) or log (log_every points per decade)",
                              choices=("linear", "log"))
 
+    def iterates_unavailable(self) -> str | None:
+        if self.architecture == "transformer":
+            return ("not available for --architecture transformer yet: its weights are not in "
+                    "the MLPs' checkpoint layout (docs/checkpoints.md)")
+        return None
+
     def validate(self):
         if self.operation == "div" and not is_prime(self.modulus):
             raise ConfigError("modulus", f"{self.modulus} is not prime: div needs a prime modulus")
@@ -75,6 +89,8 @@ class ModularConfig(ConfigBase):
         if n_train < 1 or n_train >= n:
             raise ConfigError("train_fraction", f"{self.train_fraction} leaves {n_train} of {n} "
                               "pairs for training: both splits must be non-empty")
+        if self.architecture == "transformer" and self.width % self.heads:
+            raise ConfigError("heads", f"{self.heads} does not divide --width {self.width}")
         if self.architecture == "matrix-product" and math.isqrt(self.width) ** 2 != self.width:
             raise ConfigError("width", f"{self.width} is not a perfect square (matrix-product "
                               "reshapes each embedding to a square matrix)")
@@ -92,7 +108,8 @@ class ModularConfig(ConfigBase):
         # those runs are kept apart from the cheap ones.
         return (self.modulus, self.n_pairs(), self.n_train(), self.architecture, self.width,
                 self.optimizer, self.penalty_form, self.batch_size, self.steps, self.log_every,
-                self.log_dense_until, self.log_spacing, self.nuclear > 0)
+                self.log_dense_until, self.log_spacing, self.nuclear > 0, self.layers,
+                self.heads, self.mlp_width, self.layer_norm)
 
     def resources(self, runs: int, data_sets: int, log_points: int, save_iterates: bool) -> dict:
         """What a batch of these runs allocates (groklab.estimates), read from data.py and

@@ -6,6 +6,7 @@ import numpy as np
 from ...schedule import log_steps
 from .data import make_modular_data, n_weights
 from .engine import run_modular_batch
+from .transformer import run_transformer_batch, transformer_weights
 
 
 def make_data(cfg):
@@ -13,6 +14,9 @@ def make_data(cfg):
 
 
 def run_batch(datas, cfgs, *, device, save_iterates, progress=None):
+    if cfgs[0][0].architecture == "transformer":  # the generic engine (an nn.Module)
+        return run_transformer_batch(datas, cfgs, device=device, progress=progress,
+                                     save_iterates=save_iterates)
     return run_modular_batch(datas, cfgs, device=device, progress=progress,
                              save_iterates=int(save_iterates))
 
@@ -22,7 +26,8 @@ def run_columns(cfg, data, ref, final, col) -> dict:
     # the logged steps are the config's schedule (the engine logs exactly these)
     steps = log_steps(cfg.steps, cfg.log_every, cfg.log_dense_until, cfg.log_spacing)
     out = {"n_train": int(data.train_idx.numel()), "n_test": int(data.test_idx.numel()),
-           "n_weights": n_weights(cfg), "chance_accuracy": 1.0 / cfg.modulus,
+           "n_weights": n_weights(cfg) if cfg.architecture != "transformer" else
+           transformer_weights(cfg), "chance_accuracy": 1.0 / cfg.modulus,
            "best_test_accuracy": float(np.nanmax(acc)) if np.isfinite(acc).any() else None}
     # the authors' rule (docs/detection.md): t1 / t2 = the first logged step at the best train /
     # test accuracy (their error <= its minimum)

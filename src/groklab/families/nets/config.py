@@ -1,0 +1,49 @@
+"""The training fields every family on the generic ensemble engine shares (no torch here: the
+CLI imports configs for ``--help``).  A family's config subclasses :class:`NetTrainConfig`,
+adds its data and model fields, and may redeclare a field to change its default."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...fields import ConfigBase, param
+
+BIG = 10 ** 12
+SEED_MAX = 2 ** 63 - 1
+
+
+@dataclass(frozen=True)
+class NetTrainConfig(ConfigBase):
+    optimizer: str = param("adamw", "optimizer (PyTorch's update rules, betas 0.9/0.999, eps 1e-8; "
+                           "sgd without momentum)", choices=("adam", "adamw", "sgd"))
+    lr: float = param(1e-3, "learning rate alpha", low=0.0, high=1e6, low_open=True)
+    weight_decay: float = param(0.0, "weight decay (adam, sgd: added to the gradient; adamw: "
+                                "decoupled)", low=0.0, high=1e6)
+    l1: float = param(0.0, "l1 penalty beta on sum_W |W|_1 (entrywise, every weight matrix)",
+                      low=0.0, high=1e6)
+    l2: float = param(0.0, "l2 penalty beta on sum_W |W|_F (unsquared; --penalty-form squared "
+                      "for |W|_F^2)", low=0.0, high=1e6)
+    nuclear: float = param(0.0, "nuclear-norm penalty beta on sum_W |W|_* (every weight matrix)",
+                           low=0.0, high=1e6)
+    penalty_form: str = param("norm", "l2 penalty as the Frobenius norm |W|_F (norm) or its "
+                              "square", choices=("norm", "squared"))
+    init_scale: float = param(1.0, "every initial parameter multiplied by this (a large init "
+                              "makes a network memorize first)", low=0.0, high=1e6,
+                              low_open=True)
+    loss: str = param("cross-entropy", "cross-entropy of the logits, or mse: squared distance "
+                      "of the outputs to the one-hot label", choices=("cross-entropy", "mse"))
+    batch_size: int = param(0, "train mini-batch size (0 = full batch); each run reshuffles "
+                            "its train set every epoch with its own seed", low=0, high=10 ** 9)
+    seed: int = param(0, "seed of the initialization and of the mini-batch order (separate "
+                      "streams)", low=0, high=SEED_MAX)
+    steps: int = param(10_000, "number of optimizer steps", low=1, high=BIG)
+    log_every: int = param(50, "log every this many steps after the dense phase", low=1, high=BIG)
+    log_dense_until: int = param(0, "log every step below this step", low=0, high=BIG)
+    log_spacing: str = param("linear", "spacing of logs after the dense phase: linear (every "
+                             "log_every) or log (log_every points per decade)",
+                             choices=("linear", "log"))
+
+    def train_key(self) -> tuple:
+        """What must agree to share one program: optimizer rule, forms, loss, mini-batch
+        size, steps and schedule; nuclear > 0 (SVDs every step) is kept apart from the rest."""
+        return (self.optimizer, self.penalty_form, self.loss, self.batch_size, self.steps,
+                self.log_every, self.log_dense_until, self.log_spacing, self.nuclear > 0)

@@ -1,0 +1,55 @@
+"""modular --architecture transformer on the generic engine: the model, member k = alone, it
+learns, and bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from groklab.driver import execute
+import torch
+
+from groklab.families.modular import runtime
+from groklab.families.modular.config import ModularConfig
+from groklab.families.modular.transformer import ModularTransformer
+from groklab.fields import ConfigError
+
+BASE = dict(modulus=7, train_fraction=0.6, architecture="transformer", width=16, heads=2,
+            mlp_width=32, batch_size=0, steps=150, log_every=50, log_dense_until=0, lr=1e-2,
+            optimizer="adamw")
+
+
+def test_attention_is_causal_and_the_answer_is_read_at_the_last_token():
+    """Changing the last token ("=") changes the logits; the model's output at "=" depends on
+    both operands (attention reaches back), and a 2-layer pre-norm variant builds too."""
+    cfg = ModularConfig(**BASE, layers=2, layer_norm="pre")
+    m = ModularTransformer(cfg)
+    x = torch.tensor([[1, 2, 7], [1, 3, 7], [4, 2, 7]])
+    out = m(x)
+    assert out.shape == (3, 7)
+    assert not torch.allclose(out[0], out[1]) and not torch.allclose(out[0], out[2])
+
+
+def test_member_of_a_sweep_equals_its_solo_run_and_learns():
+    cfgs = [ModularConfig(**BASE, seed=1), ModularConfig(**BASE, l1=1e-3, seed=2),
+            ModularConfig(**{**BASE, "lr": 3e-3}, weight_decay=1.0, seed=3)]
+    d = runtime.make_data(cfgs[0])
+    ens = runtime.run_batch([d], [cfgs], device="cpu", save_iterates=False)
+    for r, c in enumerate(cfgs):
+        solo = runtime.run_batch([d], [[c]], device="cpu", save_iterates=False)
+        for k in ("train_loss", "test_accuracy", "l1_norm"):
+            np.testing.assert_allclose(ens.metrics[k][:, r], solo.metrics[k][:, 0], rtol=1e-4)
+    m = ens.metrics
+    # the unpenalized members fit the train pairs; the l1 = 1e-3 member is there for the
+    # member == solo check only: so strong a penalty need not fit within this budget (with the
+    # split streams of docs/seeds.md it stays near its initial loss on this split)
+    fit = m["train_loss"][-1] < 0.5 * m["train_loss"][0]
+    assert fit[0] and fit[2], fit
+    assert m["train_accuracy"][-1, 0] > 0.9
+
+
+def test_bad_input():
+    with pytest.raises(ConfigError, match="--heads"):
+        ModularConfig(**{**BASE, "heads": 3})
+    cfg = ModularConfig(**{**BASE, "steps": 2})
+    with pytest.raises(ConfigError, match="--save-iterates"):  # refused before it runs
+        execute([cfg], save_iterates=True)
