@@ -7,6 +7,7 @@ import numpy as np
 from ...claims import measures as M
 from ...claims import rules as R
 from ...claims.record import Claim, Inconclusive, figure_recipe
+from ...progress import progress_measures
 
 FIG1 = figure_recipe("fig1", 171)
 FIG2 = figure_recipe("fig2", 145)
@@ -69,8 +70,17 @@ def _norms_under_l1(ev):
         d2.append(M.rel_change(c, "l2_norm", start, t2))
     if not d1:
         raise Inconclusive("no l1 run grokked")
-    return {"median_l1_change_over_climb": float(np.median(d1)),
-            "median_abs_l2_change_over_climb": float(np.median(np.abs(d2))), "n": len(d1)}
+    out = {"median_l1_change_over_climb": float(np.median(d1)),
+           "median_abs_l2_change_over_climb": float(np.median(np.abs(d2))), "n": len(d1)}
+    # the progress-measure view over [t1, t2] (groklab.progress): how early each norm makes half
+    # of its move before t2, and how it ranks with the test error -- reported, not ruled on
+    pm = progress_measures(g, res.curves, measures=["l1_norm", "l2_norm"])
+    for name in ("l1_norm", "l2_norm"):
+        rows = pm[pm.measure == name]
+        if len(rows):
+            out[f"median_{name}_lead_fraction"] = float(rows.lead_fraction.median())
+            out[f"median_{name}_spearman_with_test_error"] = float(rows.spearman.median())
+    return out
 
 
 def _ab_delay(name, penalties):
@@ -114,7 +124,8 @@ CLAIMS = [
           _norms_under_l1, R.all_of(R.needs("n", 1),
                                     R.at_most("median_l1_change_over_climb", -0.3),
                                     R.at_most("median_abs_l2_change_over_climb", 0.15)),
-          note="to be joined by groklab.progress (lead times, rank correlations) at merge"),
+          note="the lead fractions and rank correlations of both norms with the test error over "
+          "[t1, t2] (groklab.progress) are reported beside the rule's numbers"),
     Claim("modular.nuclear-ab-delay", "With a nuclear penalty a smaller αβ gives a longer delay "
           "(a larger α shortens it).", ("2",), (FIG2,), _ab_delay("fig2", ("nuclear",)),
           R.at_most("max_spearman_ab_t2", -0.5)),
