@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ... import estimates as est
 from ...fields import ConfigBase, param
 
 BIG = 10 ** 12
@@ -47,3 +48,21 @@ class NetTrainConfig(ConfigBase):
         size, steps and schedule; nuclear > 0 (SVDs every step) is kept apart from the rest."""
         return (self.optimizer, self.penalty_form, self.loss, self.batch_size, self.steps,
                 self.log_every, self.log_dense_until, self.log_spacing, self.nuclear > 0)
+
+    def mlp_resources(self, inputs: int, outputs: int, n_train: int, n_test: int, runs: int,
+                      log_points: int, curve_columns: int) -> dict:
+        """The ``resources`` estimate (groklab.estimates) of a one-hidden-layer MLP of this
+        config's ``width`` trained by the generic ensemble engine: data float32 (x and one-hot
+        labels of both splits); per member (float32) the parameters with their gradient, two
+        Adam moments and the stacked engine's per-member copies (6 x), and a mini-batch's (and
+        an evaluation block's) activations; the batch's curve tables."""
+        d, h, c, N, M, T, R = inputs, self.width, outputs, n_train, n_test, log_points, runs
+        weights = h * d + h + c * h + c
+        mb = self.batch_size if 0 < self.batch_size < N else N
+        member = est.F32 * (6 * weights + 3 * mb * (h + c) + max(N, M) * (h + c))
+        batch = R * member + est.F64 * T * R * curve_columns + est.tables(T, R, curve_columns)
+        flops = 6.0 * mb * (d * h + h * c)
+        return {"data": est.F32 * (N + M) * (d + c) * 2, "batch": batch,
+                "disk": est.disk(T, curve_columns), "step_seconds": flops / est.GEMM_RATE,
+                "sizes": ("width",)}
+
