@@ -188,9 +188,8 @@ class ConfigBase(Checked):
     hashed when the config is made, before ``validate`` (which may read the file)."""
 
     problem = ""
-    #: the version of the family's numerics.  A family bumps it whenever a change to its data,
-    #: engine or measurements changes any number; it enters the run id (above 1), so a rerun
-    #: never reuses results an older engine computed.  It is also a column of the runs table.
+    #: the version of the family's numerics, bumped whenever a change alters any number; it
+    #: enters the run id (above 1) so a rerun never reuses an older engine's results
     engine_version = 1
 
     def __post_init__(self):
@@ -200,8 +199,7 @@ class ConfigBase(Checked):
         super().__post_init__()  # the fields' bounds, then validate (which may read the files)
 
     def iterates_unavailable(self) -> str | None:
-        """Why ``--save-iterates`` cannot be honoured for this run (None: it can).  Asked before
-        anything runs, so the flag is refused in one line, never ignored."""
+        """Why --save-iterates cannot be honoured (None: it can); asked before anything runs."""
         return None
 
     def file_digests(self) -> dict[str, str]:
