@@ -81,6 +81,12 @@ def delay_fit(x, t, horizon, t1=None) -> dict:
                 exponent_high=fit["exponent_high"], n=int(fit["n"]))
 
 
+#: the note of every claim measured by :func:`delay_law`
+DELAY_LAW_NOTE = ("fit: censored log-normal regression (groklab.stats.fit_runs): runs still "
+                  "falling at the horizon are censored, runs whose error stopped above the "
+                  "threshold are left out; the naive least-squares exponent is in the numbers")
+
+
 def delay_law(runs: pd.DataFrame, curves: pd.DataFrame, column: str = "delta_t") -> dict:
     """The delay law with right-censoring done properly (:func:`groklab.stats.fit_runs`): a run
     not detected by the horizon counts as censored when its test error is still falling there,

@@ -194,9 +194,7 @@ CLAIMS = [
     Claim("matrix.delay-inverse-ab", "In matrix completion too Δt ∝ 1/(αβ*): the fitted exponent "
           "of Δt against αβ* is −1.", ("6", "29"), (FIG6,), _fig6_delay,
           R.all_of(R.needs("n", 5), R.contains("exponent_low", "exponent_high", -1.0, tol=0.05)),
-          note="fit: censored log-normal regression (groklab.stats.fit_runs): runs still "
-          "falling at the horizon are censored, runs whose error stopped above the threshold "
-          "are left out; the naive least-squares exponent is in the numbers"),
+          note=M.DELAY_LAW_NOTE),
     Claim("matrix.delay-predictor", "The delay is set by ‖A_LS − A*‖₂/(αβ*): measured over "
           "predicted Δt is a constant across αβ*.", ("6",), (FIG6,), _fig6_predictor,
           R.all_of(R.needs("n", 5), R.at_most("spread_p90_over_p10", 3.0))),

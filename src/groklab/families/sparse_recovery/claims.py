@@ -218,9 +218,7 @@ CLAIMS = [
     Claim("sparse.delay-inverse-ab", "The grokking delay scales as Δt ∝ 1/(αβ): the fitted "
           "exponent of Δt against αβ is −1.", ("4", "26"), (FIG4,), _fig4_delay,
           R.all_of(R.needs("n", 5), R.contains("exponent_low", "exponent_high", -1.0, tol=0.05)),
-          note="fit: censored log-normal regression (groklab.stats.fit_runs): runs still "
-          "falling at the horizon are censored, runs whose error stopped above the threshold "
-          "are left out; the naive least-squares exponent is in the numbers"),
+          note=M.DELAY_LAW_NOTE),
     Claim("sparse.delay-predictor", "The delay is predicted by ‖â − a*‖∞/(αβ) (â the "
           "least-squares fit reached at t1).", ("4",), (FIG4,), _fig4_predictor,
           R.all_of(R.needs("n", 5), R.within_factor("median_dt_over_predicted", 1.0, 3.0))),
