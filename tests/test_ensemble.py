@@ -71,7 +71,7 @@ def test_gradients_match_autograd_of_the_summed_losses(mode, shared):
         torch.testing.assert_close(got[i], want, rtol=1e-10, atol=1e-12)
 
 
-def _solo(model, spec, opt_name, x, y, seed, steps, batch_size, salt=3):
+def _solo(model, spec, opt_name, x, y, seed, steps, batch_size, stream="test/batch-order"):
     """One module trained alone: nn.Module + torch.optim, penalty through autograd."""
     model = copy.deepcopy(model)
     with torch.no_grad():
@@ -79,7 +79,7 @@ def _solo(model, spec, opt_name, x, y, seed, steps, batch_size, salt=3):
             p.mul_(spec.init_scale)
     cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}[opt_name]
     opt = cls(model.parameters(), lr=spec.lr, weight_decay=spec.weight_decay)
-    order = MemberBatches([seed], x.shape[0], batch_size, salt)
+    order = MemberBatches([seed], x.shape[0], batch_size, stream)
     for _ in range(steps):
         idx = order.next()
         xb, yb = (x, y) if idx is None else (x[idx[0]], y[idx[0]])
@@ -89,9 +89,10 @@ def _solo(model, spec, opt_name, x, y, seed, steps, batch_size, salt=3):
     return model
 
 
-def _ensemble_run(mods, specs, opt_name, x, y, seeds, steps, batch_size, dtype, salt=3):
+def _ensemble_run(mods, specs, opt_name, x, y, seeds, steps, batch_size, dtype,
+                  stream="test/batch-order"):
     ens = Ensemble([copy.deepcopy(m).to(dtype) for m in mods], specs, ce, optimizer=opt_name)
-    order = MemberBatches(seeds, x.shape[0], batch_size, salt)
+    order = MemberBatches(seeds, x.shape[0], batch_size, stream)
     x = x.to(dtype)
     for _ in range(steps):
         idx = order.next()

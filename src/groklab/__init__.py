@@ -45,6 +45,10 @@ def __getattr__(name: str):
     family's config class, by its class name."""
     if name == "Results":
         return _lazy("groklab.results").Results
+    if not name.endswith("Config"):
+        # ``from groklab import <submodule>`` asks here first: discovering the families then
+        # would import them from inside a half-imported family module (an import cycle)
+        raise AttributeError(f"module 'groklab' has no attribute {name!r}")
     for fam in all_families():
         if fam.config.__name__ == name:
             return fam.config

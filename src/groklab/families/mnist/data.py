@@ -4,8 +4,8 @@ the MNIST training set), or the standard IDX files of a ``--data-dir``.
 IDX format (big-endian): images -- int32 magic 2051, count, rows, cols, then uint8 pixels row
 by row; labels -- int32 magic 2049, count, then uint8 labels.  Optionally gzip-compressed.
 
-Split: a permutation from ``data_seed``; the first ``n_train`` images train, the rest (or
-``n_test`` of them) test.  With a ``--data-dir`` that has the t10k files, those are the test set
+Split: a permutation from the stream ``derive_seed(data_seed, "mnist/split")``; the first
+``n_train`` images train, the rest (or ``n_test`` of them) test.  With a ``--data-dir`` that has the t10k files, those are the test set
 (the first ``n_test``, or all).  Pixels are scaled to [0, 1] and flattened to 784 inputs.
 """
 from __future__ import annotations
@@ -21,10 +21,12 @@ import torch
 from torch import Tensor
 
 from ...fields import ConfigError
+from ...seeds import derive_seed
 from .config import TEST_FILES, TRAIN_FILES, find_idx
 
 DTYPE = torch.float32
 IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
+SPLIT_STREAM = "mnist/split"
 
 
 @dataclass
@@ -101,7 +103,7 @@ def make_mnist_data(cfg) -> MnistData:
         x, y = load_sample()
     if cfg.n_train >= len(x) or (test is None and cfg.n_train >= len(x)):
         raise ConfigError("n_train", f"{cfg.n_train} is not less than the {len(x)} images")
-    perm = np.random.default_rng(cfg.data_seed).permutation(len(x))
+    perm = np.random.default_rng(derive_seed(cfg.data_seed, SPLIT_STREAM)).permutation(len(x))
     tr = perm[:cfg.n_train]
     if test is None:
         rest = perm[cfg.n_train:]

@@ -1,5 +1,6 @@
 """The MNIST MLP y = B relu(A x): A (width, 784), B (10, width), no biases (the paper's
-two-layer ReLU network).  Init per member from its ``seed``'s own stream: PyTorch's Linear
+two-layer ReLU network).  Init per member from its ``seed``'s own stream
+(``derive_seed(seed, "mnist/init")``): PyTorch's Linear
 default U(+-1/sqrt(fan_in)), then multiplied by ``init_scale`` (by the engine)."""
 from __future__ import annotations
 
@@ -8,16 +9,17 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ...seeds import stream_seed
+from ...seeds import derive_seed
 from ..nets.ensemble import MemberSpec
 from .data import DTYPE
 
-INIT_SALT, BATCH_SALT = 31, 32
+#: the names of the member's streams (docs/seeds.md)
+INIT_STREAM, BATCH_STREAM = "mnist/init", "mnist/batch-order"
 N_PIXELS, N_CLASSES = 784, 10
 
 
 def build(cfg) -> nn.Module:
-    g = torch.Generator().manual_seed(stream_seed(cfg.seed, INIT_SALT))
+    g = torch.Generator().manual_seed(derive_seed(cfg.seed, INIT_STREAM))
     net = nn.Sequential(nn.Linear(N_PIXELS, cfg.width, bias=False), nn.ReLU(),
                         nn.Linear(cfg.width, N_CLASSES, bias=False))
     with torch.no_grad():

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..nets.trainer import NetProgram, run_net_batch
 from .data import make_mnist_data
-from .model import BATCH_SALT, EXTRA, build, extra_columns, spec
+from .model import BATCH_STREAM, EXTRA, build, extra_columns, spec
 
 
 def make_data(cfg):
@@ -11,7 +11,7 @@ def make_data(cfg):
 
 
 def run_batch(datas, cfgs, *, device, save_iterates, progress=None):
-    prog = NetProgram(build=build, spec=spec, loss=cfgs[0][0].loss, salt=BATCH_SALT,
+    prog = NetProgram(build=build, spec=spec, loss=cfgs[0][0].loss, stream=BATCH_STREAM,
                       extra=extra_columns, extra_names=EXTRA)
     return run_net_batch(datas, cfgs, prog, device=device, progress=progress, engine="mnist")
 

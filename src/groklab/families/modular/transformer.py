@@ -21,11 +21,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...seeds import stream_seed
+from ...seeds import derive_seed
 from ..nets.ensemble import MemberSpec
 from ..nets.trainer import NetProgram, run_net_batch
 
-INIT_SALT, BATCH_SALT = 41, 42
+#: the member's init and mini-batch streams: derive_seed(seed, name) (docs/seeds.md)
+INIT_STREAM, BATCH_STREAM = "modular-transformer/init", "modular-transformer/batch-order"
 L0_THRESHOLD = 1e-4
 
 
@@ -60,7 +61,7 @@ class ModularTransformer(nn.Module):
                                     for _ in range(cfg.layers))
         self.ln_f = nn.LayerNorm(d) if cfg.layer_norm == "pre" else nn.Identity()
         self.unembed = nn.Linear(d, p, bias=False)
-        g = torch.Generator().manual_seed(stream_seed(cfg.seed, INIT_SALT))
+        g = torch.Generator().manual_seed(derive_seed(cfg.seed, INIT_STREAM))
         with torch.no_grad():
             for name, w in self.named_parameters():
                 if name in ("tok", "pos"):
@@ -96,7 +97,7 @@ def _l0(ens, datas) -> dict[str, Tensor]:
     return {"l0_norm": (flat.abs() > L0_THRESHOLD).sum(1).to(torch.float64)}
 
 
-PROGRAM = NetProgram(build=ModularTransformer, spec=_spec, loss="cross-entropy", salt=BATCH_SALT,
+PROGRAM = NetProgram(build=ModularTransformer, spec=_spec, loss="cross-entropy", stream=BATCH_STREAM,
                      extra=_l0, extra_names=("l0_norm",))
 
 

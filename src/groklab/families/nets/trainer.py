@@ -3,7 +3,7 @@
 it into a :class:`groklab.result.BatchResult`.
 
 A family describes itself by a :class:`NetProgram` -- how to build one member's module (its
-init seed), its :class:`MemberSpec` (lr, penalties, init scale), the loss, the salt of the
+init seed), its :class:`MemberSpec` (lr, penalties, init scale), the loss, the name of the
 members' mini-batch streams and any extra curve columns -- and its data objects have
 ``x_train`` (n, ...), ``y_train`` (n,), ``x_test``, ``y_test``.  Members that share a data set
 share its tensors (one batch for all, ``shared``); members on different data sets get their own
@@ -56,7 +56,7 @@ class NetProgram:
     build: Callable  # cfg -> torch.nn.Module (one member, initialized from its seed)
     spec: Callable[[object], MemberSpec]  # cfg -> the member's hyperparameters
     loss: str  # one of LOSSES
-    salt: int  # names the members' mini-batch streams: stream_seed(cfg.seed, salt)
+    stream: str  # names the members' mini-batch streams: derive_seed(cfg.seed, stream)
     #: (ensemble, per-member data list) -> {name: (R,) tensor} extra curve columns
     extra: Callable | None = None
     extra_names: tuple[str, ...] = ()
@@ -130,7 +130,7 @@ def _train_chunk(datas, members, prog: NetProgram, steps, dev, progress):
         xtr, ytr, xte, yte = (_stack(datas, members, k, dev) for k in ("x_train", "y_train",
                                                                        "x_test", "y_test"))
     n_train = xtr.shape[0 if shared else 1]
-    order = MemberBatches([c.seed for c in cfgs], n_train, first.batch_size, prog.salt, dev)
+    order = MemberBatches([c.seed for c in cfgs], n_train, first.batch_size, prog.stream, dev)
     rows = torch.arange(ens.R, device=dev).unsqueeze(1)  # (R, 1)
     per_member = [datas[i] for i, _ in members]
     logs, done = [], 0

@@ -13,6 +13,9 @@ class SparseParityConfig(NetTrainConfig):
     """(n, k)-sparse parity: an MLP on n-bit inputs labelled by the parity of k hidden bits."""
 
     problem: ClassVar[str] = "sparse-parity"
+    #: 2: every random object draws from a named derive_seed stream (docs/seeds.md); version
+    #: 1 used the legacy salted streams
+    engine_version: ClassVar[int] = 2
 
     bits: int = param(20, "input length n: x uniform in {-1, +1}^n", data=True, low=1,
                       high=10_000)

@@ -1,7 +1,7 @@
 """Sparse-parity data: x uniform in {-1, +1}^n, label = prod_{j in S} x_j for a hidden set S
 of k coordinates, as a class index (0 for +1, 1 for -1).
 
-Three streams of ``data_seed`` (groklab.seeds.stream_seed with the salts below): S (a seeded
+Three streams of ``data_seed`` (``derive_seed(data_seed, name)`` with the names below): S (a seeded
 permutation's first k entries, sorted), the train inputs, the test inputs.  The test set is
 drawn independently of the train set (for n >= 20 a repeat has probability < n_train 2^-n).
 """
@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ...seeds import stream_seed
+from ...seeds import derive_seed
 
-RELEVANT_SALT, TRAIN_SALT, TEST_SALT = 11, 12, 13
+RELEVANT_STREAM, TRAIN_STREAM, TEST_STREAM = ("sparse-parity/relevant", "sparse-parity/train",
+                                              "sparse-parity/test")
 DTYPE = torch.float32
 
 
@@ -38,9 +39,9 @@ def _inputs(n_rows: int, n: int, seed: int) -> Tensor:
 
 
 def make_parity_data(cfg) -> ParityData:
-    g = torch.Generator().manual_seed(stream_seed(cfg.data_seed, RELEVANT_SALT))
+    g = torch.Generator().manual_seed(derive_seed(cfg.data_seed, RELEVANT_STREAM))
     relevant = torch.randperm(cfg.bits, generator=g)[:cfg.relevant_bits].sort().values
-    xtr = _inputs(cfg.n_train, cfg.bits, stream_seed(cfg.data_seed, TRAIN_SALT))
-    xte = _inputs(cfg.n_test, cfg.bits, stream_seed(cfg.data_seed, TEST_SALT))
+    xtr = _inputs(cfg.n_train, cfg.bits, derive_seed(cfg.data_seed, TRAIN_STREAM))
+    xte = _inputs(cfg.n_test, cfg.bits, derive_seed(cfg.data_seed, TEST_STREAM))
     return ParityData(relevant=relevant, x_train=xtr, y_train=parity_class(xtr, relevant),
                       x_test=xte, y_test=parity_class(xte, relevant))

@@ -20,17 +20,16 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ...seeds import stream_seed
+from ...seeds import derive_seed
 from ..nets.ensemble import MemberSpec
 from .data import DTYPE
 
-INIT_SALT = 21
-#: the mini-batch stream of each member: stream_seed(seed, BATCH_SALT)
-BATCH_SALT = 22
+#: the member's init and mini-batch streams: derive_seed(seed, name) (docs/seeds.md)
+INIT_STREAM, BATCH_STREAM = "sparse-parity/init", "sparse-parity/batch-order"
 
 
 def build(cfg) -> nn.Module:
-    g = torch.Generator().manual_seed(stream_seed(cfg.seed, INIT_SALT))
+    g = torch.Generator().manual_seed(derive_seed(cfg.seed, INIT_STREAM))
     net = nn.Sequential(nn.Linear(cfg.bits, cfg.width), nn.ReLU(), nn.Linear(cfg.width, 2))
     with torch.no_grad():
         for lin in (net[0], net[2]):

@@ -5,9 +5,9 @@ from dataclasses import replace
 
 from ..nets.trainer import NetProgram, run_net_batch
 from .data import make_parity_data
-from .model import BATCH_SALT, build, extra_columns, spec
+from .model import BATCH_STREAM, build, extra_columns, spec
 
-PROGRAM = NetProgram(build=build, spec=spec, loss="cross-entropy", salt=BATCH_SALT,
+PROGRAM = NetProgram(build=build, spec=spec, loss="cross-entropy", stream=BATCH_STREAM,
                      extra=extra_columns, extra_names=("relevant_mass",))
 
 
