@@ -58,7 +58,7 @@ def _stream(paths: list[Path], schema: pa.Schema, dest: Path, meta: dict,
                                         META_KEY: json.dumps(meta, default=str).encode()})
     n = 0
     with pq.ParquetWriter(dest, meta_schema,
-                          use_dictionary=dictionary_columns(schema.names)) as w:
+                          use_dictionary=dictionary_columns(schema)) as w:
         for p in paths:
             t = pq.read_table(p)
             if keep is not None:  # drop rows of runs whose newest copy lies in another part
