@@ -11,8 +11,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import multiprocessing
+import os
+import pickle
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -136,13 +140,75 @@ def judge(claim: Claim, evidence: dict, failed: dict) -> Verdict:
     return Verdict(claim, status, measured, why, time.perf_counter() - t0)
 
 
-def check(claims: list[Claim], out, full: bool = False, quiet: bool = True,
-          log=None) -> list[Verdict]:
-    """Run the recipes the claims need (each once), judge every claim, write claims.parquet."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+def default_jobs() -> int:
+    """The CPUs this process may use: one recipe per CPU (each recipe's sweep runs on one torch
+    thread, as ``groklab reproduce`` runs it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _recipe_job(recipe, out: Path, full: bool, quiet: bool):
+    """One recipe in a worker process: run it, return what the parent needs to read it back
+    (the run ids of a grid recipe's view, its picture) and the seconds it took.  The Results
+    themselves stay on disk: the parent reads them lazily from ``out / recipe.name``."""
+    t0 = time.perf_counter()
+    try:
+        res, png = run_recipe(recipe, out, full, quiet)
+    except Exception as e:  # reported by the parent as the recipe's failure
+        return None, None, f"{type(e).__name__}: {e}", time.perf_counter() - t0
+    ids = getattr(res, "_ids", None)
+    return (sorted(ids) if ids is not None else None), (str(png) if png else None), None, \
+        time.perf_counter() - t0
+
+
+def _init_worker(claims_file) -> None:
+    """A worker starts fresh: a claims file's imports (the families it registers) run again."""
+    if claims_file is not None:
+        load_claims_file(claims_file)
+
+
+def _run_parallel(recipes, out: Path, full: bool, quiet: bool, jobs: int, log, claims_file):
+    """The recipes on ``jobs`` worker processes, the longest first (their declared quick cost),
+    so the slowest sweep does not start last.  Workers are spawned, not forked: a parent that
+    has imported torch (a user's claims file) must not fork its thread pools."""
+    order = sorted(recipes, key=lambda r: -(r.cost_s or 0.0))
+    local = [r for r in order if not _picklable(r)]  # e.g. a claims file's own detection class
+    order = [r for r in order if r not in local]
+    evidence, pictures, failed, cost = _run_serial(local, out, full, quiet, log)
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
+                             initargs=(claims_file,)) as pool:
+        futures = {pool.submit(_recipe_job, r, out, full, quiet): r for r in order}
+        for fut in as_completed(futures):
+            r = futures[fut]
+            try:
+                ids, png, err, seconds = fut.result()
+            except Exception as e:  # the worker itself died (memory, a signal)
+                ids, png, err, seconds = None, None, f"worker failed: {type(e).__name__}: {e}", 0.0
+            cost[r.name] = seconds
+            if err is not None:
+                failed[r.name] = err
+            else:
+                evidence[r.name] = load(out / r.name, run_ids=ids)
+                pictures[r.name] = Path(png) if png else None
+            if log:
+                log(f"recipe {r.name}: {seconds:.1f} s" + (f" (failed: {err})" if err else ""))
+    return evidence, pictures, failed, cost
+
+
+def _picklable(recipe) -> bool:
+    try:
+        pickle.dumps(recipe)
+        return True
+    except Exception:  # a user's object that cannot travel: that recipe runs in this process
+        return False
+
+
+def _run_serial(recipes, out: Path, full: bool, quiet: bool, log):
     evidence, pictures, failed, cost = {}, {}, {}, {}
-    for recipe in dict((r.name, r) for c in claims for r in c.recipes).values():
+    for recipe in recipes:
         t0 = time.perf_counter()
         try:
             evidence[recipe.name], pictures[recipe.name] = run_recipe(recipe, out, full, quiet)
@@ -154,6 +220,25 @@ def check(claims: list[Claim], out, full: bool = False, quiet: bool = True,
         if log:
             log(f"recipe {recipe.name}: {cost[recipe.name]:.1f} s"
                 + (f" (failed: {failed[recipe.name]})" if recipe.name in failed else ""))
+    return evidence, pictures, failed, cost
+
+
+def check(claims: list[Claim], out, full: bool = False, quiet: bool = True,
+          log=None, jobs: int = 1, claims_file=None) -> list[Verdict]:
+    """Run the recipes the claims need (each once; on ``jobs`` processes side by side when more
+    than one), judge every claim, write claims.parquet.  The numbers do not depend on ``jobs``:
+    every recipe's sweep runs on one torch thread either way.  Workers see the families of the
+    registry's discovery (the package, entry points, ``GROKLAB_FAMILIES``) and those that
+    ``claims_file`` registers; a family registered otherwise in this process needs ``jobs=1``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    recipes = list(dict((r.name, r) for c in claims for r in c.recipes).values())
+    jobs = min(jobs, len(recipes))
+    if jobs > 1:
+        evidence, pictures, failed, cost = _run_parallel(recipes, out, full, quiet, jobs, log,
+                                                         claims_file)
+    else:
+        evidence, pictures, failed, cost = _run_serial(recipes, out, full, quiet, log)
     verdicts = []
     for c in claims:
         v = judge(c, evidence, failed)

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from ..claims import check, load_claims_file, paper_claims, print_table, select, table
+from ..claims.runner import default_jobs
 from ..fields import ConfigError
 from ..html import write_claims_html, write_results_html
 
@@ -31,10 +32,13 @@ def main(ns) -> int:
             cost = sum(r.cost_s or 0 for r in c.recipes)
             print(f"{c.id:34s} fig. {','.join(c.figures):9s} {cost:5.0f} s  {c.statement}")
         return 0
+    if ns.jobs is not None and ns.jobs < 1:
+        raise ConfigError("jobs", f"{ns.jobs} is not a positive number of processes")
     out = Path(ns.out or DEFAULT_OUT)
     log = None if ns.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     t0 = time.perf_counter()
-    verdicts = check(claims, out, full=ns.full, quiet=True, log=log)
+    verdicts = check(claims, out, full=ns.full, quiet=True, log=log,
+                     jobs=ns.jobs or default_jobs(), claims_file=ns.claims_file)
     print_table(verdicts)
     html = write_claims_html(table(verdicts, ns.full), out)
     print(f"wrote {out / 'claims.parquet'}, {html} ({time.perf_counter() - t0:.0f} s)")

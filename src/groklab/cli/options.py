@@ -235,6 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also check the CLAIMS list of this Python file")
     ck.add_argument("--out", default=None, help="results directory (default results/check); "
                     "each recipe runs into OUT/<figure>")
+    ck.add_argument("--jobs", type=ascii_int, default=None, metavar="N",
+                    help="run up to N recipes side by side, one process and one torch thread "
+                    "each (default: the CPUs this process may use; the numbers do not depend "
+                    "on it)")
     ck.add_argument("--list", action="store_true", help="print the claims and exit")
     ck.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
