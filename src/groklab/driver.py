@@ -73,8 +73,8 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
             if why:
                 raise ConfigError("save_iterates", why)
     # before torch, data or any write: one line for what cannot fit here or cannot be written
-    preflight(configs, out=out, batch_size=batch_size, save_iterates=save_iterates, device=device,
-              shard=shard, local=backend == "local")
+    est = preflight(configs, out=out, batch_size=batch_size, save_iterates=save_iterates,
+                    device=device, shard=shard, local=backend == "local")
     compute = load(COMPUTE)
     if backend != "ray" or not str(device).startswith("cuda"):
         compute.check_device(device)  # a Ray cluster's GPUs need not be on this machine
@@ -106,7 +106,8 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
         todo = [cfg for cfg in configs if cfg.run_id() not in done]
         cache.update(compute.prepare_data([c for c in todo
                                            if (c.problem, c.data_key()) not in cache]))
-    batches = plan_batches(todo, batch_size)
+    # todo is a sub-list of the shard's configs in their order: all of them -> preflight's plan
+    batches = est.plan if len(todo) == est.runs else plan_batches(todo, batch_size)
     if not quiet and session is not None:
         for problem, n in older_engine_runs(session.root, configs).items():
             print(f"groklab: note: {n} {problem} runs in {session.root} were computed by an older "

@@ -59,6 +59,9 @@ class Estimate:
     size_cfg: object = None  # the config with the largest data set
     size_fields: list = field(default_factory=list)  # the options that size it
     unknown: list = field(default_factory=list)  # families without an estimate
+    #: the batches themselves (groklab.grid.plan_batches of the counted configs): the driver
+    #: runs this very plan when nothing is finished yet, instead of planning a second time
+    plan: list = field(default_factory=list, repr=False)
 
     @property
     def peak_bytes(self) -> float | None:
@@ -96,7 +99,7 @@ def estimate(configs: list, *, batch_size: int, save_iterates: bool = False,
     seen_data: set = set()
     biggest = 0.0
     batches = plan_batches(configs, batch_size)
-    est.batches = len(batches)
+    est.batches, est.plan = len(batches), batches
     for batch in batches:
         first = batch[0][0]
         n_runs = sum(len(row) for row in batch)
