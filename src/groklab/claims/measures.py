@@ -1,14 +1,12 @@
 """Measurements that the claims share: times as floats, selections of runs, power-law fits of a
 delay against alpha * beta, rank correlations, values of a curve at a step.
 
-The paper's delay-law claims use :func:`delay_law` (the censored fit of
-:mod:`groklab.stats`, which needs the curves to tell a slow run from a failed one); the other
-fits go through :data:`FIT` -- :func:`groklab.theory_fit.fit_power_law`, which leaves
-right-censored runs (no t2 within the horizon) out.  :func:`delay_fit` already hands it
-every run: the detected times, the censored mask and, for the censored runs, the lower bound
-``horizon - t1``, so a censored-regression fit with the same signature
-(``fit(x, y, censored=mask) -> dict(exponent, exponent_low, exponent_high, prefactor, n)``) can
-replace it by assigning ``measures.FIT`` (or by editing the one line below).
+Every delay fit treats a run without a detected time as right-censored (docs/statistics.md).
+The paper's delay-law claims use :func:`delay_law` (:func:`groklab.stats.fit_runs`, which reads
+the curves to tell a slow run -- censored -- from a failed one, left out); :func:`delay_fit`
+works from the runs table alone: every undetected run is censored at its lower bound
+``horizon - t1`` (:func:`groklab.theory_fit.fit_power_law_censored`).  Both report the naive
+least-squares exponent over the detected runs beside the censored one.
 """
 from __future__ import annotations
 
@@ -18,11 +16,8 @@ import numpy as np
 import pandas as pd
 
 from ..stats import fit_runs
-from ..theory_fit import fit_power_law
+from ..theory_fit import fit_power_law_censored
 from .record import Inconclusive
-
-#: the power-law fit the delay claims use (see the module docstring)
-FIT = fit_power_law
 
 
 def col(runs: pd.DataFrame, name: str) -> np.ndarray:
@@ -64,21 +59,24 @@ def t_of(row, name: str) -> float:
 def delay_fit(x, t, horizon, t1=None) -> dict:
     """Power-law fit of a delay ``t`` against ``x`` (= alpha * beta) over every run: NaN ``t`` is
     right-censored at ``horizon - t1`` (its lower bound).  Returns exponent, exponent_low,
-    exponent_high, n (runs the fit used) and n_censored; the exponent is NaN with < 3 points."""
+    exponent_high (the censored fit), n (runs it used, censored ones included), n_censored and
+    the naive least-squares fit over the detected runs (naive_exponent, naive_low,
+    naive_high); the exponent is NaN with fewer than 3 usable runs or 2 detected ones."""
     x = np.asarray(x, float)
     t = np.asarray(t, float)
     bound = np.asarray(horizon, float) - (np.nan_to_num(np.asarray(t1, float)) if t1 is not None
                                           else 0.0)
     cens = ~np.isfinite(t)
-    y = np.where(cens, bound, t)
     out = {"n_runs": int(x.size), "n_censored": int(cens.sum())}
+    nan = float("nan")
     try:
-        fit = FIT(x, y, censored=cens)
+        fit = fit_power_law_censored(x, t, np.broadcast_to(bound, x.shape))
     except ValueError:
-        return dict(out, exponent=float("nan"), exponent_low=float("nan"),
-                    exponent_high=float("nan"), n=int((~cens).sum()))
-    return dict(out, exponent=fit["exponent"], exponent_low=fit["exponent_low"],
-                exponent_high=fit["exponent_high"], n=int(fit["n"]))
+        return dict(out, exponent=nan, exponent_low=nan, exponent_high=nan,
+                    n=int((~cens).sum()), naive_exponent=nan, naive_low=nan, naive_high=nan)
+    return dict(out, exponent=fit.exponent, exponent_low=fit.ci_low, exponent_high=fit.ci_high,
+                n=int(fit.n), n_censored=int(fit.n_censored), naive_exponent=fit.naive_exponent,
+                naive_low=fit.naive_low, naive_high=fit.naive_high)
 
 
 #: the note of every claim measured by :func:`delay_law`
