@@ -51,8 +51,12 @@ CASES = {
     "mnist": (dict(n_train=200, n_test=500, width=32, batch_size=[0, 50], lr=1e-3,
                    l1=[0.0, 1e-4], init_scale=[1.0, 8.0], seed=0, steps=50, log_every=10),
               2e-3),
+    "modular-transformer": (dict(modulus=13, train_fraction=0.5, architecture="transformer",
+                                 width=32, heads=4, mlp_width=64, batch_size=0, optimizer="adamw",
+                                 lr=1e-3, l1=[0.0, 1e-4], nuclear=[0.0, 1e-3], seed=0, steps=50,
+                                 log_every=10), 2e-3),
 }
-PROBLEM = {k: k.replace("-deep", "") for k in CASES}
+PROBLEM = {k: k.replace("-deep", "").replace("-transformer", "") for k in CASES}
 
 
 def _finals(runs):
