@@ -67,9 +67,10 @@ def steps(out, run_id: str) -> list[int]:
 
 def load(out, run_id: str, step: int, dtype=torch.float32) -> dict[str, Tensor]:
     """The parameters of run ``run_id`` at ``step``, by name and in the engine's order, each
-    shaped as in the model (teacher-student: ``W`` (h, d), ``V`` (c, h); modular: the weight
-    matrices (in, out), then the hadamard biases ``b1`` (1, d), ``b2`` (1, p)).  KeyError if that
-    run has no weights at that step (see :func:`steps`)."""
+    shaped as in the model (teacher-student: ``W`` (h, d), ``V`` (c, h); modular MLPs: the weight
+    matrices (in, out), then the hadamard biases ``b1`` (1, d), ``b2`` (1, p); the generic
+    engine's families: the module's ``named_parameters``, e.g. ``0.weight`` (out, in)).  KeyError
+    if that run has no weights at that step (see :func:`steps`)."""
     rows = _table(out, run_id, step)
     if not rows["tensor"]:
         raise KeyError(f"run {run_id} has no saved weights at step {step} "
