@@ -118,11 +118,12 @@ def test_data_dir_without_the_files(tmp_path):
         MnistConfig(data_dir=str(tmp_path))
 
 
-def test_save_iterates_is_refused_not_ignored(tmp_path):
-    """Refused before anything runs or is written (one line), never silently ignored."""
+def test_bad_save_iterates_is_refused_before_anything_is_written(tmp_path):
+    """--save-iterates works for mnist (tests/test_net_checkpoints.py); a bad K is refused in
+    one line before anything runs or is written."""
     cfg = MnistConfig(n_train=20, n_test=20, width=4, steps=2)
     with pytest.raises(ConfigError, match="--save-iterates"):
-        execute([cfg], out=tmp_path / "o", save_iterates=True)
+        execute([cfg], out=tmp_path / "o", save_iterates=-1)
     assert not (tmp_path / "o").exists()
 
 

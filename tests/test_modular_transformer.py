@@ -51,5 +51,5 @@ def test_bad_input():
     with pytest.raises(ConfigError, match="--heads"):
         ModularConfig(**{**BASE, "heads": 3})
     cfg = ModularConfig(**{**BASE, "steps": 2})
-    with pytest.raises(ConfigError, match="--save-iterates"):  # refused before it runs
-        execute([cfg], save_iterates=True)
+    with pytest.raises(ConfigError, match="--save-iterates"):  # a bad K, refused before it runs
+        execute([cfg], save_iterates=-1)

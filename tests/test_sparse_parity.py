@@ -67,10 +67,10 @@ def test_config_errors(kw, option):
         SparseParityConfig(**kw)
 
 
-@pytest.mark.parametrize("args", [["--save-iterates"]])
+@pytest.mark.parametrize("args", [["--save-iterates", "-2"], ["--bits", "0"]])
 def test_cli_bad_input_exits_2(tmp_path, args):
-    """--save-iterates is refused, not ignored (no weight layout yet): one line, exit 2, nothing
-    written.  (Bad values: test_config_errors, in-process.)"""
+    """Bad input: one line, exit 2, nothing written.  (--save-iterates itself works:
+    tests/test_net_checkpoints.py; more bad values: test_config_errors, in-process.)"""
     r = cli("run", "sparse-parity", "--steps", "5", "--bits", "6", "--n-train", "20",
             "--n-test", "20", "--width", "8", *args, "--out", tmp_path / "r", "--quiet")
     assert r.returncode == 2, r.stderr

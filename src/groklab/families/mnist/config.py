@@ -49,10 +49,8 @@ class MnistConfig(NetTrainConfig):
 
     def resources(self, runs: int, data_sets: int, log_points: int, save_iterates: bool) -> dict:
         test = self.n_test or (SAMPLE_SIZE - self.n_train if not self.data_dir else 10_000)
-        return self.mlp_resources(28 * 28, 10, self.n_train, test, runs, log_points, 16)
-
-    def iterates_unavailable(self) -> str | None:
-        return ("not available for mnist yet: its engine does not hand back named weight tensors (the checkpoint layout of docs/checkpoints.md)")
+        return self.mlp_resources(28 * 28, 10, self.n_train, test, runs, log_points, 16,
+                                  save_iterates, biases=False)
 
     def validate(self):
         if self.data_dir:

@@ -13,7 +13,13 @@ def make_data(cfg):
 def run_batch(datas, cfgs, *, device, save_iterates, progress=None):
     prog = NetProgram(build=build, spec=spec, loss=cfgs[0][0].loss, stream=BATCH_STREAM,
                       extra=extra_columns, extra_names=EXTRA)
-    return run_net_batch(datas, cfgs, prog, device=device, progress=progress, engine="mnist")
+    return run_net_batch(datas, cfgs, prog, device=device, progress=progress, engine="mnist",
+                         save_iterates=int(save_iterates))
+
+
+def build_module(cfg):
+    """A fresh member's module (checkpoints.load_module loads saved weights into it)."""
+    return build(cfg)
 
 
 def run_columns(cfg, data, ref, final, col) -> dict:

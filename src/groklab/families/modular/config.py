@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from ... import estimates as est
 from ...fields import ConfigBase, ConfigError, param
+from ..nets.config import checkpoint_resources
 
 BIG = 10 ** 12
 SEED_MAX = 2 ** 63 - 1
@@ -77,12 +78,6 @@ class ModularConfig(ConfigBase):
                              "log_every) or log (log_every points per decade)",
                              choices=("linear", "log"))
 
-    def iterates_unavailable(self) -> str | None:
-        if self.architecture == "transformer":
-            return ("not available for --architecture transformer yet: its weights are not in "
-                    "the MLPs' checkpoint layout (docs/checkpoints.md)")
-        return None
-
     def validate(self):
         if self.operation == "div" and not is_prime(self.modulus):
             raise ConfigError("modulus", f"{self.modulus} is not prime: div needs a prime modulus")
@@ -113,12 +108,29 @@ class ModularConfig(ConfigBase):
                 self.log_dense_until, self.log_spacing, self.nuclear > 0, self.layers,
                 self.heads, self.mlp_width, self.layer_norm)
 
+    def checkpoint_size(self) -> tuple[int, int]:
+        """(parameters, named tensors) of one member: what a checkpoint holds
+        (docs/checkpoints.md; the MLPs: data.param_shapes, the transformer: its
+        ``named_parameters``, counted here without building it)."""
+        p, d = self.modulus, self.width
+        if self.architecture == "matrix-product":
+            return 2 * p * d + d * d + d * p, 4
+        if self.architecture == "hadamard":
+            return p * d + d * d + d * p + d + p, 5
+        norm = self.layer_norm == "pre"
+        m = self.mlp_width
+        block = 4 * d * d + 2 * m * d + m + d + (4 * d if norm else 0)  # qkv, proj, fc1, fc2, ln
+        n = (p + 1) * d + 3 * d + self.layers * block + (2 * d if norm else 0) + p * d
+        return n, 3 + self.layers * (6 + (4 if norm else 0)) + (2 if norm else 0)
+
     def resources(self, runs: int, data_sets: int, log_points: int, save_iterates: bool) -> dict:
         """What a batch of these runs allocates (groklab.estimates), read from data.py and
         engine.py.  Data: the pairs, labels and split, int64 (P,) each.  Per member: parameters,
         gradients and two Adam moments (float32), its labels and split (int64 (P,) each), the
         whole-set predictions and losses (P,) at each log, a mini-batch's logits and
-        activations; members train in chunks of at most 64 (engine.MAX_MEMBERS)."""
+        activations; members train in chunks of at most 64 (engine.MAX_MEMBERS).  With
+        ``save_iterates`` K: the checkpoints of every K-th log point (float32, all members of
+        the batch, nets.config.checkpoint_resources)."""
         p, d, P, T, R = self.modulus, self.width, self.n_pairs(), log_points, runs
         n_train = self.n_train()
         mb = self.batch_size if 0 < self.batch_size < n_train else n_train
@@ -128,9 +140,11 @@ class ModularConfig(ConfigBase):
         member = 4 * est.F32 * W + 3 * est.F64 * P + 2 * est.F32 * P \
             + est.F32 * mb * (3 * p + 6 * d) + 2 * est.F64 * n_train
         cols = 10 + layers
+        ckpt_mem, ckpt_disk = checkpoint_resources(T, R, *self.checkpoint_size(),
+                                                   save_iterates)
         batch = Rc * member + est.F32 * 3 * 2 ** 24 + est.F64 * T * R * cols \
-            + est.tables(T, R, cols) + est.F64 * R * W
+            + est.tables(T, R, cols) + est.F64 * R * W + ckpt_mem
         s = math.isqrt(d)
         flops = 6.0 * mb * (s ** 3 + d * d + d * p)
-        return {"data": est.F64 * 7 * P, "batch": batch, "disk": est.disk(T, cols),
+        return {"data": est.F64 * 7 * P, "batch": batch, "disk": est.disk(T, cols) + ckpt_disk,
                 "step_seconds": flops / est.SMALL_RATE, "sizes": ("modulus",)}

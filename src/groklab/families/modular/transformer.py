@@ -106,6 +106,9 @@ def transformer_weights(cfg) -> int:
     return sum(w.numel() for w in ModularTransformer(cfg).parameters() if w.dim() == 2)
 
 
-def run_transformer_batch(datas, cfgs, *, device="cpu", progress=None, save_iterates=False):
+def run_transformer_batch(datas, cfgs, *, device="cpu", progress=None, save_iterates=0):
+    """The generic engine on the token sequences; ``save_iterates = K``: every parameter of
+    :class:`ModularTransformer` (``named_parameters``) at every K-th log point and the last."""
     return run_net_batch([_Split(d) for d in datas], cfgs, PROGRAM, device=device,
-                         progress=progress, engine="modular transformer")
+                         progress=progress, engine="modular transformer",
+                         save_iterates=int(save_iterates))

@@ -10,6 +10,30 @@ from ...fields import ConfigBase, param
 
 BIG = 10 ** 12
 SEED_MAX = 2 ** 63 - 1
+#: float32 copies of a batch's checkpoints alive at once: the engine's per-chunk stack, their
+#: concatenation into the batch's result, the iterates table's Arrow form while it is written
+CHECKPOINT_COPIES = 3
+#: bytes of one checkpoint row (run, step, tensor) beyond its values: the run id, the name, the
+#: shape and Parquet's list offsets (an upper figure; dictionary-encoded on disk)
+CHECKPOINT_ROW = 64
+
+
+def checkpoint_points(log_points: int, save_iterates) -> int:
+    """How many of ``log_points`` log points keep their weights with ``--save-iterates K``
+    (``groklab.result.iterate_log_indices`` without numpy: 0, K, 2K, ... and the last)."""
+    k = int(save_iterates)
+    if k <= 0 or log_points <= 0:
+        return 0
+    return -(-log_points // k) + ((log_points - 1) % k != 0)
+
+
+def checkpoint_resources(log_points: int, runs: int, weights: int, tensors: int,
+                         save_iterates) -> tuple[float, float]:
+    """(batch memory, disk per run) of the checkpoints of ``runs`` networks of ``weights``
+    parameters in ``tensors`` named tensors (docs/checkpoints.md: float32, one row per tensor)."""
+    points = checkpoint_points(log_points, save_iterates)
+    one = points * (est.F32 * weights + CHECKPOINT_ROW * tensors)
+    return CHECKPOINT_COPIES * runs * one, one
 
 
 @dataclass(frozen=True)
@@ -50,19 +74,24 @@ class NetTrainConfig(ConfigBase):
                 self.log_every, self.log_dense_until, self.log_spacing, self.nuclear > 0)
 
     def mlp_resources(self, inputs: int, outputs: int, n_train: int, n_test: int, runs: int,
-                      log_points: int, curve_columns: int) -> dict:
+                      log_points: int, curve_columns: int, save_iterates=0,
+                      biases: bool = True) -> dict:
         """The ``resources`` estimate (groklab.estimates) of a one-hidden-layer MLP of this
         config's ``width`` trained by the generic ensemble engine: data float32 (x and one-hot
         labels of both splits); per member (float32) the parameters with their gradient, two
         Adam moments and the stacked engine's per-member copies (6 x), and a mini-batch's (and
-        an evaluation block's) activations; the batch's curve tables."""
+        an evaluation block's) activations; the batch's curve tables; with ``save_iterates``
+        K, the checkpoints of every K-th log point (:func:`checkpoint_resources`)."""
         d, h, c, N, M, T, R = inputs, self.width, outputs, n_train, n_test, log_points, runs
-        weights = h * d + h + c * h + c
+        weights = h * d + c * h + ((h + c) if biases else 0)
+        ckpt_mem, ckpt_disk = checkpoint_resources(T, R, weights, 4 if biases else 2,
+                                                   save_iterates)
         mb = self.batch_size if 0 < self.batch_size < N else N
         member = est.F32 * (6 * weights + 3 * mb * (h + c) + max(N, M) * (h + c))
-        batch = R * member + est.F64 * T * R * curve_columns + est.tables(T, R, curve_columns)
+        batch = R * member + est.F64 * T * R * curve_columns + est.tables(T, R, curve_columns) \
+            + ckpt_mem
         flops = 6.0 * mb * (d * h + h * c)
         return {"data": est.F32 * (N + M) * (d + c) * 2, "batch": batch,
-                "disk": est.disk(T, curve_columns), "step_seconds": flops / est.GEMM_RATE,
-                "sizes": ("width",)}
+                "disk": est.disk(T, curve_columns) + ckpt_disk,
+                "step_seconds": flops / est.GEMM_RATE, "sizes": ("width",)}
 

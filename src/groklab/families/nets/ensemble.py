@@ -46,6 +46,7 @@ import copy
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, grad, stack_module_state, vmap
@@ -257,6 +258,21 @@ class Ensemble:
     def state_dict(self, r: int) -> dict[str, Tensor]:
         """Member r's parameters, as its module's state dict (load_state_dict-able)."""
         return {n: p[r].detach().clone() for n, p in zip(self.names, self.params)}
+
+    def tensor_shapes(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        """((name, one member's shape), ...) of every parameter, in ``named_parameters`` order:
+        the tensors a :meth:`checkpoint` row is the concatenation of."""
+        return tuple((n, tuple(p.shape[1:])) for n, p in zip(self.names, self.params))
+
+    @torch.no_grad()
+    def checkpoint(self) -> np.ndarray:
+        """(R, n) float32: every member's parameters flattened row-major and concatenated in
+        :meth:`tensor_shapes` order (a checkpoint, docs/checkpoints.md); NaN for a dead member
+        (its state was zeroed, not its history)."""
+        flat = torch.cat([p.detach().reshape(self.R, -1) for p in self.params], 1)
+        out = flat.to("cpu", torch.float32).numpy().copy()
+        out[~self.alive.numpy()] = np.nan
+        return out
 
     def matrices(self) -> list[tuple[str, Tensor]]:
         """The penalized (R, a, b) matrices with their names."""

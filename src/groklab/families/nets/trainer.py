@@ -14,6 +14,10 @@ Logged on the config's schedule (whole splits): train / test accuracy, error = 1
 penalized matrices (l1, l2 of them all concatenated; nuclear: the sum over matrices), plus the
 family's extra columns.  A member whose train loss or parameters go non-finite is marked
 diverged: NaN from then on (status ``diverged``), the others go on.
+
+Checkpoints (``save_iterates = K``, docs/checkpoints.md): every parameter of every member at
+every K-th log point and the last, as the module's ``named_parameters`` (name and shape, so
+``module.load_state_dict`` takes them back), float32; a dead member's are NaN.
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ...result import BatchResult
+from ...result import BatchResult, iterate_log_indices
 from .batches import MemberBatches
 from .ensemble import Ensemble, MemberSpec, is_weight_matrix
 from .members import members_of
@@ -98,24 +102,35 @@ def _norms(ens: Ensemble) -> dict[str, Tensor]:
 
 def run_net_batch(datas: list, cfgs: list[list], prog: NetProgram, *, device="cpu",
                   progress=None, engine: str = "run_net_batch",
-                  max_members: int = MAX_MEMBERS) -> BatchResult:
+                  max_members: int = MAX_MEMBERS, save_iterates: int = 0) -> BatchResult:
+    """Train D x B runs (``cfgs[d][b]`` on ``datas[d]``) in ensembles of at most
+    ``max_members``.  ``save_iterates = K > 0`` keeps every parameter at every K-th log point
+    and the last (``groklab.result.iterate_log_indices``)."""
     t0 = time.perf_counter()
     members, first, steps = members_of(cfgs, engine)
+    keep = iterate_log_indices(len(steps), int(save_iterates)) if save_iterates else ()
     names = BASE_METRICS + tuple(prog.extra_names)
     metrics = {k: np.full((len(steps), len(members)), np.nan) for k in names}
-    finals = []
+    finals, saved, tensors = [], [], None
     dev = torch.device(device)
     for lo in range(0, len(members), max_members):
         chunk = members[lo:lo + max_members]
-        logs, final = _train_chunk(datas, chunk, prog, steps, dev, progress)
+        logs, final, ckpt, tensors = _train_chunk(datas, chunk, prog, steps, dev, progress,
+                                                  set(int(i) for i in keep))
         for k in names:
             metrics[k][:, lo:lo + len(chunk)] = np.stack([row[k] for row in logs])
         finals.append(final)
+        if ckpt:
+            saved.append(np.stack(ckpt))  # (len(keep), R_chunk, n)
+    ok = len(keep) > 0
     return BatchResult(steps=steps, metrics=metrics, final=np.concatenate(finals),
-                       iterates=None, wall_time_s=time.perf_counter() - t0)
+                       iterates=np.concatenate(saved, axis=1) if ok else None,
+                       wall_time_s=time.perf_counter() - t0,
+                       iterate_steps=steps[keep] if ok else None,
+                       iterate_tensors=tensors if ok else None)
 
 
-def _train_chunk(datas, members, prog: NetProgram, steps, dev, progress):
+def _train_chunk(datas, members, prog: NetProgram, steps, dev, progress, keep=frozenset()):
     cfgs = [c for _, c in members]
     first = cfgs[0]
     ens = Ensemble([prog.build(c) for c in cfgs], [prog.spec(c) for c in cfgs],
@@ -133,7 +148,7 @@ def _train_chunk(datas, members, prog: NetProgram, steps, dev, progress):
     order = MemberBatches([c.seed for c in cfgs], n_train, first.batch_size, prog.stream, dev)
     rows = torch.arange(ens.R, device=dev).unsqueeze(1)  # (R, 1)
     per_member = [datas[i] for i, _ in members]
-    logs, done = [], 0
+    logs, done, ckpt = [], 0, []
     for t in range(first.steps + 1):
         if t > 0:
             idx = order.next()  # (R, mb) or None
@@ -145,6 +160,8 @@ def _train_chunk(datas, members, prog: NetProgram, steps, dev, progress):
                 ens.step(xtr[rows, idx], ytr[rows, idx], shared=False)
         if t == steps[len(logs)]:
             logs.append(_log(ens, xtr, ytr, xte, yte, shared, prog, per_member))
+            if len(logs) - 1 in keep:  # after _log: a member found dead there is NaN
+                ckpt.append(ens.checkpoint())
             if progress is not None:
                 progress(ens.R * (t - done))
                 done = t
@@ -153,7 +170,7 @@ def _train_chunk(datas, members, prog: NetProgram, steps, dev, progress):
     flat = torch.cat([W.detach().flatten(1) for _, W in ens.matrices()], 1)
     final = flat.cpu().numpy().astype(np.float64)
     final[~ens.alive.numpy()] = np.nan
-    return logs, final
+    return logs, final, ckpt, ens.tensor_shapes()
 
 
 def _log(ens, xtr, ytr, xte, yte, shared, prog, per_member) -> dict[str, np.ndarray]:

@@ -31,11 +31,9 @@ class SparseParityConfig(NetTrainConfig):
                        high=100_000)
 
     def resources(self, runs: int, data_sets: int, log_points: int, save_iterates: bool) -> dict:
-        out = self.mlp_resources(self.bits, 2, self.n_train, self.n_test, runs, log_points, 14)
+        out = self.mlp_resources(self.bits, 2, self.n_train, self.n_test, runs, log_points, 14,
+                                 save_iterates)
         return {**out, "sizes": ("width", "n_train", "n_test")}
-
-    def iterates_unavailable(self) -> str | None:
-        return ("not available for sparse-parity yet: its engine does not hand back named weight tensors (the checkpoint layout of docs/checkpoints.md)")
 
     def validate(self):
         if self.relevant_bits > self.bits:

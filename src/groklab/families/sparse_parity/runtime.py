@@ -18,7 +18,12 @@ def make_data(cfg):
 def run_batch(datas, cfgs, *, device, save_iterates, progress=None):
     prog = replace(PROGRAM, loss=cfgs[0][0].loss)  # the loss is part of the batch key
     return run_net_batch(datas, cfgs, prog, device=device, progress=progress,
-                         engine="sparse-parity")
+                         engine="sparse-parity", save_iterates=int(save_iterates))
+
+
+def build_module(cfg):
+    """A fresh member's module (checkpoints.load_module loads saved weights into it)."""
+    return build(cfg)
 
 
 def run_columns(cfg, data, ref, final, col) -> dict:
