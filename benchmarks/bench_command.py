@@ -14,7 +14,10 @@ For each sweep (sparse recovery, n=100, s=5, N=30, shared data, lr x l1 grid):
              store, the manifest -- everything a user waits for.
 
 Speed-up = numpy seconds per run / groklab seconds per run.  The gap between engine and command
-is groklab's overhead (printed).  "busy" is other processes' CPU load during each measurement
+is groklab's overhead (printed).  ``--breakdown`` splits it: the start-up of a one-step command
+(interpreter, imports, torch, argparse, grid, data, the store's files: fixed costs), then, in
+this process on the engine's own batch result, detection plus tables and the Parquet commit
+(they grow with runs x log points).  "busy" is other processes' CPU load during each measurement
 (cores); ratios taken with busy > 0.3 are lower bounds.
 """
 from __future__ import annotations
@@ -25,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +39,11 @@ import numpy as np  # noqa: E402
 
 from _common import Meter  # noqa: E402
 from bench_sparse import time_engine, time_numpy  # noqa: E402
-from groklab.sweep import DEFAULT_BATCH_SIZE, expand_grid  # noqa: E402
+from groklab import family as registry  # noqa: E402
+from groklab.compute import prepare_data, run_batch_tables  # noqa: E402
+from groklab.detect import Detection  # noqa: E402
+from groklab.store import Store  # noqa: E402
+from groklab.sweep import DEFAULT_BATCH_SIZE, expand_grid, plan_batches  # noqa: E402
 
 
 def grid_for(runs: int) -> tuple[list[float], list[float]]:
@@ -45,12 +53,54 @@ def grid_for(runs: int) -> tuple[list[float], list[float]]:
             [float(v) for v in np.logspace(-6, -3, side)])
 
 
+def command(lrs, l1s, steps, batch_size, out) -> list[str]:
+    return [sys.executable, "-m", "groklab.cli", "run", "sparse-recovery",
+            "--lr", ",".join(map(repr, lrs)), "--l1", ",".join(map(repr, l1s)),
+            "--steps", str(steps), "--runs-per-batch", str(batch_size), "--out", out, "--quiet"]
+
+
+def breakdown(configs, lrs, l1s, batch_size, env) -> None:
+    """Where the overhead goes (seconds; see the module docstring)."""
+    tmp = tempfile.mkdtemp(prefix="groklab-bench-breakdown-")
+    try:
+        with Meter() as m:  # same runs, one step: everything but the engine's steps and curves
+            subprocess.run(command(lrs, l1s, 1, batch_size, f"{tmp}/one"), check=True, env=env)
+        with Meter() as imp:
+            subprocess.run([sys.executable, "-c", "import torch"], check=True, env=env)
+        batches = plan_batches(configs, batch_size)
+        fam = registry.of(configs[0])
+        cache = prepare_data(configs)
+        det, tables_s, write_s, rows = fam.detection or Detection(), 0.0, 0.0, 0
+        store = Store(Path(tmp) / "store")
+        for batch in batches:
+            t0 = time.perf_counter()
+            runs, curves, _ = run_batch_tables(batch, cache, det, "cpu", False)
+            t1 = time.perf_counter()
+            store.write_part(runs, curves)
+            write_s += time.perf_counter() - t1
+            rows += len(curves)
+            tables_s += t1 - t0  # engine included: subtracted below from a bare engine run
+        flat = [c for b in batches for row in b for c in row]
+        datas = {k: v[0] for k, v in cache.items()}
+        t0 = time.perf_counter()
+        for batch in batches:
+            fam.run_batch([datas[(c.problem, c.data_key())] for c in (row[0] for row in batch)],
+                          batch, device="cpu", save_iterates=False)
+        engine_s = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"  breakdown ({len(flat)} runs, {rows:,} curve rows): one-step command "
+          f"{m.wall:.2f} s (import torch alone {imp.wall:.2f} s), detection + tables "
+          f"{tables_s - engine_s:.2f} s, Parquet commit {write_s:.2f} s", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", default="1024,4096", help="comma list of square run counts")
     ap.add_argument("--steps", type=int, default=20_000)
     ap.add_argument("--numpy-runs", type=int, default=6)
     ap.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    ap.add_argument("--breakdown", action="store_true", help="also split the overhead")
     a = ap.parse_args()
     print(f"{'runs':>6} {'numpy ms/run':>13} {'engine ms/run':>14} {'command ms/run':>15} "
           f"{'engine x':>9} {'command x':>10} {'overhead s':>11} {'busy':>5}")
@@ -60,10 +110,7 @@ def main() -> None:
         np_per_run, np_busy, _, _ = time_numpy(configs, a.numpy_runs, a.steps, 1)
         eng_wall, eng_busy, _, _ = time_engine(configs, a.batch_size, 1)
         tmp = tempfile.mkdtemp(prefix="groklab-bench-command-")
-        cmd = [sys.executable, "-m", "groklab.cli", "run", "sparse-recovery",
-               "--lr", ",".join(map(repr, lrs)), "--l1", ",".join(map(repr, l1s)),
-               "--steps", str(a.steps), "--runs-per-batch", str(a.batch_size),
-               "--out", f"{tmp}/o", "--quiet"]
+        cmd = command(lrs, l1s, a.steps, a.batch_size, f"{tmp}/o")
         env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
         try:
             with Meter() as m:
@@ -75,6 +122,8 @@ def main() -> None:
               f"{1e3 * m.wall / runs:>15.3f} {np_per_run * runs / eng_wall:>8.1f}x "
               f"{np_per_run * runs / m.wall:>9.1f}x {m.wall - eng_wall:>11.1f} {busy:>5.2f}",
               flush=True)
+        if a.breakdown:
+            breakdown(configs, lrs, l1s, a.batch_size, env)
 
 
 if __name__ == "__main__":

@@ -82,6 +82,11 @@ def test_modular_round_trip_with_biases_and_minibatches(tmp_path):
         correct = (logits.argmax(-1) == data.labels).float()
         assert float(correct[data.test_idx].mean()) == pytest.approx(
             curve.test_accuracy.loc[t], abs=1e-6)
+        # the same weights as a plain module (the family's build_module hook): same predictions
+        mod = checkpoints.load_module(out, rid, t)
+        with torch.no_grad():
+            pred = mod(torch.stack([data.x1, data.x2], 1)).argmax(-1)
+        assert torch.equal(pred, logits.argmax(-1))
 
 
 def test_save_iterates_cli_and_bad_values(tmp_path):

@@ -136,9 +136,8 @@ def test_loaded_module_gives_the_logged_accuracies_exactly(stored):
         assert checkpoints.config(out, rid) == cfg  # rebuilt from the runs row
         curve = res.curve(rid).set_index("step")
         for t in KEPT:
-            # mnist and sparse-parity build their module from the run's config (runtime hook)
-            mod = checkpoints.load_module(out, rid, t, None if family != "transformer"
-                                          else ModularTransformer(cfg))
+            # every family builds its module from the run's config (runtime hook)
+            mod = checkpoints.load_module(out, rid, t)
             assert not mod.training
             with torch.no_grad():
                 for x, y, col in ((xtr, ytr, "train_accuracy"), (xte, yte, "test_accuracy")):

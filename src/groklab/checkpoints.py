@@ -112,7 +112,7 @@ def load_module(out, run_id: str, step: int, module: nn.Module | None = None) ->
 
     ``module``: any module whose ``named_parameters`` are the saved tensors (e.g. a fresh
     ``ModularTransformer(cfg)``); None builds one from the run's config with the family's
-    ``build_module`` runtime hook (mnist, sparse-parity).  Every parameter is overwritten
+    ``build_module`` runtime hook (mnist, sparse-parity, modular).  Every parameter is overwritten
     (``load_state_dict``; buffers, which no built-in family has, are kept); a saved tensor the
     module lacks, or a parameter without a saved tensor, is a KeyError."""
     if module is None:
@@ -123,10 +123,15 @@ def load_module(out, run_id: str, step: int, module: nn.Module | None = None) ->
                             "(checkpoints.config(out, run_id) gives its config)")
         module = hook(cfg)
     weights = load(out, run_id, step)
-    params = {n for n, _ in module.named_parameters()}
-    if set(weights) != params:
+    params = dict(module.named_parameters())
+    if set(weights) != set(params):
         raise KeyError(f"run {run_id}: saved tensors {sorted(weights)} are not the module's "
                        f"parameters {sorted(params)}")
-    dtype = next(iter(module.parameters())).dtype
-    module.load_state_dict({k: v.to(dtype) for k, v in weights.items()}, strict=False)
+    for k, v in weights.items():
+        if v.numel() != params[k].numel():
+            raise KeyError(f"run {run_id}: saved {k} has shape {tuple(v.shape)}, the module's "
+                           f"{tuple(params[k].shape)}")
+    # a hand-written engine may keep a bias as (1, d) where the module has (d,): same entries
+    module.load_state_dict({k: v.to(params[k].dtype).reshape(params[k].shape)
+                            for k, v in weights.items()}, strict=False)
     return module.eval()

@@ -6,7 +6,8 @@ import numpy as np
 from ...schedule import log_steps
 from .data import make_modular_data, n_weights
 from .engine import run_modular_batch
-from .transformer import run_transformer_batch, transformer_weights
+from .module import ModularMLP
+from .transformer import ModularTransformer, run_transformer_batch, transformer_weights
 
 
 def make_data(cfg):
@@ -19,6 +20,12 @@ def run_batch(datas, cfgs, *, device, save_iterates, progress=None):
                                      save_iterates=save_iterates)
     return run_modular_batch(datas, cfgs, device=device, progress=progress,
                              save_iterates=int(save_iterates))
+
+
+def build_module(cfg):
+    """A fresh module of the run's architecture, for :func:`groklab.checkpoints.load_module`:
+    the transformer, or the MLP as a plain module (same parameter names as its checkpoints)."""
+    return ModularTransformer(cfg) if cfg.architecture == "transformer" else ModularMLP(cfg)
 
 
 def run_columns(cfg, data, ref, final, col) -> dict:
