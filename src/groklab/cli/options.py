@@ -205,10 +205,16 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("export", help="write the runs of a results directory for an experiment "
                         "tracker (offline)")
     ex.add_argument("results", help="results directory")
-    ex.add_argument("--to", required=True, choices=("tensorboard",),
+    ex.add_argument("--to", required=True, choices=("tensorboard", "mlflow", "wandb"),
                     help="tensorboard: one event-file folder per run, every curve column a scalar, "
-                    "the run's row as JSON text (needs pip install -e '.[tensorboard]')")
+                    "the run's row as JSON text; mlflow: a file store, one run per groklab run "
+                    "(params = config, metrics = curves and t1/t2/delta_t/final errors); wandb: "
+                    "one offline run per groklab run (config, history, summary). Each needs its "
+                    "optional extra: pip install 'groklab[TO]'")
     ex.add_argument("--dest", default=None, help="output folder (default RESULTS/export/TO)")
+    ex.add_argument("--experiment", default=None, metavar="NAME",
+                    help="MLflow experiment / W&B project name (default: the results "
+                    "directory's name)")
     st = sub.add_parser("status", help="runs done / pending / diverged, parts, size and damage "
                         "of a results directory")
     st.add_argument("results", help="results directory")
