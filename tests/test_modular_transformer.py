@@ -53,3 +53,18 @@ def test_bad_input():
     cfg = ModularConfig(**{**BASE, "steps": 2})
     with pytest.raises(ConfigError, match="--save-iterates"):  # refused before it runs
         execute([cfg], save_iterates=True)
+
+
+def test_last_block_at_the_last_position_only_gives_the_full_models_logits():
+    """The last block computes only the "=" position (its other positions feed nothing); the
+    logits equal those of every block run at every position with the causal mask."""
+    for layers, norm in ((1, "none"), (2, "pre")):
+        cfg = ModularConfig(**BASE, layers=layers, layer_norm=norm, seed=4)
+        m = ModularTransformer(cfg)
+        x = torch.randint(0, 7, (5, 3))
+        x[:, 2] = 7
+        h = torch.nn.functional.embedding(x, m.tok) + m.pos
+        for blk in m.blocks:
+            h = blk(h)  # (5, 3, d): all positions
+        full = m.unembed(m.ln_f(h[:, -1]))
+        torch.testing.assert_close(m(x), full, rtol=1e-5, atol=1e-6)
