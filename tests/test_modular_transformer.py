@@ -9,6 +9,9 @@ from groklab.driver import execute
 import torch
 
 from groklab.families.modular import runtime
+from groklab.families.modular import tf_figures as T
+from groklab.figures import all_figures
+from groklab.grid import expand_grid
 from groklab.families.modular.config import ModularConfig
 from groklab.families.modular.transformer import ModularTransformer
 from groklab.fields import ConfigError
@@ -68,3 +71,30 @@ def test_last_block_at_the_last_position_only_gives_the_full_models_logits():
             h = blk(h)  # (5, 3, d): all positions
         full = m.unembed(m.ln_f(h[:, -1]))
         torch.testing.assert_close(m(x), full, rtol=1e-5, atol=1e-6)
+
+
+def test_the_figure_recipe_is_well_formed_and_draws(tmp_path, monkeypatch):
+    """`reproduce transformer`: both scales expand to valid transformer configs with a no-penalty,
+    a weight-decay, an l1-only and a nuclear-only run at every lr; the drawing runs end to end
+    on a tiny stand-in scale (p = 7, 40 steps), not the quick scale itself."""
+    assert all_figures()["transformer"] is T.FIGURES["transformer"]
+    for full in (False, True):
+        sc = T.SCALES["full" if full else "quick"]
+        cfgs = [c for g in T.grids(full) for c in expand_grid("modular", g)]
+        assert {c.architecture for c in cfgs} == {"transformer"}
+        seeds = len(sc["base"]["seed"]) if isinstance(sc["base"]["seed"], list) else 1
+        per_lr = 2 + len(sc["l1"]) + len(sc["nuclear"])
+        assert len({c.run_id() for c in cfgs}) == seeds * len(sc["lrs"]) * per_lr
+        for lr in sc["lrs"]:
+            mine = [c for c in cfgs if c.lr == lr]
+            assert {c.l1 for c in mine if c.nuclear == 0 and c.weight_decay == 0} \
+                == {0.0, *sc["l1"]}
+            assert {c.nuclear for c in mine if c.l1 == 0 and c.weight_decay == 0} \
+                == {0.0, *sc["nuclear"]}
+            assert any(c.weight_decay > 0 and c.l1 == c.nuclear == 0 for c in mine)
+    tiny = dict(base=dict(T.COMMON, modulus=7, width=8, heads=2, mlp_width=16, steps=40,
+                          seed=0), lrs=[1e-2, 3e-2], l1=[1e-4, 1e-3], nuclear=[1e-3],
+                weight_decay=1.0)
+    monkeypatch.setitem(T.SCALES, "quick", tiny)
+    png = T.FIGURES["transformer"].reproduce(tmp_path)
+    assert png.name == "transformer.png" and png.stat().st_size > 10_000
