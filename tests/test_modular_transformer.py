@@ -3,9 +3,14 @@ learns, and bad input."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from groklab import Results
+from groklab.claims import FAIL, PASS
+from groklab.claims.runner import judge
 from groklab.driver import execute
+from groklab.families.modular import claims as modular_claims
 import torch
 
 from groklab.families.modular import runtime
@@ -98,3 +103,29 @@ def test_the_figure_recipe_is_well_formed_and_draws(tmp_path, monkeypatch):
     monkeypatch.setitem(T.SCALES, "quick", tiny)
     png = T.FIGURES["transformer"].reproduce(tmp_path)
     assert png.name == "transformer.png" and png.stat().st_size > 10_000
+
+
+def _transformer_runs(l1_t2, none_t2, wd_t2=300.0) -> Results:
+    """A transformer-figure runs table: two l1 runs (t1 = 100), an unpenalized run and an AdamW
+    weight-decay run (not penalized by l1 / nuclear, so it must not count as 'no penalty')."""
+    rows = [dict(run_id=f"l1-{i}", lr=1e-2, weight_decay=0.0, l1=b, l2=0.0, nuclear=0.0,
+                 t1=100.0, t2=t, status="done") for i, (b, t) in enumerate(zip((1e-4, 2e-4), l1_t2))]
+    rows += [dict(run_id="none", lr=1e-2, weight_decay=0.0, l1=0.0, l2=0.0, nuclear=0.0, t1=90.0,
+                  t2=none_t2, status="done"),
+             dict(run_id="wd", lr=1e-2, weight_decay=1.0, l1=0.0, l2=0.0, nuclear=0.0, t1=90.0,
+                  t2=wd_t2, status="done")]
+    runs = pd.DataFrame(rows)
+    for c in ("t1", "t2"):
+        runs[c] = runs[c].astype("Float64")
+    return Results(runs=runs, curves=pd.DataFrame())
+
+
+@pytest.mark.parametrize("l1_t2,none_t2,status", [
+    ((2000.0, None), None, PASS),       # one l1 run groks 20x after t1, no penalty never
+    ((250.0, 200.0), None, FAIL),       # the l1 runs generalize, but not 3x after they memorize
+    ((2000.0, 900.0), 5000.0, FAIL),    # the unpenalized transformer generalizes too
+])
+def test_transformer_l1_claim_on_synthetic_runs(l1_t2, none_t2, status):
+    claim = next(c for c in modular_claims.CLAIMS if c.id == "modular.transformer-l1-groks")
+    v = judge(claim, {"transformer": _transformer_runs(l1_t2, none_t2)}, {})
+    assert v.status == status, v.reason
