@@ -34,7 +34,7 @@ COMMON = dict(architecture="transformer", modulus=23, train_fraction=0.6, width=
               l1=0.0, l2=0.0, nuclear=0.0, weight_decay=0.0)
 SCALES = {
     "quick": dict(base=dict(COMMON, steps=10_000, seed=0), lrs=[3e-3, 1e-2], base_lrs=[1e-2],
-                  l1=[1.5e-4, 2e-4], nuclear=[1.5e-3, 2e-3], weight_decay=1.0),
+                  l1=[1.5e-4, 2e-4], nuclear=[1e-3, 1.5e-3], weight_decay=1.0),
     "full": dict(base=dict(COMMON, steps=10_000, seed=0), lrs=[3e-3, 1e-2], base_lrs=[3e-3, 1e-2],
                  l1=[1e-4, 1.5e-4, 2e-4], nuclear=[1e-3, 1.5e-3, 2e-3], weight_decay=1.0),
 }
@@ -115,15 +115,21 @@ def _draw(out, full=False, quiet=True, batch_size=None):
     axes[1][2].axis("off")
     axes[1][2].text(0.0, 0.95, "\n\n".join(_wrap(f) for f in fits), fontsize=7, va="top",
                     transform=axes[1][2].transAxes)
-    b = sc["base"]
-    seeds = b["seed"] if isinstance(b["seed"], list) else [b["seed"]]
-    txt = (f"p={b['modulus']}, train {b['train_fraction']:.0%}, d={b['width']}, "
-           f"{P.fmt(b['steps'])} steps, seeds {', '.join(map(str, seeds))}")
     fig.suptitle("Modular addition, one-layer transformer: memorize, then generalize under ℓ1 "
                  "or nuclear penalties; Δt against αβ\n"
                  + P.fixed_text(runs, skip=("lr", "seed", "weight_decay") + PENALTIES) + "\n"
-                 + scale_note(full, txt, "3 seeds, a wider grid, 20k steps"), fontsize=9)
+                 + scale_note(full, _scale_text(SCALES["quick"]), _scale_text(SCALES["full"])),
+                 fontsize=9)
     return P.save(fig, out / "transformer.png")
+
+
+def _scale_text(sc: dict) -> str:
+    b = sc["base"]
+    seeds = b["seed"] if isinstance(b["seed"], list) else [b["seed"]]
+    return (f"p={b['modulus']}, train {b['train_fraction']:.0%}, d={b['width']}, "
+            f"{P.fmt(b['steps'])} steps, lr {', '.join(map(P.fmt, sc['lrs']))}, "
+            f"{len(sc['l1'])} l1 and {len(sc['nuclear'])} nuclear betas, "
+            f"seeds {', '.join(map(str, seeds))}")
 
 
 def _wrap(text: str, width: int = 70) -> str:
