@@ -79,27 +79,28 @@ def test_last_block_at_the_last_position_only_gives_the_full_models_logits():
 
 
 def test_the_figure_recipe_is_well_formed_and_draws(tmp_path, monkeypatch):
-    """`reproduce transformer`: both scales expand to valid transformer configs with a no-penalty,
-    a weight-decay, an l1-only and a nuclear-only run at every lr; the drawing runs end to end
-    on a tiny stand-in scale (p = 7, 40 steps), not the quick scale itself."""
+    """`reproduce transformer`: both scales expand to valid transformer configs with the l1-only
+    and nuclear-only betas at every lr, a no-penalty and a weight-decay run at every baseline lr,
+    and nothing else; the drawing runs end to end on a tiny stand-in scale (p = 7, 40 steps), not
+    the quick scale itself."""
     assert all_figures()["transformer"] is T.FIGURES["transformer"]
     for full in (False, True):
         sc = T.SCALES["full" if full else "quick"]
         cfgs = [c for g in T.grids(full) for c in expand_grid("modular", g)]
         assert {c.architecture for c in cfgs} == {"transformer"}
         seeds = len(sc["base"]["seed"]) if isinstance(sc["base"]["seed"], list) else 1
-        per_lr = 2 + len(sc["l1"]) + len(sc["nuclear"])
-        assert len({c.run_id() for c in cfgs}) == seeds * len(sc["lrs"]) * per_lr
+        n = len(sc["base_lrs"]) * 2 + len(sc["lrs"]) * (len(sc["l1"]) + len(sc["nuclear"]))
+        assert len({c.run_id() for c in cfgs}) == seeds * n
         for lr in sc["lrs"]:
-            mine = [c for c in cfgs if c.lr == lr]
-            assert {c.l1 for c in mine if c.nuclear == 0 and c.weight_decay == 0} \
-                == {0.0, *sc["l1"]}
-            assert {c.nuclear for c in mine if c.l1 == 0 and c.weight_decay == 0} \
-                == {0.0, *sc["nuclear"]}
-            assert any(c.weight_decay > 0 and c.l1 == c.nuclear == 0 for c in mine)
+            mine = [c for c in cfgs if c.lr == lr and c.weight_decay == 0]
+            assert {c.l1 for c in mine if c.l1 > 0 and c.nuclear == 0} == set(sc["l1"])
+            assert {c.nuclear for c in mine if c.nuclear > 0 and c.l1 == 0} == set(sc["nuclear"])
+        for lr in sc["base_lrs"]:
+            zero = [c for c in cfgs if c.lr == lr and c.l1 == c.nuclear == 0]
+            assert sorted(c.weight_decay for c in zero) == sorted([0.0, sc["weight_decay"]] * seeds)
     tiny = dict(base=dict(T.COMMON, modulus=7, width=8, heads=2, mlp_width=16, steps=40,
-                          seed=0), lrs=[1e-2, 3e-2], l1=[1e-4, 1e-3], nuclear=[1e-3],
-                weight_decay=1.0)
+                          seed=0), lrs=[1e-2, 3e-2], base_lrs=[3e-2], l1=[1e-4, 1e-3],
+                nuclear=[1e-3], weight_decay=1.0)
     monkeypatch.setitem(T.SCALES, "quick", tiny)
     png = T.FIGURES["transformer"].reproduce(tmp_path)
     assert png.name == "transformer.png" and png.stat().st_size > 10_000
