@@ -40,14 +40,21 @@ class Block(nn.Module):
         self.ln1 = nn.LayerNorm(d) if norm else nn.Identity()
         self.ln2 = nn.LayerNorm(d) if norm else nn.Identity()
 
-    def forward(self, h: Tensor) -> Tensor:  # (n, T, d)
+    def forward(self, h: Tensor, last_only: bool = False) -> Tensor:  # (n, T, d)
+        """``last_only``: return only the last position, (n, 1, d).  The answer is read at "=",
+        so in the last block the other positions' queries, attention outputs and MLPs feed
+        nothing; skipping them gives the same logits at a third of the MLP's cost."""
         n, T, d = h.shape
         q, k, v = self.qkv(self.ln1(h)).view(n, T, 3, self.heads, d // self.heads).unbind(2)
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (n, H, T, dh)
-        att = q @ k.transpose(-1, -2) / math.sqrt(d // self.heads)  # (n, H, T, T)
-        causal = torch.ones(T, T, dtype=torch.bool, device=h.device).tril()
-        att = att.masked_fill(~causal, float("-inf")).softmax(-1)
-        h = h + self.proj((att @ v).transpose(1, 2).reshape(n, T, d))
+        if last_only:  # the last query sees every position: the causal mask is all true there
+            q, h = q[:, :, -1:], h[:, -1:]  # (n, H, 1, dh), (n, 1, d)
+        att = q @ k.transpose(-1, -2) / math.sqrt(d // self.heads)  # (n, H, Tq, T)
+        if not last_only:
+            causal = torch.ones(T, T, dtype=torch.bool, device=h.device).tril()
+            att = att.masked_fill(~causal, float("-inf"))
+        att = att.softmax(-1)
+        h = h + self.proj((att @ v).transpose(1, 2).reshape(n, h.shape[1], d))
         return h + self.fc2(torch.relu(self.fc1(self.ln2(h))))
 
 
@@ -73,9 +80,9 @@ class ModularTransformer(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:  # (n, 3) tokens -> (n, p) logits at "="
         h = F.embedding(x, self.tok) + self.pos
-        for blk in self.blocks:
-            h = blk(h)
-        return self.unembed(self.ln_f(h[..., -1, :]))
+        for i, blk in enumerate(self.blocks):
+            h = blk(h, last_only=i == len(self.blocks) - 1)
+        return self.unembed(self.ln_f(h[..., -1, :]))  # (n, p)
 
 
 class _Split:
