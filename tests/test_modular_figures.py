@@ -15,7 +15,7 @@ TINY_BASE = dict(modulus=11, train_fraction=0.5, batch_size=0, width=16, steps=6
 
 
 def test_modular_figures_are_registered():
-    assert set(figs.FIGURES) == {"fig1", "fig2", "fig30"}
+    assert set(figs.FIGURES) == {"fig1", "fig2", "fig30", "transformer"}
     for name, fig in figs.FIGURES.items():
         assert FIGURES[name] is fig and fig.name == name
 
