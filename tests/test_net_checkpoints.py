@@ -193,12 +193,15 @@ def test_resume_keeps_the_checkpoints_and_adds_the_new_runs(tmp_path):
 
 
 def test_estimate_counts_the_checkpoints():
-    """checkpoint_points is iterate_log_indices counted without numpy; the transformer's count
-    of its parameters (config.py, no torch) is its module's; --save-iterates raises the disk
-    and memory estimates by the checkpoints' float32 bytes at least."""
+    """checkpoint_points counts what iterate_log_indices keeps: 0, K, 2K, ... and the last,
+    i.e. ceil(n / K) points plus the last when n - 1 is not a multiple of K (closed form); the
+    transformer's count of its parameters (config.py, no torch) is its module's;
+    --save-iterates raises the disk and memory estimates by the checkpoints' float32 bytes at
+    least."""
     for n in range(1, 40):
         for k in range(1, 12):
-            assert checkpoint_points(n, k) == len(iterate_log_indices(n, k)), (n, k)
+            want = -(-n // k) + ((n - 1) % k != 0)
+            assert checkpoint_points(n, k) == len(iterate_log_indices(n, k)) == want, (n, k)
     assert checkpoint_points(10, 0) == 0 and checkpoint_points(10, True) == 10
     for extra in (dict(), dict(layers=2, layer_norm="pre"), dict(layers=3, mlp_width=7)):
         cfg = ModularConfig(**{**FAMILIES["transformer"][2], **extra})

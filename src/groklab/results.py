@@ -104,6 +104,11 @@ class Results:
         self._iterates_read = iterates is not None or reader is None
 
     @property
+    def run_ids(self) -> set | None:
+        """The run ids a stored view is limited to (None: every run of the directory)."""
+        return self._ids
+
+    @property
     def runs(self) -> pd.DataFrame:
         if self._runs is None:
             df = self._reader.runs() if self._reader is not None else pd.DataFrame()

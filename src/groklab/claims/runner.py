@@ -158,7 +158,7 @@ def _recipe_job(recipe, out: Path, full: bool, quiet: bool):
         res, png = run_recipe(recipe, out, full, quiet)
     except Exception as e:  # reported by the parent as the recipe's failure
         return None, None, f"{type(e).__name__}: {e}", time.perf_counter() - t0
-    ids = getattr(res, "_ids", None)
+    ids = getattr(res, "run_ids", None)
     return (sorted(ids) if ids is not None else None), (str(png) if png else None), None, \
         time.perf_counter() - t0
 
@@ -174,8 +174,9 @@ def _run_parallel(recipes, out: Path, full: bool, quiet: bool, jobs: int, log, c
     so the slowest sweep does not start last.  Workers are spawned, not forked: a parent that
     has imported torch (a user's claims file) must not fork its thread pools."""
     order = sorted(recipes, key=lambda r: -(r.cost_s or 0.0))
-    local = [r for r in order if not _picklable(r)]  # e.g. a claims file's own detection class
-    order = [r for r in order if r not in local]
+    travels = [_picklable(r) for r in order]  # not: e.g. a claims file's own detection class
+    local = [r for r, ok in zip(order, travels) if not ok]
+    order = [r for r, ok in zip(order, travels) if ok]
     evidence, pictures, failed, cost = _run_serial(local, out, full, quiet, log)
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
@@ -193,9 +194,13 @@ def _run_parallel(recipes, out: Path, full: bool, quiet: bool, jobs: int, log, c
             else:
                 evidence[r.name] = load(out / r.name, run_ids=ids)
                 pictures[r.name] = Path(png) if png else None
-            if log:
-                log(f"recipe {r.name}: {seconds:.1f} s" + (f" (failed: {err})" if err else ""))
+            _log_recipe(log, r.name, seconds, err)
     return evidence, pictures, failed, cost
+
+
+def _log_recipe(log, name: str, seconds: float, err: str | None) -> None:
+    if log:
+        log(f"recipe {name}: {seconds:.1f} s" + (f" (failed: {err})" if err else ""))
 
 
 def _picklable(recipe) -> bool:
@@ -217,9 +222,7 @@ def _run_serial(recipes, out: Path, full: bool, quiet: bool, log):
         except Exception as e:
             failed[recipe.name] = f"{type(e).__name__}: {e}"
         cost[recipe.name] = time.perf_counter() - t0
-        if log:
-            log(f"recipe {recipe.name}: {cost[recipe.name]:.1f} s"
-                + (f" (failed: {failed[recipe.name]})" if recipe.name in failed else ""))
+        _log_recipe(log, recipe.name, cost[recipe.name], failed.get(recipe.name))
     return evidence, pictures, failed, cost
 
 

@@ -104,8 +104,8 @@ def _l0(ens, datas) -> dict[str, Tensor]:
     return {"l0_norm": (flat.abs() > L0_THRESHOLD).sum(1).to(torch.float64)}
 
 
-PROGRAM = NetProgram(build=ModularTransformer, spec=_spec, loss="cross-entropy", stream=BATCH_STREAM,
-                     extra=_l0, extra_names=("l0_norm",))
+PROGRAM = NetProgram(build=ModularTransformer, spec=_spec, loss="cross-entropy",
+                     stream=BATCH_STREAM, extra=_l0, extra_names=("l0_norm",))
 
 
 def transformer_weights(cfg) -> int:

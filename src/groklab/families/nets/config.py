@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ... import estimates as est
 from ...fields import ConfigBase, param
+from ...result import iterate_log_indices
 
 BIG = 10 ** 12
 SEED_MAX = 2 ** 63 - 1
@@ -19,12 +20,12 @@ CHECKPOINT_ROW = 64
 
 
 def checkpoint_points(log_points: int, save_iterates) -> int:
-    """How many of ``log_points`` log points keep their weights with ``--save-iterates K``
-    (``groklab.result.iterate_log_indices`` without numpy: 0, K, 2K, ... and the last)."""
+    """How many of ``log_points`` log points keep their weights with ``--save-iterates K``:
+    those :func:`groklab.result.iterate_log_indices` picks (0 without K or log points)."""
     k = int(save_iterates)
     if k <= 0 or log_points <= 0:
         return 0
-    return -(-log_points // k) + ((log_points - 1) % k != 0)
+    return len(iterate_log_indices(log_points, k))
 
 
 def checkpoint_resources(log_points: int, runs: int, weights: int, tensors: int,
