@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from groklab.cli.options import build_parser, detection
-from groklab.detect import Detection, detect, detect_time, first_plateau_time, window_log_slopes
+from groklab.detect import (Detection, detect, detect_time, first_plateau_index,
+                             first_plateau_time, window_log_slopes)
 from groklab.fields import ConfigError
 from groklab.schedule import log_steps
 
@@ -51,6 +52,26 @@ def test_window_slopes_match_polyfit():
         for r in range(3):
             want = np.polyfit(np.log(steps[sl]), np.log(err[sl, r]), 1)[0]
             assert got[w, r] == pytest.approx(want, rel=1e-8, abs=1e-9)
+
+
+def test_batched_rule_matches_the_definition_on_a_sweep_schedule():
+    """Many columns at once on the default schedule (every step to 1000, then every 1000 to 2e4:
+    windows [t, 2t] of 2 to 501 logs, so every level of the range-max / range-min tables is
+    used) against the definition run column by column.  The curves fall to a floor at random
+    times, with noise, some of them non-finite from some step on (a diverged run)."""
+    rng = np.random.default_rng(7)
+    steps = log_steps(20_000)
+    R = 60
+    tau = np.exp(rng.uniform(np.log(3.0), np.log(5e3), R))  # (R,) decay times
+    floor = np.exp(rng.uniform(np.log(1e-4), np.log(1e-1), R))
+    err = floor + 0.5 * np.exp(-steps[:, None] / tau)  # (T, R)
+    err *= np.exp(rng.normal(scale=rng.uniform(0.0, 0.5, R), size=err.shape))
+    for r in rng.choice(R, 6, replace=False):
+        err[rng.integers(len(steps)):, r] = rng.choice([np.nan, np.inf])
+    got = first_plateau_index(steps, err, factor=2.0, max_value=0.05, slope=0.1)
+    want = [brute_first_plateau(steps, err[:, r], 2.0, 0.05, 0.1) for r in range(R)]
+    assert [int(steps[i]) if i >= 0 else None for i in got] == want
+    assert sum(w is not None for w in want) >= R // 3  # the comparison covers fired windows
 
 
 @pytest.mark.parametrize("k", [0.3, 0.5, 0.9])

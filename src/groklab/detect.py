@@ -119,11 +119,13 @@ def plateau_index(err: np.ndarray, *, tol: float, window: int, tail: int,
     return np.where(valid, idx, -1)
 
 
-def _range_table(x: np.ndarray, op) -> list[np.ndarray]:
-    """Sparse table along axis 0: level k holds op over x[i : i + 2**k]."""
+def _range_table(x: np.ndarray, op, longest: int | None = None) -> list[np.ndarray]:
+    """Sparse table along axis 0: level k holds op over x[i : i + 2**k], for the levels a window
+    of up to ``longest`` rows needs (all of x's by default)."""
     table = [x]
     k = 1
-    while (1 << k) <= x.shape[0]:
+    top = x.shape[0] if longest is None else min(int(longest), x.shape[0])
+    while (1 << k) <= top:
         prev = table[-1]
         half = 1 << (k - 1)
         table.append(op(prev[:-half], prev[half:]))
@@ -150,6 +152,11 @@ def window_log_slopes(steps, err: np.ndarray, lo: np.ndarray, hi: np.ndarray) ->
     those windows on their maximum anyway)."""
     s = np.asarray(steps, dtype=np.float64)
     e = _clean(err)
+    return _log_slopes(s, e, lo, hi)
+
+
+def _log_slopes(s: np.ndarray, e: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """window_log_slopes on float steps ``s`` and an already cleaned ``e`` (T, R)."""
     # centre log t on the run's middle so the sums cancel little (x in a few units of ln 2)
     x = np.log(np.maximum(s, 1.0))
     x = (x - x[lo].mean())[:, None]  # (T, 1)
@@ -160,9 +167,13 @@ def window_log_slopes(steps, err: np.ndarray, lo: np.ndarray, hi: np.ndarray) ->
     def cum(a):  # prefix sums with a leading zero row: sum over [i, j] = c[j + 1] - c[i]
         return np.concatenate([np.zeros((1, *a.shape[1:])), np.cumsum(a, axis=0)])
 
+    def window_sum(a):  # sum over every window [lo, hi], from one prefix sum
+        c = cum(a)
+        return c[hi + 1] - c[lo]
+
     n = (hi - lo + 1).astype(np.float64)[:, None]
-    sx, sxx = (cum(x)[hi + 1] - cum(x)[lo]), (cum(x * x)[hi + 1] - cum(x * x)[lo])
-    sy, sxy = (cum(y)[hi + 1] - cum(y)[lo]), (cum(x * y)[hi + 1] - cum(x * y)[lo])
+    sx, sxx = window_sum(x), window_sum(x * x)
+    sy, sxy = window_sum(y), window_sum(x * y)
     den = n * sxx - sx * sx  # (W, 1): > 0 for two or more distinct steps
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0, (n * sxy - sx * sy) / den, np.inf)
@@ -181,11 +192,12 @@ def first_plateau_index(steps, err: np.ndarray, *, factor: float, max_value: flo
     if lo.size == 0:
         return none
     hi = np.searchsorted(s, 2 * s[lo], side="right") - 1
-    mx = _range_query(_range_table(e, np.maximum), lo, hi, np.maximum)
-    mn = _range_query(_range_table(e, np.minimum), lo, hi, np.minimum)
+    longest = int((hi - lo).max()) + 1
+    mx = _range_query(_range_table(e, np.maximum, longest), lo, hi, np.maximum)
+    mn = _range_query(_range_table(e, np.minimum, longest), lo, hi, np.minimum)
     ok = (mx <= max_value) & (mx <= factor * mn)
     if np.isfinite(slope):
-        ok &= np.abs(window_log_slopes(s, e, lo, hi)) <= slope
+        ok &= np.abs(_log_slopes(s.astype(np.float64), e, lo, hi)) <= slope
     first = _first_true(ok)
     return np.where(first >= 0, lo[np.maximum(first, 0)], -1)
 
