@@ -130,3 +130,25 @@ def test_transformer_l1_claim_on_synthetic_runs(l1_t2, none_t2, status):
     claim = next(c for c in modular_claims.CLAIMS if c.id == "modular.transformer-l1-groks")
     v = judge(claim, {"transformer": _transformer_runs(l1_t2, none_t2)}, {})
     assert v.status == status, v.reason
+
+
+def test_weight_count_is_remembered_per_shape_only():
+    """transformer_weights (the runs table's n_weights) counts one module per shape: after
+    counting the base shape, each config that differs in one shape field gets a freshly built
+    module's count (a field missing from the memo's key would return the base count for the
+    ones that change it); the seed changes nothing."""
+    from groklab.families.modular.transformer import SHAPE_FIELDS, transformer_weights
+
+    def fresh(cfg):
+        return sum(w.numel() for w in ModularTransformer(cfg).parameters() if w.dim() == 2)
+
+    base = ModularConfig(**BASE)
+    assert transformer_weights(base) == fresh(base)
+    variants = {"modulus": 11, "width": 24, "mlp_width": 40, "layers": 2,  # change the count
+                "heads": 4, "layer_norm": "pre"}  # change shapes of no counted matrix
+    assert set(variants) == set(SHAPE_FIELDS)
+    for name, value in variants.items():
+        cfg = ModularConfig(**{**BASE, name: value})
+        assert transformer_weights(cfg) == fresh(cfg)
+        assert (fresh(cfg) != fresh(base)) == (name not in ("heads", "layer_norm"))
+    assert transformer_weights(ModularConfig(**{**BASE, "seed": 5})) == fresh(base)

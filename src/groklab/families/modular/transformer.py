@@ -108,9 +108,21 @@ PROGRAM = NetProgram(build=ModularTransformer, spec=_spec, loss="cross-entropy",
                      stream=BATCH_STREAM, extra=_l0, extra_names=("l0_norm",))
 
 
+#: the fields that fix the transformer's shapes (ModularTransformer and Block read no others
+#: but the seed, which fixes values only)
+SHAPE_FIELDS = ("modulus", "width", "heads", "mlp_width", "layers", "layer_norm")
+#: shape -> number of penalized weights, filled on first use
+_WEIGHTS: dict[tuple, int] = {}
+
+
 def transformer_weights(cfg) -> int:
-    """Number of entries of the penalized weight matrices."""
-    return sum(w.numel() for w in ModularTransformer(cfg).parameters() if w.dim() == 2)
+    """Number of entries of the penalized weight matrices.  Counted on one module per shape and
+    remembered: a sweep's runs table asks once per run, and building a module initializes it."""
+    shape = tuple(getattr(cfg, f) for f in SHAPE_FIELDS)
+    if shape not in _WEIGHTS:
+        _WEIGHTS[shape] = sum(w.numel() for w in ModularTransformer(cfg).parameters()
+                              if w.dim() == 2)
+    return _WEIGHTS[shape]
 
 
 def run_transformer_batch(datas, cfgs, *, device="cpu", progress=None, save_iterates=0):
