@@ -15,8 +15,8 @@ For each sweep (sparse recovery, n=100, s=5, N=30, shared data, lr x l1 grid):
 
 Each contender is timed once per round, the rounds interleaved (--rounds, default 3), and the
 best round of each is used: the VM's speed drifts by 10-50 % between seconds, and only ever
-downwards.  Speed-up = numpy seconds per run / groklab seconds per run.  The gap between engine and command
-is groklab's overhead (printed).  ``--breakdown`` splits it: the start-up of a one-step command
+downwards.  Speed-up = numpy seconds per run / groklab seconds per run.  The gap between engine
+and command is groklab's overhead (printed).  ``--breakdown`` splits it: the start-up of a one-step command
 (interpreter, imports, torch, argparse, grid, data, the store's files: fixed costs), then, in
 this process on the engine's own batch result, detection plus tables and the Parquet commit
 (they grow with runs x log points).  "busy" is other processes' CPU load during each measurement
@@ -115,7 +115,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20_000)
     ap.add_argument("--numpy-runs", type=int, default=12)
     ap.add_argument("--rounds", type=int, default=3,
-                    help="interleaved rounds of numpy / engine / command; each is the best of them")
+                    help="interleaved rounds of numpy / engine / command; each is the best of "
+                    "them")
     ap.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     ap.add_argument("--breakdown", action="store_true", help="also split the overhead")
     a = ap.parse_args()

@@ -38,7 +38,8 @@ def run(tmp_path, setup=""):
     (tmp_path / "cyclic_module.py").write_text(
         "class Holder:\n    pass\nh = Holder()\nh.me = h\n")
     code = SCRIPT.format(src=str(SRC), mods=str(tmp_path), setup=setup)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
     collected, n_frozen, enabled = out.stdout.split()
     return collected == "True", int(n_frozen), enabled == "True"
 

@@ -24,7 +24,8 @@ def load(module: str) -> ModuleType:
 
     What the import creates is kept out of the cyclic garbage collector: importing torch makes
     some 10^5 objects that live as long as the process, and the collector's passes over them
-    find no garbage (measured: ~0.2 s of a command's start-up).  So garbage already there is
+    find no garbage (measured in a 1024-run command: the collector's time fell from 0.21 s to
+    0.016 s, and exit got 0.3-0.4 s shorter).  So garbage already there is
     collected first, the collector is paused during the import, and what then exists is moved to
     its permanent generation (``gc.freeze``) before it is resumed: objects made later are
     collected as usual, and frozen ones are still freed when their last reference goes."""

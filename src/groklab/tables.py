@@ -121,7 +121,8 @@ def curves_frame(fam: Family, res: BatchResult, run_ids: list[str]) -> pd.DataFr
     return curves_df
 
 
-def iterates_frame(fam: Family, res: BatchResult, run_ids: list[str], every: int) -> pd.DataFrame:
+def iterates_frame(fam: Family, res: BatchResult, run_ids: list[str],
+                   every: int) -> pd.DataFrame:
     """The saved iterates: every ``every``-th log point and the last (docs/checkpoints.md)."""
     T, R = len(res.steps), len(run_ids)
     it, it_steps = res.iterates, res.iterate_steps
