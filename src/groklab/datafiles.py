@@ -60,15 +60,24 @@ def read(option: str, path: str, sha256: str) -> bytes:
     return blob
 
 
-def load_npz(option: str, path: str, sha256: str) -> dict[str, np.ndarray]:
-    """The arrays of an .npz file (no pickled objects), as a dict."""
+#: how a zip archive (what numpy.savez writes) begins: a local file header, or the end-of-
+#: directory record of an empty archive
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def load_npz(option: str, path: str, sha256: str, needs: str = "arrays") -> dict[str, np.ndarray]:
+    """The arrays of an .npz file (no pickled objects), as a dict.  Anything else -- a plain
+    .npy, a text file, a damaged archive -- is one ConfigError naming ``option``; ``needs`` says
+    which arrays the archive should hold (e.g. "X (N, n), y (N,)")."""
     blob = read(option, path, sha256)
+    if not blob.startswith(ZIP_MAGIC):  # np.load would read a .npy, or talk about pickles
+        raise ConfigError(option, f"{path!r}: not an .npz archive (numpy.savez) with {needs}")
     try:
         with np.load(io.BytesIO(blob), allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
-        raise ConfigError(option, f"{path!r} is not a readable .npz file of arrays: "
-                          f"{' '.join(str(e).split())[:200]}") from None
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError, TypeError) as e:
+        raise ConfigError(option, f"{path!r}: not a readable .npz archive (numpy.savez) with "
+                          f"{needs}: {' '.join(str(e).split())[:200]}") from None
 
 
 def array(option: str, path: str, arrays: dict, name: str, ndims, kind: str = "real") -> np.ndarray:
@@ -99,3 +108,24 @@ def require(option: str, path: str, arrays: dict, names, needs: str) -> None:
     if missing:
         raise ConfigError(option, f"{path!r} has no array {', '.join(missing)} (it has "
                           f"{', '.join(sorted(arrays)) or 'none'}; needs {needs})")
+
+
+#: the smallest norm the engines divide by (they clamp there): below it a relative error is not
+#: the one the docs define
+TINY = 1e-300
+
+
+def norm(v: np.ndarray) -> float:
+    """|v| (Frobenius) without underflow: entries of 1e-200 square to 0."""
+    m = float(np.abs(v).max(initial=0.0))
+    return m * float(np.linalg.norm(v / m)) if m > 0 else 0.0
+
+
+def nonzero(option: str, path: str, name: str, a: np.ndarray, error: str, hint: str = "") -> None:
+    """ConfigError naming ``option`` when ``a`` is all zeros (or its norm is below :data:`TINY`):
+    ``error``, the relative error that divides by its norm, would be undefined."""
+    n = norm(a)
+    if not n >= TINY:
+        what = "is all zeros" if n == 0 else f"has norm {n:.3g}, below {TINY:g}"
+        raise ConfigError(option, f"{path!r}: {name} {what} (the {error} is undefined){hint}")
+

@@ -16,10 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...datafiles import array, load_npz, require
+from ...datafiles import array, load_npz, nonzero, require
 from ...errors import ConfigError
 
 OPTION = "data"
+#: what each kind of file holds, for the messages
+NEEDS = {"completion": "arrays rows, cols, values (N,), shape (2,) or A_star (n1, n2)",
+         "sensing": "arrays X (N, n1, n2) or (N, n1 n2) with shape, y (N,)"}
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,9 @@ def _shape_and_truth(path, z, shape_needed: bool):
                           "unknown")
     else:
         shape = None
-    if A_star is not None and not A_star.any():
-        raise ConfigError(OPTION, f"{path!r}: A_star is all zeros (the test error is undefined); "
-                          "leave it out instead")
+    if A_star is not None:
+        nonzero(OPTION, path, "A_star", A_star, "test error |A - A*|_F / |A*|_F",
+                "; leave it out instead")
     return shape, A_star
 
 
@@ -68,10 +71,9 @@ def read(kind: str, path: str, sha256: str) -> MatrixArrays:
     key = (kind, sha256)
     if key in _CACHE:
         return _CACHE[key]
-    z = load_npz(OPTION, path, sha256)
+    z = load_npz(OPTION, path, sha256, NEEDS[kind])
     if kind == "completion":
-        require(OPTION, path, z, ("rows", "cols", "values"),
-                 "rows, cols, values (N,), shape (2,) or A_star (n1, n2)")
+        require(OPTION, path, z, ("rows", "cols", "values"), NEEDS[kind])
         shape, A_star = _shape_and_truth(path, z, shape_needed=True)
         rows, cols = (array(OPTION, path, z, k, 1, kind="int") for k in ("rows", "cols"))
         values = array(OPTION, path, z, "values", 1)
@@ -87,12 +89,10 @@ def read(kind: str, path: str, sha256: str) -> MatrixArrays:
         if len(np.unique(flat)) != N:
             raise ConfigError(OPTION, f"{path!r}: {N - len(np.unique(flat))} observed entries "
                               "appear twice")
-        if not values.any():
-            raise ConfigError(OPTION, f"{path!r}: every observed value is 0 (the train error is "
-                              "undefined)")
+        nonzero(OPTION, path, "values", values, "train error |P_Omega(A) - values| / |values|")
         out = MatrixArrays(shape=shape, A_star=A_star, rows=rows, cols=cols, values=values)
     else:
-        require(OPTION, path, z, ("X", "y"), "X (N, n1, n2) or (N, n1 n2) with shape, y (N,)")
+        require(OPTION, path, z, ("X", "y"), NEEDS[kind])
         Xr = array(OPTION, path, z, "X", (2, 3))
         shape, A_star = _shape_and_truth(path, z, shape_needed=Xr.ndim == 2)
         if Xr.ndim == 3:
@@ -108,8 +108,7 @@ def read(kind: str, path: str, sha256: str) -> MatrixArrays:
         if y.shape != (Xr.shape[0],) or not len(y):
             raise ConfigError(OPTION, f"{path!r}: y has shape {y.shape}, X has {Xr.shape[0]} "
                               "measurements")
-        if not y.any():
-            raise ConfigError(OPTION, f"{path!r}: y is all zeros (the train error is undefined)")
+        nonzero(OPTION, path, "y", y, "train error |X vec(A) - y| / |y|")
         out = MatrixArrays(shape=shape, A_star=A_star, X=Xr, y=y)
     _CACHE[key] = out
     return out

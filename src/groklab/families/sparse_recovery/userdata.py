@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...datafiles import array, load_npz, require
+from ...datafiles import array, load_npz, nonzero, require
 from ...errors import ConfigError
 
 OPTION = "data"
+NEEDS = "arrays X (N, n), y (N,), optional a_star (n,)"
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,8 @@ def read(path: str, sha256: str) -> SparseArrays:
     """The checked arrays of the file (parsed once per content)."""
     if sha256 in _CACHE:
         return _CACHE[sha256]
-    z = load_npz(OPTION, path, sha256)
-    require(OPTION, path, z, ("X", "y"), "X (N, n), y (N,), optional a_star (n,)")
+    z = load_npz(OPTION, path, sha256, NEEDS)
+    require(OPTION, path, z, ("X", "y"), NEEDS)
     X = array(OPTION, path, z, "X", 2)
     y = array(OPTION, path, z, "y", 1)
     N, n = X.shape
@@ -46,12 +47,10 @@ def read(path: str, sha256: str) -> SparseArrays:
         if a_star.shape != (n,):
             raise ConfigError(OPTION, f"{path!r}: a_star has shape {a_star.shape}, X has {n} "
                               f"columns: needs ({n},)")
-        if not a_star.any():
-            raise ConfigError(OPTION, f"{path!r}: a_star is all zeros (the recovery error "
-                              "|a - a*| / |a*| is undefined); leave it out instead")
-    if not np.any(y) and a_star is None:
-        raise ConfigError(OPTION, f"{path!r}: y is all zeros (the train error |Xa - y| / |y| is "
-                          "undefined)")
+        nonzero(OPTION, path, "a_star", a_star, "test error |a - a*| / |a*|",
+                "; leave it out instead")
+    # with or without a_star: the train error divides by |y|
+    nonzero(OPTION, path, "y", y, "train error |Xa - y| / |y|")
     arrays = SparseArrays(X=X, y=y, a_star=a_star)
     _CACHE[sha256] = arrays
     return arrays
