@@ -81,7 +81,8 @@ def test_read_only_out_is_refused(tmp_path, monkeypatch, engine_spy):
 def test_full_disk_is_refused(tmp_path, monkeypatch, engine_spy):
     spy = engine_spy()
     monkeypatch.setattr(preflight.os, "statvfs",
-                        lambda path: SimpleNamespace(f_bavail=1, f_frsize=4096))
+                        lambda path: SimpleNamespace(f_bavail=1, f_frsize=4096, f_blocks=10 ** 6,
+                                                     f_flag=0))
     with pytest.raises(ConfigError) as e:
         groklab.sweep({**GRID, "l1": [1e-3, 1e-2]}, out=tmp_path / "res")
     assert str(e.value).startswith("--out: ") and "4 KiB free" in str(e.value)

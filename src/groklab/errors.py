@@ -1,6 +1,8 @@
 """The one exception for bad user input."""
 from __future__ import annotations
 
+import os
+
 
 class ConfigError(ValueError):
     """Bad user input.  ``str(err)`` is a one-line message naming the option, the value and what
@@ -9,6 +11,14 @@ class ConfigError(ValueError):
     def __init__(self, option: str, message: str):
         self.option = option
         super().__init__(f"--{option.replace('_', '-')}: {message}")
+
+    @classmethod
+    def environment(cls, variable: str, message: str) -> "ConfigError":
+        """Bad input given by an environment variable: the line names it and its value
+        (``GROKLAB_MAX_MEMORY='1x': ...``), not an option it does not come from."""
+        err = cls(variable, message)
+        err.args = (f"{variable}={os.environ.get(variable, '')!r}: {message}",)
+        return err
 
 
 class StoreError(OSError):

@@ -95,6 +95,9 @@ class Family:
     axis_priority: tuple[str, ...] = ()
     #: the registry's default family for ``groklab.run(...)`` without ``problem``
     default: bool = False
+    #: a torch-free check of the environment variables the family reads (raise
+    #: ``ConfigError.environment``), called before a sweep creates or touches anything
+    check_environment: Callable[[], object] | None = None
 
     def __post_init__(self):
         if getattr(self.config, "problem", None) != self.name:
@@ -161,30 +164,37 @@ def register(*families: Family) -> None:
         _FAMILIES[fam.name] = fam
 
 
-def _plugin_modules() -> list[str]:
-    mods = [m.strip() for m in os.environ.get(ENV_VAR, "").split(",") if m.strip()]
+def _plugin_modules() -> list[tuple[str, str]]:
+    """(module, where it is named) of every plug-in family: GROKLAB_FAMILIES, then entry points."""
+    mods = [(m.strip(), ENV_VAR) for m in os.environ.get(ENV_VAR, "").split(",") if m.strip()]
     try:
-        mods += [ep.value for ep in metadata.entry_points(group=ENTRY_POINTS)]
+        mods += [(ep.value, f"the entry point {ep.name!r} ({ENTRY_POINTS})")
+                 for ep in metadata.entry_points(group=ENTRY_POINTS)]
     except Exception:  # noqa: BLE001 -- a broken installed distribution must not stop groklab
         pass
     return mods
 
 
 def discover() -> None:
-    """Import every built-in family package and every plug-in module (once per process)."""
+    """Import every built-in family package and every plug-in module (once per process).  A
+    plug-in that cannot be imported is a one-line ConfigError naming where it was named (the
+    environment variable or the entry point), raised again on every later call until fixed."""
     global _discovered
     if _discovered:
         return
-    _discovered = True
     for info in pkgutil.iter_modules(_builtin.__path__):
         if info.ispkg:
             load(f"{_builtin.__name__}.{info.name}")
-    for mod in _plugin_modules():
+    for mod, where in _plugin_modules():
         try:
             load(mod)
-        except ImportError as e:
-            raise ConfigError("problem", f"cannot import the family module {mod!r} named by "
-                              f"{ENV_VAR} or an entry point: {e}") from None
+        except Exception as e:  # noqa: BLE001 -- any failure of the user's module: one line
+            why = f"cannot import the family module {mod!r}: {type(e).__name__}: " \
+                  f"{' '.join(str(e).split())[:300]}"
+            if where == ENV_VAR:
+                raise ConfigError.environment(ENV_VAR, why) from None
+            raise ConfigError("problem", f"{where} names a module that fails: {why}") from None
+    _discovered = True
 
 
 def all_families() -> list[Family]:

@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import family as registry
 from .errors import ConfigError
 from .grid import plan_batches
 from .schedule import MAX_POINTS, schedule_length
@@ -59,6 +60,7 @@ class Estimate:
     size_cfg: object = None  # the config with the largest data set
     size_fields: list = field(default_factory=list)  # the options that size it
     unknown: list = field(default_factory=list)  # families without an estimate
+    problems: list = field(default_factory=list)  # the families of the counted configs
     #: the batches themselves (groklab.grid.plan_batches of the counted configs): the driver
     #: runs this very plan when nothing is finished yet, instead of planning a second time
     plan: list = field(default_factory=list, repr=False)
@@ -93,6 +95,7 @@ def estimate(configs: list, *, batch_size: int, save_iterates: bool = False,
         i, k = shard
         configs = [cfg for cfg in configs if int(cfg.run_id(), 16) % k == i]
     est = Estimate(runs=len(configs))
+    est.problems = sorted({cfg.problem for cfg in configs})
     if not configs:
         return est
     points: dict = {}  # batch key -> schedule length (every run of a batch shares it)
@@ -151,11 +154,13 @@ def _env_limit() -> float:
         return math.inf
     scale = {"K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30, "T": 2 ** 40}.get(text[-1].upper(), 1)
     try:
-        return float(text[:-1] if scale != 1 else text) * scale
+        value = float(text[:-1] if scale != 1 else text) * scale
     except ValueError:
-        err = ConfigError("max_memory", "")
-        err.args = (f"{MEMORY_ENV}={text!r} is not a size (e.g. 8G)",)  # an environment variable
-        raise err from None
+        value = math.nan
+    if not (0 < value < math.inf):
+        raise ConfigError.environment(MEMORY_ENV, "not a size: give a positive number of "
+                                      "bytes, or with a K, M, G or T suffix (e.g. 8G)")
+    return value
 
 
 def available_memory() -> float:
@@ -214,31 +219,49 @@ def _flags(cfg, names) -> str:
 
 
 # ---- the checks ----------------------------------------------------------------------------------
-def check_out(out, disk_bytes: float = 0.0) -> None:
-    """``out`` can hold the results: not a file, writable, room on its disk.  Nothing is created."""
+def existing_base(path: Path) -> Path:
+    """The deepest existing directory entry on the way to ``path`` (what it would be created
+    under); OSError when a part of the way cannot be looked at (permission denied)."""
+    base = path.absolute()
+    while not os.path.lexists(base) and base != base.parent:
+        base = base.parent
+    os.stat(base)  # a part of the way that cannot be searched raises here, not later
+    return base
+
+
+def check_out(out, disk_bytes: float = 0.0, option: str = "out") -> None:
+    """``out`` can hold the results: not a file, writable, room on its disk.  Nothing is created.
+    ``option``: the flag the path came from, for the message (``dest`` for ``export``)."""
     if out is None:
         return
     if str(out) == "":
-        raise ConfigError("out", "'' is empty: give a results directory")
+        raise ConfigError(option, "'' is empty: give a results directory")
     p = Path(out)
-    if p.exists() and not p.is_dir():
-        raise ConfigError("out", f"{str(out)!r} exists and is not a directory")
-    base = p.absolute()
-    while not base.exists():  # the directory that would be created under
-        base = base.parent
+    try:
+        base = existing_base(p)
+    except OSError as e:
+        raise ConfigError(option, f"{str(out)!r} cannot be reached: {e.strerror or e}") from None
+    if base == p.absolute() and not base.is_dir():
+        raise ConfigError(option, f"{str(out)!r} exists and is not a directory")
     if not base.is_dir():
-        raise ConfigError("out", f"{str(out)!r}: {str(base)!r} is a file, not a directory")
-    if not os.access(base, os.W_OK | os.X_OK):
-        raise ConfigError("out", f"{str(out)!r} is not writable ({str(base)!r}: permission "
-                          "denied or a read-only file system)")
+        raise ConfigError(option, f"{str(out)!r}: {str(base)!r} is a file, not a directory")
     try:
         st = os.statvfs(base)
     except OSError:
+        st = None
+    if not os.access(base, os.W_OK | os.X_OK) or \
+            (st is not None and st.f_flag & getattr(os, "ST_RDONLY", 1)):
+        raise ConfigError(option, f"{str(out)!r} is not writable ({str(base)!r}: permission "
+                          "denied or a read-only file system)")
+    if st is None:
         return
+    if st.f_blocks == 0:  # /proc, /sys: writable-looking to root, but no file can be made there
+        raise ConfigError(option, f"{str(out)!r} is not writable ({str(base)!r} is on a "
+                          "virtual file system without storage, such as /proc)")
     free = st.f_bavail * st.f_frsize
     if disk_bytes > free:
-        raise ConfigError("out", f"{str(out)!r}: the results need ~{size(disk_bytes)} but its disk "
-                          f"has {size(free)} free")
+        raise ConfigError(option, f"{str(out)!r}: the results need ~{size(disk_bytes)} but its "
+                          f"disk has {size(free)} free")
 
 
 def _options(names) -> str:
@@ -254,20 +277,43 @@ def _refuse(cfg, sizes: list, what: str):
                        f"{_options(sizes)}")
 
 
+def _smaller(sizes) -> str:
+    return f"smaller {_options(sizes)}" if sizes else "fewer runs"
+
+
+def _capped(what: str, instead: str) -> ConfigError:
+    """The memory refusal when GROKLAB_MAX_MEMORY, not the machine, sets the limit: the line
+    names the variable (the sizes are not what the user needs to change first)."""
+    return ConfigError.environment(MEMORY_ENV, f"{what} under this cap: raise it (this machine "
+                                   f"has {size(_machine_memory())} available) or use {instead}")
+
+
 def check(est: Estimate, *, out=None, device: str = "cpu", local: bool = True,
           batch_size: int | None = None) -> None:
     """Refuse (ConfigError, one line) what ``est`` says cannot run here; ``local``: the batches
     run in this process (not on Ray workers, whose memory is not known here)."""
+    for problem in est.problems:  # e.g. GROKLAB_MATRIX_KERNEL=foo: refused before any write
+        hook = registry.get(problem).check_environment
+        if hook is not None:
+            hook()
     if est.log_points > MAX_POINTS:
         c = est.log_cfg
         raise ConfigError("steps", f"{c.steps} with --log-every {c.log_every} (--log-spacing "
                           f"{c.log_spacing}) logs {est.log_points:,} points per run; at most "
                           f"{MAX_POINTS:,}: raise --log-every or use --log-spacing log")
     avail = available_memory()
+    cap = _env_limit()
+    capped = cap < math.inf and cap <= avail  # GROKLAB_MAX_MEMORY, not the machine, sets avail
+    if capped and BASE_BYTES > cap:
+        raise ConfigError.environment(MEMORY_ENV, f"allows {size(cap)}, less than a groklab "
+                                      f"process takes before any data (~{size(BASE_BYTES)}): "
+                                      "raise it or unset it")
     if est.data_bytes + BASE_BYTES > avail:
-        raise _refuse(est.size_cfg, est.size_fields,
-                      f"the {est.data_sets:,} data set(s) need ~{size(est.data_bytes)} of memory, "
-                      f"{size(avail)} available")
+        what = (f"the {est.data_sets:,} data set(s) need ~{size(est.data_bytes)} of memory, "
+                f"{size(avail)} available")
+        if capped:
+            raise _capped(what, _smaller(est.size_fields))
+        raise _refuse(est.size_cfg, est.size_fields, what)
     if local and not str(device).startswith("cuda") and est.batch_bytes is not None \
             and est.peak_bytes > avail:
         c = est.batch_cfg
@@ -277,9 +323,14 @@ def check(est: Estimate, *, out=None, device: str = "cpu", local: bool = True,
         what = (f"a batch of {est.largest_batch:,} runs needs ~{size(est.peak_bytes)} at its peak, "
                 f"{size(avail)} available")
         if est.largest_batch > 1 and fit >= 1:
+            if capped:
+                raise _capped(what, f"--runs-per-batch {fit} or less")
             raise ConfigError("runs_per_batch", f"{batch_size or est.largest_batch}: {what}: use "
                               f"--runs-per-batch {fit} or less, or smaller {_options(sizes)}")
-        raise _refuse(c, sizes, what.replace(f"a batch of {est.largest_batch:,} runs", "one run"))
+        what = what.replace(f"a batch of {est.largest_batch:,} runs", "one run")
+        if capped:
+            raise _capped(what, _smaller(sizes))
+        raise _refuse(c, sizes, what)
     check_out(out, est.disk_bytes)
 
 
@@ -309,11 +360,8 @@ def describe(est: Estimate, *, out=None, batch_size: int) -> list[str]:
                      f"{size(avail)} available")
     where = ""
     if out is not None:
-        base = Path(out).absolute()
-        while not base.exists():
-            base = base.parent
         try:
-            st = os.statvfs(base)
+            st = os.statvfs(existing_base(Path(out)))
             where = f" in {out} ({size(st.f_bavail * st.f_frsize)} free)"
         except OSError:
             where = f" in {out}"

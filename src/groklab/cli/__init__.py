@@ -38,9 +38,26 @@ def _one_line_warnings(message, category, filename, lineno, file=None, line=None
     print(f"groklab: warning: {message}", file=sys.stderr, flush=True)
 
 
+def _command(argv) -> str:
+    """The sub-command named in ``argv`` (for a message before the parser exists)."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    return next((a for a in args if a in COMMANDS), "")
+
+
+def _fail(command: str, err: Exception, status: int) -> int:
+    print(f"groklab{' ' + command if command else ''}: error: {err}", file=sys.stderr)
+    return status
+
+
 def main(argv=None) -> int:
-    parser = build_parser()
-    ns = parser.parse_args(argv)
+    try:  # the parser lists every family: a plug-in that fails to import is one line
+        parser = build_parser()
+    except ConfigError as e:
+        return _fail(_command(argv), e, 2)
+    ns, extra = parser.parse_known_args(argv)
+    if extra:  # said by the sub-command's parser, as every other argparse error is
+        prog = " ".join(p for p in ("groklab", ns.command, getattr(ns, "problem", None)) if p)
+        parser.exit(2, f"{prog}: error: unrecognized arguments: {' '.join(extra)}\n")
     if ns.version:
         print(__version__)
         return 0
@@ -53,15 +70,10 @@ def main(argv=None) -> int:
     warnings.showwarning = _one_line_warnings
     try:
         return load(COMMANDS[ns.command]).main(ns)
-    except ConfigError as e:
-        print(f"groklab {ns.command}: error: {e}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as e:
-        print(f"groklab {ns.command}: error: {e}", file=sys.stderr)
-        return 2
+    except (ConfigError, FileNotFoundError) as e:
+        return _fail(ns.command, e, 2)
     except StoreError as e:
-        print(f"groklab {ns.command}: error: {e}", file=sys.stderr)
-        return 1
+        return _fail(ns.command, e, 1)
     except KeyboardInterrupt:
         print(f"\ngroklab {ns.command}: interrupted; finished batches are kept, rerun the same "
               "command to resume", file=sys.stderr)

@@ -7,10 +7,11 @@ Modules: ``config``, ``data``, ``engine`` (torch, any depth), ``kernel`` (the co
 step loop), ``theory``, ``runtime`` (what the registry calls), ``figures``.
 """
 from ...family import Family, register
-from .config import MatrixCompletionConfig, MatrixSensingConfig
+from .config import MatrixCompletionConfig, MatrixSensingConfig, kernel_mode
 
 _COMMON = dict(
     runtime=f"{__name__}.runtime",
+    check_environment=kernel_mode,
     figures=f"{__name__}.figures",
     final_metrics=("unobserved_error", "nuclear_norm", "fro_norm", "l1_norm", "numerical_rank",
                    "effective_rank", "spectral_error", "nuclear_error", "grad_fit_norm",

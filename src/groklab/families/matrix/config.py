@@ -4,6 +4,7 @@ The science behind each field: docs/families/matrix.md.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -15,6 +16,21 @@ from . import userdata
 
 BIG = 10 ** 12
 SEED_MAX = 2 ** 63 - 1
+#: picks the depth-1 CPU backend (groklab.families.matrix.kernel); its values -> the backend
+#: ("c", the kernel's name when it was written in C, means numba)
+KERNEL_ENV = "GROKLAB_MATRIX_KERNEL"
+KERNEL_MODES = {"auto": "auto", "numba": "numba", "c": "numba", "torch": "torch"}
+
+
+def kernel_mode() -> str:
+    """The backend GROKLAB_MATRIX_KERNEL asks for (unset or empty: auto).  Torch-free, so that
+    the registry checks it before a sweep creates or touches anything (a one-line ConfigError
+    naming the variable), not when the first batch starts."""
+    raw = os.environ.get(KERNEL_ENV, "").strip().lower() or "auto"
+    if raw not in KERNEL_MODES:
+        raise ConfigError.environment(KERNEL_ENV, "not a backend: use auto, numba or torch "
+                                      "(c means numba)")
+    return KERNEL_MODES[raw]
 
 
 # The two configs share their fields through three mixins, assembled so that the CLI lists them in

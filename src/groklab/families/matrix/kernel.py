@@ -23,11 +23,12 @@ in and out).  A group holds 8 runs (of one data set, for sensing); lane l of ele
 """
 from __future__ import annotations
 
-import os
 import sys
 
 import numpy as np
 import torch
+
+from .config import kernel_mode
 
 try:  # numba is a dependency, but a broken or missing one must leave the torch path working
     from . import numba_kernel as _numba_kernel
@@ -38,7 +39,6 @@ except Exception as e:  # noqa: BLE001 -- ImportError, or a numba / llvmlite tha
 
 LANES = 8  # runs per lockstep group (numba_kernel.LN)
 MAX_DIM = 64  # min(n1, n2) above this: LAPACK's O(n^3) SVD beats O(sweeps n^3) Jacobi
-MODES = {"auto": "auto", "numba": "numba", "c": "numba", "torch": "torch"}
 SLOWER = "~10x slower"  # the torch path per run-step, figure-6 grid (benchmarks/bench_matrix.py)
 
 _compiled = False
@@ -84,10 +84,7 @@ def notice_fallback(reason: str) -> None:
 
 
 def mode() -> str:
-    raw = os.environ.get("GROKLAB_MATRIX_KERNEL", "auto").lower()
-    if raw not in MODES:
-        raise ValueError(f"GROKLAB_MATRIX_KERNEL={raw!r}: use auto, numba or torch")
-    return MODES[raw]
+    return kernel_mode()
 
 
 def fits(depth: int, n1: int, n2: int, device) -> bool:
