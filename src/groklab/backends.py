@@ -214,8 +214,12 @@ class RayBackend:
         try:
             socket.create_connection((host, int(port)), timeout=3).close()
         except (OSError, ValueError):
-            raise ConfigError("address", f"{self.address!r}: no Ray cluster answers at {where} "
-                              "(start one with `ray start --head`)") from None
+            # name the address given; Ray's reading of it (127.0.0.1 becomes this node's IP)
+            # only as a detail, so the line does not seem to be about another address
+            read = f" (Ray reads it as {where})" if where != self.address else ""
+            raise ConfigError("address", f"{self.address!r}: no Ray cluster answers there{read}: "
+                              "give the HOST:PORT of a running cluster's head, or start one "
+                              "with `ray start --head`") from None
 
     def map(self, batches, job: Job, device: str, progress=None) -> Iterator:
         if not batches:

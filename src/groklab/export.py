@@ -20,6 +20,7 @@ from . import family as registry
 from .detect import Detection
 from .fields import ConfigError
 from .lazy import load
+from .preflight import check_out
 
 #: target -> the module whose ``write(runs, curves, dest, name)`` writes it
 TARGETS = {"tensorboard": "groklab.export_tensorboard", "mlflow": "groklab.export_mlflow",
@@ -124,6 +125,10 @@ def export(results, to: str, dest, name: str | None = None) -> list[Path]:
     if name is not None and to == "tensorboard":
         raise ConfigError("experiment", "names an MLflow experiment or a W&B project; "
                           "--to tensorboard has none (use --dest)")
+    if name is not None and not name.strip():
+        raise ConfigError("experiment", f"{name!r} is empty: give a name, or leave the option "
+                          "out for the results directory's name")
+    check_out(dest, option="dest")  # a file, read-only, /proc: refused before the library loads
     writer = load(TARGETS[to])
     name = name if name is not None else default_name(getattr(results, "path", None))
     return writer.write(results.runs, results.curves, Path(dest), name)

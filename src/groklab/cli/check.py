@@ -11,6 +11,8 @@ from ..claims import check, load_claims_file, paper_claims, print_table, select,
 from ..claims.runner import default_jobs
 from ..fields import ConfigError
 from ..html import write_claims_html, write_results_html
+from ..preflight import check_out
+from .options import out_dir
 
 #: where ``check`` writes without --out (cli.options names it in the help)
 DEFAULT_OUT = "results/check"
@@ -20,6 +22,9 @@ def main(ns) -> int:
     """``groklab check`` (its flags: cli.options)."""
     claims = paper_claims()
     if ns.claims_file:
+        if Path(ns.claims_file).is_file() and Path(ns.claims_file).suffix != ".py":
+            # importlib finds no loader for another suffix (and would fail with a traceback)
+            raise ConfigError("claims_file", f"{ns.claims_file!r} is not a Python file (.py)")
         extra = load_claims_file(ns.claims_file)
         known = {c.id for c in claims}
         dup = [c.id for c in extra if c.id in known]
@@ -34,7 +39,8 @@ def main(ns) -> int:
         return 0
     if ns.jobs is not None and ns.jobs < 1:
         raise ConfigError("jobs", f"{ns.jobs} is not a positive number of processes")
-    out = Path(ns.out or DEFAULT_OUT)
+    out = Path(out_dir(ns, DEFAULT_OUT))
+    check_out(out)  # a file, read-only, /proc: refused before any recipe runs
     log = None if ns.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     t0 = time.perf_counter()
     verdicts = check(claims, out, full=ns.full, quiet=True, log=log,

@@ -7,7 +7,7 @@ from pathlib import Path
 from ..backends import BackendError
 from ..fields import ConfigError
 from ..figures import all_figures
-from .options import out_dir
+from .options import out_dir, positive
 
 
 def main(ns) -> int:
@@ -21,6 +21,7 @@ def main(ns) -> int:
     if ns.runs_per_batch is not None and ns.runs_per_batch < 1:
         raise ConfigError("runs_per_batch", f"{ns.runs_per_batch} is out of range: must be an "
                           "integer >= 1")
+    positive("ray_cpus_per_task", ns.ray_cpus_per_task)
     fig = figures[ns.figure]
     out = Path(out_dir(ns, f"results/{ns.figure}"))
     try:

@@ -14,18 +14,22 @@ from .report import print_runs
 
 
 def parse_shard(text: str) -> tuple[int, int]:
+    """``--shard I/K``: shard I of K, counted from 0."""
+    allowed = "expected I/K with 0 <= I < K (ASCII digits; shards count from 0)"
+    shown = text if text.strip() and text.isprintable() else repr(text)
     parts = text.split("/")
     if len(parts) != 2 or not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
-        raise ConfigError("shard", f"{text!r} is not of the form I/K (ASCII digits, I from 0)")
+        raise ConfigError("shard", f"{shown}: {allowed}")
     i, k = (int(x) for x in parts)
     if not (k >= 1 and 0 <= i < k):
-        raise ConfigError("shard", f"{text!r}: need K >= 1 and 0 <= I < K (shards count from 0)")
+        raise ConfigError("shard", f"{shown}: {allowed}")
     return i, k
 
 
 def main(ns) -> int:
     fam = registry.get(ns.problem)
     positive("runs_per_batch", ns.runs_per_batch)
+    positive("ray_cpus_per_task", ns.ray_cpus_per_task)  # refused with --backend local too
     out = Path(out_dir(ns, f"results/{ns.problem}"))
     values = sweep_values(ns, fam)
     det = detection(ns, ns.problem)

@@ -25,11 +25,16 @@ class Parser(argparse.ArgumentParser):
         # no prefix matching: --step 10 must not silently mean --steps 10
         kwargs["allow_abbrev"] = False
         super().__init__(*args, **kwargs)
-        # accept negative numbers in exponent notation (--l1 -1e-3) as values, so that the range
-        # check can name the option, instead of argparse mistaking them for flags
-        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+        # accept negative numbers in exponent notation (--l1 -1e-3) and negative shards
+        # (--shard -1/4) as values, so that the range check can name the option and say what is
+        # allowed, instead of argparse mistaking them for flags
+        self._negative_number_matcher = re.compile(
+            r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-\d+/\d+$")
 
     def error(self, message):  # noqa: D401
+        m = re.fullmatch(r"argument (--[\w-]+).*: expected one argument", message)
+        if m:  # --out -x: argparse took the value for a flag
+            message += f" (a value that starts with '-' is written {m.group(1)}=VALUE)"
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
@@ -72,7 +77,10 @@ def sweep_values(ns, fam) -> dict:
     the file's value of the same option."""
     values = {}
     if getattr(ns, "grid", None) is not None:
-        problem, values = read_grid_file(ns.grid)
+        try:
+            problem, values = read_grid_file(ns.grid)
+        except OSError as e:  # permission denied, an I/O error (a missing file: ConfigError)
+            raise ConfigError("grid", f"{ns.grid!r} cannot be read: {e.strerror or e}") from None
         if problem is not None and problem != fam.name:
             raise ConfigError("grid", f"{ns.grid!r} is a grid of {problem}, not {fam.name}")
     values.update(collect(ns, fam.config))
