@@ -94,3 +94,48 @@ def test_end_to_end_bad_input_writes_nothing(tmp_path):
     p = cli("run", "sparse-recovery", *SMALL, "--lr", "٠.١", "--out", out)
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "--lr" in p.stderr
     assert not out.exists()
+
+
+def _tree(root) -> dict:
+    return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_a_bad_kernel_setting_leaves_an_existing_results_directory_untouched(tmp_path, capsys,
+                                                                              monkeypatch):
+    """GROKLAB_MATRIX_KERNEL=foo once logged an "interrupted" command in the manifest of the
+    directory it had just created: now it is refused before the store is opened."""
+    out = tmp_path / "res"
+    grid = ["run", "matrix-completion", "--rows", "6", "--cols", "5", "--observed", "20",
+            "--steps", "20", "--log-every", "10", "--log-dense-until", "0", "--quiet",
+            "--out", out]
+    monkeypatch.setenv("GROKLAB_MATRIX_KERNEL", "torch")
+    assert run_main(capsys, *grid)[0] == 0
+    before = _tree(out)
+    monkeypatch.setenv("GROKLAB_MATRIX_KERNEL", "foo")
+    code, _, err = run_main(capsys, *grid, "--nuclear", "1e-3,2e-3")  # new runs to do
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith("groklab run: error: GROKLAB_MATRIX_KERNEL='foo': not a backend: use "
+                          "auto, numba or torch"), err
+    assert _tree(out) == before  # the manifest too: no command was logged
+
+
+def test_a_plug_in_that_fails_to_import_is_one_line(tmp_path):
+    """In a real process (the parser lists every family, so even --help meets it)."""
+    for args in (["--help"], ["run", "sparse-recovery", "--out", tmp_path / "res"]):
+        p = cli(*args, env_extra={"GROKLAB_FAMILIES": "no_such_module"})
+        assert p.returncode == 2 and p.stderr.count("\n") == 1, p.stderr
+        assert "GROKLAB_FAMILIES='no_such_module': cannot import the family module " \
+               "'no_such_module': ModuleNotFoundError" in p.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unreachable_ray_address_is_named_as_given(capsys, tmp_path):
+    pytest.importorskip("ray")
+    out = tmp_path / "res"
+    code, _, err = run_main(capsys, "run", "sparse-recovery", *SMALL, "--backend", "ray",
+                            "--address", "127.0.0.1:1", "--out", out)
+    assert code == 2 and err.count("\n") == 1, err
+    # the address the user gave comes first; Ray's reading of it (this node's IP) only after
+    assert err.startswith("groklab run: error: --address: '127.0.0.1:1': no Ray cluster answers "
+                          "there"), err
+    assert not out.exists()
