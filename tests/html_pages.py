@@ -1,5 +1,6 @@
-"""Pages for the HTML tests: a toy-family results directory with its ``report --html`` page, and a
-``check`` page built from toy verdicts with a picture each (cheap: 3 toy runs, one small PNG)."""
+"""Pages for the HTML tests: a toy-family results directory with its ``report --html`` page, a
+100-run toy sweep with its page (a summary and the sheets of every run's curves), and a ``check``
+page built from toy verdicts with a picture each (cheap: toy runs, one small PNG)."""
 from __future__ import annotations
 
 import base64
@@ -23,6 +24,10 @@ from groklab.html import write_claims_html  # noqa: E402
 from claims_toy import CLAIMS  # noqa: E402
 
 GRID = {"lr": 0.5, "beta": [1e-2, 3e-2, 1e-1], "steps": 3000, "log_every": 5}
+#: 2 x 5 x 10 runs: seed (10 values) runs across the sheets' rows, 8 cells a row then a wrap,
+#: so 20 rows of cells on 3 sheets (8 + 8 + 4 rows)
+SWEEP = {"lr": [0.3, 0.5], "beta": [1e-3, 3e-3, 1e-2, 3e-2, 1e-1], "seed": list(range(10)),
+         "steps": 3000, "log_every": 25}
 
 
 def tree_state(root: Path) -> dict:
@@ -48,6 +53,10 @@ def build(tmp: Path) -> dict:
     results_page = tmp / "pages" / "results.html"
     assert main(["report", str(out), "--html", str(results_page)]) == 0
     assert tree_state(out) == before, "report --html wrote into the results directory"
+    sweep = tmp / "sweep"
+    groklab.sweep(SWEEP, problem="toy-shrinkage", out=sweep)
+    sweep_page = tmp / "pages" / "sweep.html"
+    assert main(["report", str(sweep), "--html", str(sweep_page)]) == 0
     fig, ax = plt.subplots(figsize=(3, 2))
     ax.plot([1, 2, 3], [3, 1, 2])
     png = tmp / "pic.png"
@@ -57,7 +66,8 @@ def build(tmp: Path) -> dict:
     verdicts = [Verdict(c, s, {"exponent": -1.0 - k, "n": 6}, f"reason {k}", picture=str(png))
                 for k, (c, s) in enumerate(zip(CLAIMS, statuses))]
     claims_page = write_claims_html(table(verdicts), tmp / "check")
-    return {"results": results_page, "claims": claims_page, "out": out, "n_claims": len(verdicts)}
+    return {"results": results_page, "claims": claims_page, "out": out, "n_claims": len(verdicts),
+            "sweep": sweep_page, "sweep_out": sweep}
 
 
 class Tags(HTMLParser):

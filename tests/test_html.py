@@ -2,9 +2,12 @@
 decodes; ``report --html`` writes only its FILE; the table has the runs and their times."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from groklab.html import page as H
+from groklab.results import load
 from html_pages import data_png, pages_once, parse, png_size
 
 
@@ -13,7 +16,7 @@ def pages(tmp_path_factory):
     return pages_once(tmp_path_factory)
 
 
-@pytest.mark.parametrize("which", ["results", "claims"])
+@pytest.mark.parametrize("which", ["results", "sweep", "claims"])
 def test_page_is_self_contained(pages, which):
     text = pages[which].read_text(encoding="utf-8")
     assert "http://" not in text and "https://" not in text
@@ -39,6 +42,22 @@ def test_results_page_lists_the_runs_and_the_fit(pages):
         assert col in head
     assert len(rows) == 3 and len({r[head.index("t2")] for r in rows}) == 3
     assert "beta)^k" in pages["results"].read_text()  # the fit line of a sweep over lr * beta
+
+
+def test_sweep_page_draws_every_run_and_links_each_to_its_sheet(pages):
+    text = pages["sweep"].read_text(encoding="utf-8")
+    sheets = re.findall(r'<h3 id="(sheet-\d+)">', text)
+    assert sheets == ["sheet-1", "sheet-2", "sheet-3"]  # 20 rows of cells: 8 + 8 + 4
+    links = re.findall(r'<a href="#(sheet-\d+)">([^<]+)</a>', text)
+    assert sorted(rid for _, rid in links) == sorted(load(pages["sweep_out"]).runs.run_id)
+    assert {a for a, _ in links} == set(sheets)
+    assert text.count("<img") == 1 + len(sheets)
+
+
+def test_fit_lines_are_separate_paragraphs(pages):
+    fit = re.search(r"<h2>Fit</h2>(.*?)<h2>", pages["results"].read_text(), re.S).group(1)
+    paras = re.findall(r"<p><code>(.*?)</code></p>", fit, re.S)
+    assert len(paras) == 2 and paras[1].startswith("censored fit") and "\n" not in "".join(paras)
 
 
 def test_claims_page_has_badges_numbers_and_one_picture_per_claim(pages):

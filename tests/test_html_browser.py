@@ -61,6 +61,23 @@ def test_results_page_renders_sorts_and_loads_every_image(browser, pages, tmp_pa
     assert console == [], console
 
 
+def test_sweep_page_loads_every_sheet_and_every_link_lands(browser, pages, tmp_path):
+    """The 100-run sweep's page: the summary and the 3 sheets load, every run id in the table
+    links to an element of the page, and sorting keeps the links."""
+    dom, console = chromium(browser, tmp_path, pages["sweep"].as_uri() + "#sort=-beta",
+                            "--dump-dom")
+    b = body(dom)
+    assert b.get("data-js") == "ready" and b.get("data-sorted") == "-beta"
+    assert b["data-images"] == "4/4"
+    ids = {a["id"] for t, a in parse(dom).tags if "id" in a}
+    links = [a["href"] for t, a in parse(dom).tags if t == "a" and "href" in a]
+    assert len(links) == 100 and all(h[1:] in ids for h in links)
+    head, *rows = parse(dom).rows[:101]
+    beta = [float(r[head.index("beta")]) for r in rows]
+    assert beta == sorted(beta, reverse=True)
+    assert console == [], console
+
+
 def test_claims_page_renders_with_every_figure(browser, pages, tmp_path):
     dom, console = chromium(browser, tmp_path, pages["claims"].as_uri() + "#sort=status",
                             "--dump-dom")

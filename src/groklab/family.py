@@ -93,6 +93,12 @@ class Family:
     memorized_error: str | None = None
     #: plot axes in order of preference when a sweep varies several fields
     axis_priority: tuple[str, ...] = ()
+    #: (train, test) curve columns of accuracies, for a family whose errors are 1 - accuracy:
+    #: the generic plots draw these on a linear [0, 1] axis instead of the errors on a log one
+    accuracy: tuple[str, str] | None = None
+    #: config field -> (other field, its values where the first applies), e.g. a transformer's
+    #: heads only with architecture transformer: plot titles leave out what does not apply
+    applies: Mapping[str, tuple[str, tuple]] = field(default_factory=dict)
     #: the registry's default family for ``groklab.run(...)`` without ``problem``
     default: bool = False
     #: a torch-free check of the environment variables the family reads (raise

@@ -112,6 +112,31 @@ def fit_runs(runs, curves, column: str, level: float = 0.95):
     return beta, naive, cens, n_failed
 
 
+def fit_text(runs, curves, column: str) -> list[str]:
+    """The fit of ``column`` against lr * beta as text, two lines: least squares over the
+    detected runs with its 95% interval, then the censored fit (or why it is not possible),
+    each followed by how many runs were left out as failed.  The one wording of the fit:
+    ``report --fit`` prints these lines and ``report --html`` shows them, from
+    :func:`fit_runs` on the same runs and curves (without ``curves`` every run not detected
+    counts as censored: pass them whenever they are stored).  ConfigError when no fit is
+    possible."""
+    beta, naive, cens, n_failed = fit_runs(runs, curves, column)
+    if isinstance(naive, ValueError):
+        raise ConfigError("fit", f"{column}: {naive}")
+    n_sel = int((runs[beta] > 0).sum())
+    left = n_sel - naive["n"]
+    line = (f"{column} ~ (lr*{beta})^k: k = {naive['exponent']:.4g}, 95% CI "
+            f"[{naive['exponent_low']:.4g}, {naive['exponent_high']:.4g}], prefactor "
+            f"{naive['prefactor']:.4g}, n = {naive['n']} runs ({left} of {n_sel} with {beta} > 0 "
+            f"left out: not detected); paper: k = -1")
+    failed = (f"; {n_failed} left out as failed (not detected, error no longer falling at the "
+              "horizon)") if n_failed else ""
+    if isinstance(cens, ValueError):
+        return [line, f"censored fit: not possible ({cens}){failed}"]
+    return [line, "censored fit (runs not detected by the horizon kept as censored): "
+            f"{cens.text()}{failed}"]
+
+
 # ---- --aggregate FIELD ------------------------------------------------------------------------
 #: the numbers summarized per group: times (null = not detected) and final errors
 AGG_COLUMNS = ("t1", "t2", "delta_t", "final_train_error", "final_test_error")

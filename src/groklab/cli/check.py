@@ -1,6 +1,5 @@
 """``groklab check``: the paper's claims, each given a verdict (pass / fail / inconclusive) from
-its figure's sweep, written to OUT/claims.parquet and OUT/report.html; and the ``--html`` page of
-``groklab report``."""
+its figure's sweep, written to OUT/claims.parquet and OUT/report.html."""
 from __future__ import annotations
 
 import sys
@@ -10,7 +9,7 @@ from pathlib import Path
 from ..claims import check, load_claims_file, paper_claims, print_table, select, table
 from ..claims.runner import default_jobs
 from ..fields import ConfigError
-from ..html import write_claims_html, write_results_html
+from ..html import write_claims_html
 from ..preflight import check_out
 from .options import out_dir
 
@@ -50,14 +49,3 @@ def main(ns) -> int:
     print(f"wrote {out / 'claims.parquet'}, {html} ({time.perf_counter() - t0:.0f} s)")
     return 0
 
-
-def report_html(res, runs, path, columns, fit_text) -> int:
-    """``groklab report OUT --html FILE``: writes FILE only (never into OUT)."""
-    fit = None
-    try:
-        fit = fit_text(runs)
-    except ConfigError:  # no sweep over lr * beta: no fit line
-        pass
-    write_results_html(res, path, columns, fit, runs=runs)
-    print(f"wrote {path}")
-    return 0

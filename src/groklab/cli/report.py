@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
 import pandas as pd
 
 from .. import family as registry
 from ..fields import ConfigError
 from ..progress import progress_measures
-from ..stats import AGG_COLUMNS, aggregate, fit_runs, group_keys
+from ..stats import AGG_COLUMNS, aggregate, fit_text, group_keys
 
 RESULT_COLS = ["t1", "t2", "delta_t", "t1_rule", "t2_rule", "final_train_error",
                "final_test_error", "status"]
@@ -32,12 +31,17 @@ def summary_columns(runs) -> list[str]:
     return ["run_id", *config, *[c for c in RESULT_COLS if c in runs.columns]]
 
 
-def print_runs(runs, fmt="table", columns=None) -> None:
+def table_columns(runs, columns=None) -> list[str]:
+    """``--columns`` (each must be a column of the runs table), else :func:`summary_columns`."""
     cols = columns or summary_columns(runs)
     missing = [c for c in cols if c not in runs.columns]
     if missing:
         raise ConfigError("columns", f"unknown column(s) {', '.join(missing)}")
-    print_table(runs[cols], fmt)
+    return cols
+
+
+def print_runs(runs, fmt="table", columns=None) -> None:
+    print_table(runs[table_columns(runs, columns)], fmt)
 
 
 def print_table(df, fmt="table") -> None:
@@ -57,25 +61,9 @@ def print_table(df, fmt="table") -> None:
 
 
 def fit_line(runs, column: str, curves=None) -> str:
-    """Two lines: the power-law exponent of ``column`` against lr * beta with its 95% interval,
-    by least squares over the detected runs, then by the censored fit that keeps the runs not
-    detected by the horizon whose error is still falling there (:func:`groklab.stats.fit_runs`;
-    without ``curves`` every run not detected counts as censored)."""
-    beta, naive, cens, n_failed = fit_runs(runs, curves, column)
-    if isinstance(naive, ValueError):
-        raise ConfigError("fit", f"{column}: {naive}")
-    n_sel = int((runs[beta] > 0).sum())
-    left = n_sel - naive["n"]
-    line = (f"{column} ~ (lr*{beta})^k: k = {naive['exponent']:.4g}, 95% CI "
-            f"[{naive['exponent_low']:.4g}, {naive['exponent_high']:.4g}], prefactor "
-            f"{naive['prefactor']:.4g}, n = {naive['n']} runs ({left} of {n_sel} with {beta} > 0 "
-            f"left out: not detected); paper: k = -1")
-    failed = (f"; {n_failed} left out as failed (not detected, error no longer falling at the "
-              "horizon)") if n_failed else ""
-    if isinstance(cens, ValueError):
-        return f"{line}\ncensored fit: not possible ({cens}){failed}"
-    return (f"{line}\ncensored fit (runs not detected by the horizon kept as censored): "
-            f"{cens.text()}{failed}")
+    """``report --fit``: the two lines of :func:`groklab.stats.fit_text` (the page of
+    ``report --html`` shows the same lines)."""
+    return "\n".join(fit_text(runs, curves, column))
 
 
 def _num(v) -> str:

@@ -16,8 +16,8 @@ import pandas as pd
 
 from ..fields import ConfigError
 from ..stats import aggregate, group_keys
-from .common import (CENSORED, LOG_FIELDS, fixed_text, is_numeric, label, new_figure, palette, save,
-                     scale_axis, short)
+from .common import (CENSORED, LOG_FIELDS, accuracy_columns, fixed_text, is_numeric, label,
+                     metric_axis, new_figure, palette, save, scale_axis, short)
 
 PANELS = (("t1", "t1 (memorization)"), ("t2", "t2 (generalization)"),
           ("delta_t", "Δt = t2 − t1"), ("final_test_error", "final test error"))
@@ -62,6 +62,8 @@ def plot_aggregate(res, path, field: str) -> Path:
         if "steps" in runs.columns else None
     if horizon is not None:
         agg = agg.merge(horizon, on=keys, how="left")
+    acc = accuracy_columns(runs) is not None  # errors are 1 - accuracy: draw the accuracy
+    panels = PANELS[:3] + ((("final_test_error", "final test accuracy"),) if acc else PANELS[3:])
     fig, axes = new_figure(len(shown), 4, 4.3, 3.3)
     numeric = is_numeric(agg[x])
     cats = {v: i for i, v in enumerate(sorted(agg[x].unique(), key=str))}
@@ -76,15 +78,16 @@ def plot_aggregate(res, path, field: str) -> Path:
             g = g_all if hue is None else g_all[g_all[hue] == hv]
             xs = g[x].to_numpy(float) if numeric else np.array([cats[v] for v in g[x]], float)
             hz = g["horizon"].to_numpy(float) if "horizon" in g else np.full(len(g), np.nan)
-            for ax, (c, _) in zip(row, PANELS):
+            for ax, (c, name) in zip(row, panels):
                 if c not in g:
                     continue
                 h = hz if c != "final_test_error" else np.full(len(g), np.nan)
-                hollow |= _band(ax, xs, g[c].to_numpy(float), g[f"{c}_low"].to_numpy(float),
-                                g[f"{c}_high"].to_numpy(float), h, col,
-                                label(hue, hv) if hue else None)
-        for ax, (_, name) in zip(row, PANELS):
-            ax.set_yscale("log")
+                med, lo, hi = (g[k].to_numpy(float) for k in (c, f"{c}_low", f"{c}_high"))
+                if name == "final test accuracy":  # 1 - x is monotone: medians and ends map
+                    med, lo, hi = 1 - med, 1 - hi, 1 - lo
+                hollow |= _band(ax, xs, med, lo, hi, h, col, label(hue, hv) if hue else None)
+        for ax, (_, name) in zip(row, panels):
+            metric_axis(ax, "accuracy" if name == "final test accuracy" else "log")
             ax.set_ylabel(name)
             ax.grid(True, which="major", alpha=0.3)
             if numeric:

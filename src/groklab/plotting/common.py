@@ -7,7 +7,9 @@ pyplot), so no display is ever needed.
 from __future__ import annotations
 
 import math
+import os
 import textwrap
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +23,15 @@ from matplotlib.ticker import NullFormatter
 from matplotlib.transforms import blended_transform_factory
 
 from .. import family as registry
+from ..errors import ConfigError, StoreError
 
 #: fields that only set the logging schedule: never shown in titles, never a sweep axis
 LOG_FIELDS = ("log_every", "log_dense_until", "log_spacing")
 TRAIN_STYLE = dict(ls="--", lw=1.4)
 TEST_STYLE = dict(ls="-", lw=1.8)
 FLOOR = 1e-16  # errors are clipped here on log axes (the projected method's train error is 0)
+#: the picture formats ``plot --file`` accepts (matplotlib writes each without extra packages)
+FORMATS = ("png", "pdf", "svg")
 
 
 # ---- config bookkeeping -------------------------------------------------------------------------
@@ -37,6 +42,15 @@ def config_fields(runs: pd.DataFrame) -> list[str]:
 
 def varying_fields(runs: pd.DataFrame) -> list[str]:
     return [f for f in config_fields(runs) if runs[f].astype(str).nunique() > 1]
+
+
+def axis_order(runs: pd.DataFrame) -> list[str]:
+    """The varying fields, the one with the most values first (ties: the family's
+    ``axis_priority``): the x axis of a sweep summary, then its colours, then its facets."""
+    fam = registry.of_runs(runs)
+    prio = {f: i for i, f in enumerate(fam.axis_priority if fam is not None else ())}
+    return sorted(varying_fields(runs),
+                  key=lambda f: (-runs[f].astype(str).nunique(), prio.get(f, 99)))
 
 
 def short(field: str) -> str:
@@ -62,13 +76,33 @@ def label(field: str, v) -> str:
     return f"{short(field)}={fmt(v)}"
 
 
+def applies(runs: pd.DataFrame, name: str) -> bool:
+    """Whether config field ``name`` means something for some run of ``runs``: False when the
+    family declares it applies only at other values of another field (``Family.applies``: a
+    transformer's heads in a table of MLP runs)."""
+    fam = registry.of_runs(runs)
+    rule = fam.applies.get(name) if fam is not None else None
+    if rule is None or rule[0] not in runs:
+        return True
+    return bool(runs[rule[0]].isin(rule[1]).any())
+
+
 def fixed_text(runs: pd.DataFrame, skip=(), width: int = 120) -> str:
-    """'fixed: n=100, s=5, ...' for every config field that has one value across ``runs``."""
+    """'fixed: n=100, s=5, ...' for every config field that has one value across ``runs`` and
+    applies to them (:func:`applies`)."""
     vary = set(varying_fields(runs)) | set(skip)
     # an empty option (no --data file) says nothing
     parts = [label(f, runs[f].iloc[0]) for f in config_fields(runs)
-             if f not in vary and not (isinstance(runs[f].iloc[0], str) and not runs[f].iloc[0])]
+             if f not in vary and not (isinstance(runs[f].iloc[0], str) and not runs[f].iloc[0])
+             and applies(runs, f)]
     return "\n".join(textwrap.wrap("fixed: " + ", ".join(parts), width))
+
+
+def accuracy_columns(runs: pd.DataFrame) -> tuple[str, str] | None:
+    """The (train, test) accuracy curve columns when the family of ``runs`` declares its errors
+    as 1 - accuracy (``Family.accuracy``): those are drawn on a linear [0, 1] axis."""
+    fam = registry.of_runs(runs)
+    return fam.accuracy if fam is not None else None
 
 
 def is_grid(runs: pd.DataFrame, fields: list[str]) -> bool:
@@ -97,11 +131,31 @@ def new_figure(nrows: int, ncols: int, w: float = 4.6, h: float = 3.4):
     return fig, axes
 
 
-def save(fig: Figure, path) -> Path:
+def save(fig: Figure, path, dpi: int = 110) -> Path:
+    """Write ``fig`` to ``path`` (its extension, one of FORMATS, says the format) through a
+    temporary file in the same folder and a rename: a full or read-only disk leaves no partial
+    file and ends in one StoreError line."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    kind = path.suffix.lower().lstrip(".")
+    if kind not in FORMATS:
+        raise ConfigError("file", unsupported(path))
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(tmp, dpi=dpi, format=kind)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise StoreError(f"cannot write {path}: {e.strerror or e}; nothing was written") from None
+    finally:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # the folder turned read-only: nothing more to do
+            pass
     return path
+
+
+def unsupported(path) -> str:
+    return f"{path}: unsupported extension; use {', '.join('.' + f for f in FORMATS)}"
 
 
 def palette(k: int):
@@ -140,16 +194,34 @@ def mark_times(ax, t1, t2, horizon=None, rules=("", ""), colors=("C0", "C3"), ar
                 va="bottom", fontsize=8)
 
 
-def error_panel(ax, c: pd.DataFrame, color_train="C0", color_test="C3", name="") -> None:
+def curve_metric(c: pd.DataFrame, accuracy=None) -> tuple[pd.Series, pd.Series, str]:
+    """(train, test, axis label) of one run's curve rows: the accuracy columns when given and
+    present, else the errors clipped at FLOOR for a log axis."""
+    if accuracy and all(a in c for a in accuracy):
+        return c[accuracy[0]], c[accuracy[1]], "accuracy"
+    return c.train_error.clip(lower=FLOOR), c.test_error.clip(lower=FLOOR), "relative error"
+
+
+def metric_axis(ax, what: str) -> None:
+    """The y axis of :func:`curve_metric`'s ``what``: accuracy linear on [0, 1], errors log."""
+    if what == "accuracy":
+        ax.set_ylim(-0.02, 1.02)
+    else:
+        ax.set_yscale("log")
+
+
+def error_panel(ax, c: pd.DataFrame, color_train="C0", color_test="C3", name="",
+                accuracy=None) -> None:
+    """Train (dashed) and test (solid) curves of one run against the step on a log axis: the
+    errors on a log axis, or the ``accuracy`` columns (train, test) on a linear [0, 1] one."""
     c = positive_steps(c)
-    ax.plot(c.step, c.train_error.clip(lower=FLOOR), color=color_train,
-            label=f"train {name}".strip(), **TRAIN_STYLE)
-    ax.plot(c.step, c.test_error.clip(lower=FLOOR), color=color_test, label=f"test {name}".strip(),
-            **TEST_STYLE)
+    train, test, what = curve_metric(c, accuracy)
+    ax.plot(c.step, train, color=color_train, label=f"train {name}".strip(), **TRAIN_STYLE)
+    ax.plot(c.step, test, color=color_test, label=f"test {name}".strip(), **TEST_STYLE)
     ax.set_xscale("log")
-    ax.set_yscale("log")
+    metric_axis(ax, what)
     ax.set_xlabel("step t")
-    ax.set_ylabel("relative error")
+    ax.set_ylabel(what)
     ax.grid(True, which="major", alpha=0.3)
 
 
@@ -181,6 +253,15 @@ def legend(ax, censored: bool, text: str | None = None, **kw) -> None:
     if censored:
         h, lb = h + [CENSORED], lb + [text or CENSORED.get_label()]
     ax.legend(h, lb, **{"fontsize": 7, **kw})
+
+
+def legend_subset(k: int, most: int = 9) -> set[int]:
+    """Which of ``k`` colours (in order along the palette) a legend names: all up to ``most``,
+    else ``most`` evenly spaced ones with both ends -- the palette is ordered, so the reader
+    reads the colours in between, and a legend of 32 entries would crowd the panels out."""
+    if k <= most:
+        return set(range(k))
+    return {int(round(i * (k - 1) / (most - 1))) for i in range(most)}
 
 
 def measured(ax, x, y, horizon, color, lbl=None, marker="o") -> bool:

@@ -1,6 +1,7 @@
-"""Per-run curve plots: relative train (dashed) and test (solid) error against the step, log-log,
-with t1 and t2 as labelled vertical lines and Delta t annotated, and two norms of the parameters
-(the family's ``norms``) on a twin axis.  Beyond 12 runs every curve goes into one panel."""
+"""Per-run curve plots: relative train (dashed) and test (solid) error against the step, log-log
+(accuracy on a linear [0, 1] axis for a family that declares its accuracy columns), with t1 and
+t2 as labelled vertical lines and Delta t annotated, and two norms of the parameters (the
+family's ``norms``) on a twin axis.  Beyond 12 runs every curve goes into one panel."""
 from __future__ import annotations
 
 import math
@@ -9,8 +10,13 @@ from pathlib import Path
 import pandas as pd
 
 from .. import family as registry
-from .common import (FLOOR, error_panel, fixed_text, label, mark_times, new_figure, palette,
-                     positive_steps, save, time_or_none, varying_fields)
+from .common import (FLOOR, accuracy_columns, curve_metric, error_panel, fixed_text, label,
+                     mark_times, metric_axis, new_figure, palette, positive_steps, save,
+                     time_or_none, varying_fields)
+
+
+#: beyond this many runs every curve goes into one panel
+PANELS_MAX = 12
 
 
 def curve_panel(ax, res, row, title: str = "", norms: bool = True) -> None:
@@ -24,13 +30,13 @@ def curve_panel(ax, res, row, title: str = "", norms: bool = True) -> None:
         ax.set_axis_off()
         ax.set_title(title, fontsize=9)
         return
-    error_panel(ax, c)
+    fam = registry.get(row.problem) if "problem" in row else None
+    error_panel(ax, c, accuracy=fam.accuracy if fam is not None else None)
     mark_times(ax, row.t1, row.t2, row.steps, (row.get("t1_rule", ""), row.get("t2_rule", "")))
     handles, labels = ax.get_legend_handles_labels()
     if norms and len(c):
         ax2 = ax.twinx()
         p = positive_steps(c)
-        fam = registry.get(row.problem) if "problem" in row else None
         names = fam.norms if fam is not None else {}
         shown = [n for n in names if n in p][:2]  # the family's first two norms present
         for name, ls in zip(shown, ("-", "-.")):
@@ -49,20 +55,22 @@ def plot_curves(res, path, runs: pd.DataFrame | None = None, title: str = "") ->
     runs = res.runs if runs is None else runs
     vary = varying_fields(runs)
     names = [", ".join(label(f, r[f]) for f in vary) or f"run {r.run_id}" for _, r in runs.iterrows()]
-    if len(runs) > 12:  # too many panels: overlay every run in one
+    if len(runs) > PANELS_MAX:  # too many panels: overlay every run in one
         fig, axes = new_figure(1, 2, 6.0, 4.4)
         cmap = palette(len(runs))
+        accuracy, what = accuracy_columns(runs), "relative error"
         for k, ((_, r), nm) in enumerate(zip(runs.iterrows(), names)):
             c = positive_steps(res.curve(r.run_id))
-            for ax, col, t in ((axes[0, 0], "train_error", r.t1), (axes[0, 1], "test_error", r.t2)):
-                y = c[col].clip(lower=FLOOR)
-                ax.plot(c.step, y, color=cmap[k], lw=1, label=nm if col == "test_error" else None)
+            train, test, what = curve_metric(c, accuracy)
+            for ax, y, t in ((axes[0, 0], train, r.t1), (axes[0, 1], test, r.t2)):
+                ax.plot(c.step, y, color=cmap[k], lw=1, label=nm if y is test else None)
                 if len(c) and time_or_none(t) is None:  # never detected: hollow at the horizon
                     ax.plot(c.step.iloc[-1], y.iloc[-1], "o", mfc="none", mec=cmap[k])
                 elif len(c):
                     ax.plot(t, y[c.step >= t].iloc[0], "o", color=cmap[k], ms=4)
-        for ax, what in zip(axes[0], ("train", "test")):
-            ax.set(xscale="log", yscale="log", xlabel="step t", ylabel=f"relative {what} error")
+        for ax, split in zip(axes[0], ("train", "test")):
+            ax.set(xscale="log", xlabel="step t", ylabel=f"{split} {what}")
+            metric_axis(ax, what)
             ax.grid(True, alpha=0.3)
         axes[0, 1].legend(fontsize=6, ncol=2, loc="lower left")
         axes[0, 0].set_title("dots: t1; hollow: t1 never detected", fontsize=9)

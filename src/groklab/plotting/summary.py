@@ -19,8 +19,9 @@ from matplotlib.transforms import blended_transform_factory
 
 from .. import family as registry
 from ..theory_fit import fit_power_law
-from .common import (CENSORED, DIVERGED, fixed_text, is_numeric, label, measured, new_figure,
-                     palette, save, scale_axis, short, times_of, varying_fields)
+from .common import (CENSORED, DIVERGED, accuracy_columns, axis_order, fixed_text, is_numeric,
+                     label, legend_subset, measured, metric_axis, new_figure, palette, save,
+                     scale_axis, short, times_of, varying_fields)
 
 
 PREDICTED = Line2D([], [], color="k", ls="--", lw=1,
@@ -50,24 +51,28 @@ def theory_overlay(axes, g: pd.DataFrame, xs, color) -> bool:
 
 
 def summary_row(axes, runs: pd.DataFrame, x: str, hue: str | None, note: str = "") -> None:
-    """Four panels: t1, t2, Delta t, final test error vs ``x``, one line per ``hue`` value."""
+    """Four panels: t1, t2, Delta t, final test error vs ``x``, one line per ``hue`` value (the
+    final test accuracy on a linear axis for a family whose errors are 1 - accuracy)."""
+    acc = accuracy_columns(runs) is not None
     hues = sorted(runs[hue].unique()) if hue else [None]
     colors = palette(len(hues))
     censored = diverged = predicted = False
     numeric = is_numeric(runs[x])
     cats = {v: i for i, v in enumerate(sorted(runs[x].unique(), key=str))}
-    for hv, col in zip(hues, colors):
+    named = legend_subset(len(hues))
+    for k, (hv, col) in enumerate(zip(hues, colors)):
         g = runs if hue is None else runs[runs[hue] == hv]
         xs = g[x].to_numpy(float) if numeric else np.array([cats[v] for v in g[x]], float)
         t1, t2, dt = times_of(g)
         hz = g.steps.to_numpy(float)
-        lbl = label(hue, hv) if hue else None
+        lbl = label(hue, hv) if hue and k in named else None
         censored |= measured(axes[0], xs, t1, hz, col, lbl)
         censored |= measured(axes[1], xs, t2, hz, col, lbl)
         censored |= measured(axes[2], xs, dt, hz - np.nan_to_num(t1), col, lbl)
         predicted |= theory_overlay(axes[:3], g, xs, col)
         err = g.final_test_error.to_numpy(float)
         bad = ~np.isfinite(err) | (g.status != "done").to_numpy()
+        err = 1 - err if acc else err
         measured(axes[3], xs[~bad], err[~bad], err[~bad], col, lbl, marker="s")
         if bad.any():
             diverged = True
@@ -77,10 +82,12 @@ def summary_row(axes, runs: pd.DataFrame, x: str, hue: str | None, note: str = "
     mem = fam.memorized_error if fam is not None else None
     ls = runs[mem].dropna().unique() if mem and mem in runs else []
     if len(ls) == 1:
-        axes[3].axhline(ls[0], color="0.5", ls=":", label="least squares (memorizes only)")
-    for ax, name in zip(axes, ("t1 (memorization)", "t2 (generalization)", "Δt = t2 − t1",
-                               "final test error")):
-        ax.set_yscale("log")
+        axes[3].axhline(1 - ls[0] if acc else ls[0], color="0.5", ls=":",
+                        label="least squares (memorizes only)")
+    last = "final test accuracy" if acc else "final test error"
+    names = ("t1 (memorization)", "t2 (generalization)", "Δt = t2 − t1", last)
+    for ax, name in zip(axes, names):
+        metric_axis(ax, "accuracy" if name == "final test accuracy" else "log")
         ax.set_ylabel(name)
         ax.grid(True, which="major", alpha=0.3)
         if numeric:
@@ -136,12 +143,13 @@ def product_row(axes, runs: pd.DataFrame, *, beta: str, hue: str = "lr",
     hues = sorted(runs[hue].unique())
     colors = palette(len(hues))
     censored = diverged = False
-    for hv, col in zip(hues, colors):
+    named = legend_subset(len(hues))
+    for k, (hv, col) in enumerate(zip(hues, colors)):
         g = runs[runs[hue] == hv].sort_values(beta)
         x = (g.lr * g[beta]).to_numpy(float)
         t1, t2, dt = times_of(g)
         hz = g.steps.to_numpy(float)
-        lbl = label(hue, hv)
+        lbl = label(hue, hv) if k in named else None
         censored |= measured(axes[0], x, t2, hz, col, lbl)
         pred = _column(g, pred_col)
         axes[0].plot(x, np.nanmedian(t1) + pred if np.isfinite(t1).any() else pred, ls="--",
@@ -183,8 +191,7 @@ def plot_sweep(res, path, title: str = "") -> Path:
     runs = res.runs
     vary = varying_fields(runs)
     fam = registry.of_runs(runs)
-    prio = {f: i for i, f in enumerate(fam.axis_priority if fam is not None else ())}
-    order = sorted(vary, key=lambda f: (-runs[f].astype(str).nunique(), prio.get(f, 99)))
+    order = axis_order(runs)
     x, hue, rest = order[0], (order[1] if len(order) > 1 else None), order[2:]
     facets = [()] if not rest else \
         list(runs[rest].astype(str).drop_duplicates().itertuples(index=False))

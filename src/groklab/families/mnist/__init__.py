@@ -27,5 +27,6 @@ FAMILY = Family(
     norms={"l1_norm": "‖A‖₁ + ‖B‖₁", "l2_norm": "‖(A, B)‖₂"},
     penalties={"l1": "", "nuclear": "", "l2": ""},
     axis_priority=("l1", "nuclear", "l2", "lr"),
+    accuracy=("train_accuracy", "test_accuracy"),
 )
 register(FAMILY)

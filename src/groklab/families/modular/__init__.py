@@ -24,5 +24,8 @@ FAMILY = Family(
     norms={"l1_norm": "‖W‖₁", "l2_norm": "‖W‖₂"},
     penalties={"l1": "", "nuclear": "", "l2": ""},
     axis_priority=("l1", "nuclear", "l2", "lr"),
+    accuracy=("train_accuracy", "test_accuracy"),
+    applies={f: ("architecture", ("transformer",))
+             for f in ("layers", "heads", "mlp_width", "layer_norm")},
 )
 register(FAMILY)

@@ -25,5 +25,6 @@ FAMILY = Family(
     norms={"l1_norm": "‖W‖₁", "relevant_mass": "mass on S"},
     penalties={"l1": "", "nuclear": "", "l2": ""},
     axis_priority=("l1", "nuclear", "l2", "weight_decay", "lr"),
+    accuracy=("train_accuracy", "test_accuracy"),
 )
 register(FAMILY)
