@@ -18,7 +18,8 @@ import torch
 
 # The runs here are tiny (n <= 100): intra-op threads only add contention, and on a shared 2-core
 # machine they can make the suite many times slower.  Subprocesses get OMP_NUM_THREADS=1 likewise.
-torch.set_num_threads(1)
+# GROKLAB_TEST_THREADS: another count, for measuring what threads change (tests/kernels.py).
+torch.set_num_threads(int(os.environ.get("GROKLAB_TEST_THREADS", "1")))
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,7 +1,8 @@
 """The HTML pages in a real headless browser (Chromium): they render, the inline script runs and
 sorts the table, every image loads, nothing is logged to the console, and a screenshot shows a
-page.  CI installs Chromium (.ci/run); without it these tests FAIL, unless
-GROKLAB_ALLOW_NO_BROWSER=1 says to skip them (local use only)."""
+page.  ``make test`` installs Chromium when it is missing (scripts/ensure-browser.sh); without a
+browser these tests FAIL, unless GROKLAB_ALLOW_NO_BROWSER=1 says to skip them (local use only).
+GROKLAB_BROWSER names a Chromium-family binary that is not on PATH."""
 from __future__ import annotations
 
 import os
@@ -15,8 +16,9 @@ from conftest import assert_png
 from groklab.html import page as H
 from html_pages import pages_once, parse, png_size
 
-BROWSER = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
-                if shutil.which(n)), None)
+BROWSER = os.environ.get("GROKLAB_BROWSER") or next(
+    (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome",
+                               "google-chrome-stable") if shutil.which(n)), None)
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +26,9 @@ def browser():
     if BROWSER is None:
         if os.environ.get("GROKLAB_ALLOW_NO_BROWSER") == "1":
             pytest.skip("no Chromium on PATH and GROKLAB_ALLOW_NO_BROWSER=1")
-        pytest.fail("no Chromium on PATH: install it (apt-get install -y chromium; .ci/run does) "
-                    "or set GROKLAB_ALLOW_NO_BROWSER=1 to skip the browser tests locally")
+        pytest.fail("no Chromium on PATH: install it (make test does: scripts/ensure-browser.sh), "
+                    "name one with GROKLAB_BROWSER=/path/to/chrome, or set "
+                    "GROKLAB_ALLOW_NO_BROWSER=1 to skip the browser tests locally")
     return BROWSER
 
 
