@@ -18,6 +18,7 @@ import torch
 
 from groklab.fields import ConfigError
 from groklab.detect import Detection
+from groklab.driver import execute
 from groklab.families.modular.config import ModularConfig
 from groklab.families.nets.penalty import add_penalty_grad_, penalty_value
 from groklab.families.modular.model import forward, init_params, loss_grads, square_product
@@ -327,45 +328,144 @@ def test_cli_run_writes_tables(tmp_path):
 # ---- the paper's claims at small scale -----------------------------------------------------------
 SCI = dict(modulus=31, train_fraction=0.7, batch_size=0, steps=2500, log_every=25,
            log_dense_until=0, lr=1e-2)
+#: Seeds of the l1 runs.  A float32 run's trajectory moves with the CPU's kernels and with its
+#: batch mates (README, Reproducibility), so every claim about l1 runs below is read over these
+#: seeds with a majority rule, never from one run crossing a threshold.  benchmarks/
+#: kernel_spread.py (probe ``modular``) prints every number ``science_measures`` reads, under
+#: five kernel sets (tests/kernels.py); the margins it measured are in docs/families/modular.md.
+L1_SEEDS = (0, 1, 2, 3, 4)
+#: how many of the L1_SEEDS must show a claim (measured: 4 of 5 grok and climb under every
+#: kernel set; seed 1 is still at 68-75% test accuracy at step 2500)
+MAJORITY = 3
+#: t1 at 99% train accuracy, t2 at 95% test accuracy.  Not 99%: at this scale a generalized run's
+#: test accuracy hovers between 98% and 100%, and whether it touches 99% by step 2500 depends on
+#: the CPU's kernels (seed 4 did natively and not with AVX2 kernels; measured)
+DETECTION = Detection(train_threshold=0.01, test_threshold=0.05)
+
+
+def grokking_configs() -> list:
+    """No penalty, l2 1e-3, then l1 1e-4 for each of L1_SEEDS: one batch, as the tests read it."""
+    return [ModularConfig(**SCI), ModularConfig(**SCI, l2=1e-3),
+            *(ModularConfig(**SCI, l1=1e-4, seed=s) for s in L1_SEEDS)]
+
+
+def grokking_batch():
+    cfgs = grokking_configs()
+    res = execute(cfgs, detection=DETECTION)
+    runs = res.runs.set_index("run_id").loc[[c.run_id() for c in cfgs]].reset_index()
+    return runs, res.curves
 
 
 @pytest.fixture(scope="module")
 def grokking_runs():
-    from groklab.driver import execute
-    # the l1 run's seed is pinned (3): with independent init / split streams (docs/seeds.md),
-    # of seeds 0-3 (l1 1e-4, 4000 steps) all show test (a) below and seeds 1-3 show (b); seed
-    # 0's l2 is still at its minimum +0.5% at step 2500 (its rise comes later than this budget)
-    cfgs = [ModularConfig(**SCI), ModularConfig(**SCI, l1=1e-4, seed=3),
-            ModularConfig(**SCI, l2=1e-3)]
-    res = execute(cfgs, detection=Detection(train_threshold=0.01, test_threshold=0.01))
-    runs = res.runs.set_index("run_id").loc[[c.run_id() for c in cfgs]].reset_index()
-    return runs, res.curves
+    return grokking_batch()
 
 
 def _curve(curves, rid):
     return curves[curves.run_id == rid].sort_values("step")
 
 
-@pytest.mark.parametrize("which", [1, 2], ids=["l1", "l2"])
-def test_penalty_groks(grokking_runs, which):
+def _climb(c, lo=0.1, hi=0.9):
+    """Rows of the curve from the first step at test accuracy >= lo to the first at >= hi."""
+    a = int(c.step[c.test_accuracy >= lo].min())
+    b = int(c.step[c.test_accuracy >= hi].min())
+    return c[(c.step >= a) & (c.step <= b)]
+
+
+def grok_measures(row, c) -> dict[str, float]:
+    """What ``test_penalty_groks`` reads from one run (nan where the run never got there)."""
+    nan = float("nan")
+    if pd.isna(row.t1):
+        return {"t1": nan}
+    t1 = int(row.t1)
+    after = c[c.step >= t1]
+    reach = after.step[after.test_accuracy >= 0.2]
+    t2 = nan if pd.isna(row.t2) else int(row.t2)
+    return {"t1": t1,
+            "train_accuracy_after_t1_min": float(after.train_accuracy.min()),
+            "test_accuracy_at_t1_over_chance": float(
+                c.test_accuracy[c.step == t1].iloc[0]) * SCI["modulus"],
+            "plateau_over_t1": (int(reach.min()) - t1) / t1 if len(reach) else nan,
+            "final_test_accuracy": float(row.final_test_accuracy),
+            "t2_over_t1": t2 / t1,
+            "t2_best_minus_t2": float(row.t2_best) - t2 if not pd.isna(row.t2_best) else nan}
+
+
+def groks(m: dict) -> bool:
     """Train accuracy 100% early and from then on; test accuracy near chance for a long stretch
-    after that (>= 5 t1 steps below 20%, chance 1/31), then >= 95% much later (t2 >= 10 t1)."""
+    after that (>= 5 t1 steps below 20%, under 5x chance at t1), then >= 95% much later
+    (t2 >= 10 t1), and the authors' rule: the best test accuracy comes at or after t2."""
+    return bool(m["t1"] <= 200 and m.get("train_accuracy_after_t1_min", 0) >= 0.99
+                and m.get("test_accuracy_at_t1_over_chance", 99) < 5
+                and m.get("plateau_over_t1", 0) >= 5 and m.get("final_test_accuracy", 0) >= 0.95
+                and m.get("t2_over_t1", 0) >= 10 and m.get("t2_best_minus_t2", -1) >= 0)
+
+
+def norm_measures(c) -> dict[str, float]:
+    """What the l2-is-no-progress-measure test reads from one l1 run (nan: no climb to 90%)."""
+    if not (c.test_accuracy >= 0.9).any():
+        return {"climb_logs": float("nan")}
+    w = _climb(c)
+    l1, l2 = w.l1_norm.to_numpy(), w.l2_norm.to_numpy()
+    return {"climb_logs": float(len(w)),
+            "climb_l1_ratio": float(l1[-1] / l1[0]),
+            # how far l2 moves over the climb, relative to how far l1 moves (log scale: a fall
+            # and a rise of the same factor count the same)
+            "climb_l2_over_l1_log_change": float(abs(np.log(l2[-1] / l2[0]))
+                                                 / abs(np.log(l1[-1] / l1[0])))}
+
+
+def l2_is_no_progress_measure(m: dict) -> bool:
+    """While the test accuracy climbs from 10% to 90% (over >= 10 logs: gradual, not a jump),
+    the l1 norm falls by more than 40% while the l2 norm moves by less than a third of l1's
+    change (log scale).  Measured over the seeds and kernel sets: l1 falls to 0.29-0.47 of its
+    value, l2 moves by 0.04-0.12 of l1's log change."""
+    return bool(m["climb_logs"] >= 10 and m["climb_l1_ratio"] < 0.6
+                and m["climb_l2_over_l1_log_change"] < 1 / 3)
+
+
+def science_measures(batch=None) -> dict[str, float]:
+    """Every number the science tests below read, by run ("l1.seed0.t1", ...): what
+    benchmarks/kernel_spread.py prints under each kernel set."""
+    runs, curves = batch or grokking_batch()
+    out: dict[str, float] = {}
+    names = ["none", "l2", *(f"l1.seed{s}" for s in L1_SEEDS)]
+    for name, row in zip(names, runs.itertuples()):
+        c = _curve(curves, row.run_id)
+        m = grok_measures(row, c)
+        if name.startswith("l1"):
+            m |= norm_measures(c) | fourier_measures(c)
+        if name == "none":
+            m = {"max_test_accuracy": float(c.test_accuracy.max()),
+                 "final_train_accuracy": float(row.final_train_accuracy)}
+            m |= {f"{g}_final": float(c[g].iloc[-1]) for g in GINI}
+        out |= {f"{name}.{k}": float(v) for k, v in m.items()}
+    return out
+
+
+def _l1_runs(grokking_runs):
     runs, curves = grokking_runs
-    row = runs.iloc[which]
-    chance = 1 / SCI["modulus"]
-    assert row.t1 is not pd.NA and row.t1 <= 200  # memorized within 200 steps
-    c = _curve(curves, row.run_id)
-    after = c[c.step >= row.t1]
-    assert (after.train_accuracy >= 0.99).all()  # stays memorized
-    at_t1 = float(c.test_accuracy[c.step == row.t1].iloc[0])
-    assert at_t1 < 5 * chance  # memorized, not generalized
-    leave = int(after.step[after.test_accuracy >= 0.2].min())  # end of the near-chance stretch
-    assert leave - row.t1 >= 5 * row.t1
-    assert row.final_test_accuracy >= 0.95
-    assert row.t2 is not pd.NA and row.t2 >= 10 * row.t1  # a long delay
-    assert row.t2_best >= row.t2  # the authors' rule: the best test accuracy comes at/after t2
+    return [(row, _curve(curves, row.run_id)) for row in runs.iloc[2:].itertuples()]
 
 
+@pytest.mark.numerics
+def test_l1_groks_in_most_seeds(grokking_runs):
+    """l1 1e-4: memorizes within 200 steps, sits near chance on the test set, then generalizes
+    much later (``groks``), in at least MAJORITY of the L1_SEEDS."""
+    ok = [groks(grok_measures(row, c)) for row, c in _l1_runs(grokking_runs)]
+    assert sum(ok) >= MAJORITY, ok
+
+
+@pytest.mark.numerics
+def test_l2_groks(grokking_runs):
+    """l2 1e-3 (one seed: its margins are wide -- t2 / t1 and the plateau several times their
+    bounds under every kernel set measured, docs/families/modular.md)."""
+    runs, curves = grokking_runs
+    row = runs.iloc[1]
+    assert groks(grok_measures(row, _curve(curves, row.run_id)))
+
+
+@pytest.mark.numerics
 def test_no_penalty_does_not_generalize(grokking_runs):
     """beta = 0 on the same budget: memorizes, never generalizes (test accuracy stays low)."""
     runs, curves = grokking_runs
@@ -376,78 +476,67 @@ def test_no_penalty_does_not_generalize(grokking_runs):
     assert row.t2 is pd.NA
 
 
-def _climb(c, lo=0.1, hi=0.9):
-    """Rows of the curve from the first step at test accuracy >= lo to the first at >= hi."""
-    a = int(c.step[c.test_accuracy >= lo].min())
-    b = int(c.step[c.test_accuracy >= hi].min())
-    return c[(c.step >= a) & (c.step <= b)]
-
-
+@pytest.mark.numerics
 def test_under_l1_the_l2_norm_is_no_progress_measure(grokking_runs):
-    """The paper's point (figure 1, bottom) at small scale.  Under l1: (a) while the test
-    accuracy climbs from 10% to 90%, the l1 norm falls by more than 40% while the l2 norm moves
-    by less than 15%; (b) after the climb the l2 norm rises again from its minimum while the l1
-    norm keeps falling.  (The paper's stronger reading, l2 rising *during* the climb, was not
-    robust at this scale: README, modular section.)"""
-    runs, curves = grokking_runs
-    c = _curve(curves, runs.iloc[1].run_id)
-    w = _climb(c)
-    l1, l2 = w.l1_norm.to_numpy(), w.l2_norm.to_numpy()
-    assert len(w) >= 10  # a gradual climb, not a jump between two logs
-    assert l1[-1] < 0.6 * l1[0]
-    assert abs(l2[-1] / l2[0] - 1) < 0.15
-    later = c[c.step >= w.step.max()]
-    k = int(np.argmin(later.l2_norm.to_numpy()))
-    m2, m1 = later.l2_norm.to_numpy(), later.l1_norm.to_numpy()
-    assert k < len(later) - 1 and m2[-1] > 1.01 * m2[k]
-    assert m1[-1] < m1[k]
+    """The paper's point (figure 1, bottom) at small scale, in at least MAJORITY of the l1 seeds
+    (``l2_is_no_progress_measure``): the l1 norm tracks generalization, the l2 norm does not.
+    Whether l2 *rises* during or after the climb is seed-dependent at this scale and horizon (in
+    about half the runs tried it rises inside the climb, in the others it falls by ~10%; after
+    the climb it wanders by ~1% and may fall again by step 4000: docs/families/modular.md), so no
+    test here claims a rise."""
+    ok = [l2_is_no_progress_measure(norm_measures(c)) for _, c in _l1_runs(grokking_runs)]
+    assert sum(ok) >= MAJORITY, ok
 
 
+def test_the_no_progress_rule_fails_on_an_l2_progress_measure():
+    """The rule above can fail: a run whose l2 norm falls as much as its l1 norm over the climb
+    (l2 tracking generalization), or whose l1 norm stops falling, is not passed."""
+    good = {"climb_logs": 30, "climb_l1_ratio": 0.45, "climb_l2_over_l1_log_change": 0.1}
+    assert l2_is_no_progress_measure(good)
+    for bad in ({"climb_l2_over_l1_log_change": 1.0}, {"climb_l1_ratio": 0.9},
+                {"climb_logs": 2}):
+        assert not l2_is_no_progress_measure(good | bad), bad
+    assert not groks({"t1": 50, "train_accuracy_after_t1_min": 1.0,
+                      "test_accuracy_at_t1_over_chance": 1.0, "plateau_over_t1": 1.0,
+                      "final_test_accuracy": 1.0, "t2_over_t1": 3.0, "t2_best_minus_t2": 0})
+
+
+GINI = ("fourier_gini_embed1", "fourier_gini_embed2")
+
+
+def fourier_measures(c) -> dict[str, float]:
+    """The Fourier Gini of each embedding at step 0, where the test accuracy reaches 10% and 90%,
+    and at the end (nan where the run never climbs to 90%)."""
+    climbs = bool((c.test_accuracy >= 0.9).any())
+    w = _climb(c) if climbs else None
+    out = {}
+    for g in GINI:
+        out |= {f"{g}_start": float(c[g].iloc[0]), f"{g}_final": float(c[g].iloc[-1]),
+                f"{g}_at_10pct": float(w[g].iloc[0]) if climbs else float("nan"),
+                f"{g}_at_90pct": float(w[g].iloc[-1]) if climbs else float("nan")}
+    return out
+
+
+def fourier_concentrates(m: dict) -> bool:
+    """The embeddings start as white noise (Gini < 0.1), are already gathering when the test
+    accuracy reaches 10% (twice the start), are higher at 90%, and end concentrated (> 0.4)."""
+    return all(m[f"{g}_start"] < 0.1 and m[f"{g}_at_10pct"] > 2 * m[f"{g}_start"]
+               and m[f"{g}_at_90pct"] > m[f"{g}_at_10pct"] and m[f"{g}_final"] > 0.4
+               for g in GINI)
+
+
+@pytest.mark.numerics
 def test_fourier_sparsity_rises_while_generalizing(grokking_runs):
     """Nanda et al.'s progress measure under l1 (docs/families/modular.md#fourier-sparsity): the
     embeddings start as white noise (Gini ~0.03), gather on a few frequencies while the test
-    accuracy climbs, and end concentrated; without a penalty they stay spread.  Measured with
-    the same config over seeds 0-3: grokked l1 runs end at 0.53-0.66 (embed1), runs without a
-    penalty at 0.04-0.06."""
+    accuracy climbs, and end concentrated; without a penalty they stay spread.  Read over the
+    l1 seeds that climb to 90% (at least MAJORITY of them must)."""
     runs, curves = grokking_runs
     plain = _curve(curves, runs.iloc[0].run_id)
-    c = _curve(curves, runs.iloc[1].run_id)
-    w = _climb(c)
-    for name in ("fourier_gini_embed1", "fourier_gini_embed2"):
-        g = c[name].to_numpy()
-        assert g[0] < 0.1
-        assert w[name].iloc[0] > 2 * g[0]  # already rising when test accuracy reaches 10%
-        assert w[name].iloc[-1] > w[name].iloc[0]  # and higher at 90%
-        assert g[-1] > 0.4
-        assert plain[name].iloc[-1] < 0.1
-
-
-def test_under_l1_the_l2_norm_rises_during_the_climb_pinned():
-    """Figure 1's reading, pinned to one small configuration where it shows (p = 31, 70% train,
-    full batch, lr 1e-2, l1 1e-4, seed 1; 4000 steps, ~3 s): between the first step at test
-    accuracy 10% and the first at 90%, the l2 norm rises by more than 4% above its running
-    minimum while the l1 norm falls by more than 20% over the same stretch, and the model
-    generalizes (test accuracy 99% within the 4000 steps).  Not "ends at 99%": after it gets
-    there the test accuracy oscillates around 98-99% (and drifts lower later), and float32 runs
-    differ with the CPU's GEMM kernel -- on an AVX2-only VM this run reaches 99.3% at step 3850
-    and logs 98.6% at step 4000, where earlier CI machines logged >= 99%.  At this scale the
-    rise is seed-dependent: with the independent init / split streams of docs/seeds.md, of 8
-    runs tried at p = 31, lr 1e-2 (l1 1e-4 and 5e-5, seeds 0-3,
-    logged every 25 steps) four rise inside the climb (by 0.7%, 1.7%, 6.0%: this one, and 9.6%
-    in a run that ends at 92% test accuracy) and four fall steadily (by ~10% while l1 falls
-    by 55-65%), so this test pins a configuration rather than claiming it for all."""
-    cfg = ModularConfig(**{**SCI, "steps": 4000, "log_every": 50}, l1=1e-4, seed=1)
-    res = run_modular_batch([make_modular_data(cfg)], [[cfg]])
-    te, l1, l2 = (res.metrics[k][:, 0] for k in ("test_accuracy", "l1_norm", "l2_norm"))
-    assert te.max() >= 0.99
-    a, b = int(np.argmax(te >= 0.1)), int(np.argmax(te >= 0.9))
-    w2 = l2[a:b + 1]
-    rise = w2 / np.minimum.accumulate(w2) - 1
-    k = int(np.argmax(rise))  # the l2 peak above its running minimum, inside the climb
-    j = int(np.argmin(w2[:k + 1]))  # where that minimum was
-    assert rise[k] > 0.04
-    assert l1[a + k] < 0.8 * l1[a + j]
-    assert te[a + k] > te[a]  # the model is further along at the l2 peak than at the start
+    rising = [fourier_concentrates(fourier_measures(c)) for _, c in _l1_runs(grokking_runs)]
+    assert sum(rising) >= MAJORITY, rising
+    for g in GINI:
+        assert plain[g].iloc[-1] < 0.1
 
 
 def test_accuracy_0_99_is_the_default_detection_for_networks(tmp_path):
