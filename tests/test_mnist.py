@@ -127,6 +127,7 @@ def test_bad_save_iterates_is_refused_before_anything_is_written(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.numerics
 def test_member_of_a_sweep_equals_its_solo_run_and_learns():
     base = dict(n_train=100, n_test=200, width=32, steps=60, log_every=20, batch_size=50)
     cfgs = [MnistConfig(**base, l1=1e-4, seed=1), MnistConfig(**base, init_scale=4.0, seed=2),

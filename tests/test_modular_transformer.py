@@ -37,6 +37,7 @@ def test_attention_is_causal_and_the_answer_is_read_at_the_last_token():
     assert not torch.allclose(out[0], out[1]) and not torch.allclose(out[0], out[2])
 
 
+@pytest.mark.numerics
 def test_member_of_a_sweep_equals_its_solo_run_and_learns():
     cfgs = [ModularConfig(**BASE, seed=1), ModularConfig(**BASE, l1=1e-3, seed=2),
             ModularConfig(**{**BASE, "lr": 3e-3}, weight_decay=1.0, seed=3)]

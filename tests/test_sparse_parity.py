@@ -109,6 +109,7 @@ def test_member_of_a_sweep_equals_its_solo_run():
             np.testing.assert_allclose(ens.metrics[k][:, r], solo.metrics[k][:, 0], rtol=1e-5)
 
 
+@pytest.mark.numerics
 def test_l1_makes_the_mlp_grok_and_concentrate_on_the_hidden_bits():
     """n = 14, k = 3, 200 examples, width 64, AdamW lr 1e-3, 1200 full-batch steps, data seed 0,
     init seeds 0-3 (not picked: the first four).  Measured (streams of engine version 2): with

@@ -245,6 +245,7 @@ def penalty_runs():
     return execute(cfgs)  # the family's default detection
 
 
+@pytest.mark.numerics
 def test_memorizes_then_groks_with_l1(penalty_runs):
     runs, res = penalty_runs.runs.set_index("l1"), penalty_runs
     r = runs.loc[1e-3]
@@ -261,6 +262,7 @@ def test_memorizes_then_groks_with_l1(penalty_runs):
     assert r.t2_best >= r.t2  # the authors' best-value t2 comes no earlier than the threshold
 
 
+@pytest.mark.numerics
 def test_no_penalty_no_grokking_and_larger_beta_groks_sooner(penalty_runs):
     runs = penalty_runs.runs.set_index("l1")
     assert pd.notna(runs.loc[0.0].t1)
@@ -271,6 +273,7 @@ def test_no_penalty_no_grokking_and_larger_beta_groks_sooner(penalty_runs):
     assert runs.loc[1e-3].final_l1_norm < 0.5 * runs.loc[0.0].final_l1_norm
 
 
+@pytest.mark.numerics
 def test_sobolev_accelerates_generalization():
     """Sobolev training (paper Fig. 11): a larger beta generalizes sooner and better; the
     Jacobian error falls with it."""
