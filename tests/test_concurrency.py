@@ -28,7 +28,7 @@ import groklab.families.sparse_recovery.runtime  # noqa: F401  (binds the engine
 from groklab.claiming import Claims
 from groklab.results import load
 from groklab.schedule import log_steps
-from groklab.store import Store
+from groklab.store import HOST, Store
 
 from conftest import REPO, cli
 
@@ -305,3 +305,50 @@ def test_a_rerun_with_every_run_finished_says_so(tmp_path, capsys, engine_spy):
     groklab.sweep(GRID, out=out, batch_size=1, quiet=False)
     assert spy.runs == []
     assert last_line(capsys) == f"groklab: all 5 runs already finished in {out}; nothing to compute"
+
+
+# ---------------------------------------------------------------------------------------------
+# claims
+# ---------------------------------------------------------------------------------------------
+def test_clearing_stale_claims_spares_a_live_takers_file(tmp_path):
+    """A command opening the directory clears stale claims while the other may be taking one:
+    the other's temporary claim file (about to be linked into place) must survive -- removing
+    it made that os.link fail with a traceback -- while a dead taker's goes."""
+    claims = Claims(tmp_path)
+    claims.dir.mkdir()
+    key = "1" * 20
+    live = claims.dir / f".new-{key}-{HOST}-{os.getpid()}-abcd1234"
+    dead = claims.dir / f".new-{key}-{HOST}-999999999-abcd1234"
+    aside = claims.dir / f".stale-{key}-abcd1234"
+    for p in (live, dead, aside):
+        p.write_text("{}")
+    (claims.dir / key).write_text(json.dumps({"host": HOST, "pid": 999999999, "time": 0,
+                                              "token": "x"}))
+    assert claims.clear_stale() == 1
+    assert sorted(p.name for p in claims.dir.iterdir()) == [live.name]
+    assert claims.take(key) and Claims(tmp_path).owner(key)["pid"] == os.getpid()
+    assert not Claims(tmp_path).take(key)  # held by a live process (this one)
+
+
+def test_a_stale_claim_is_taken_over_once(tmp_path, monkeypatch):
+    """Two takers find the same stale claim: one gets it, the other sees it held."""
+    first, second = Claims(tmp_path), Claims(tmp_path)
+    first.dir.mkdir()
+    key = "2" * 20
+    (first.dir / key).write_text(json.dumps({"host": HOST, "pid": 999999999, "time": 0,
+                                             "token": "x"}))
+    real_owner = Claims.owner
+    calls = {"n": 0}
+
+    def owner(self, k):
+        # the second taker read the stale claim before the first replaced it
+        calls["n"] += 1
+        seen = real_owner(self, k)
+        if self is second and calls["n"] == 1:
+            assert seen is None and first.take(k)
+        return seen
+
+    monkeypatch.setattr(Claims, "owner", owner)
+    took = second.take(key)
+    assert not took and key in first.mine and key not in second.mine
+    assert json.loads((first.dir / key).read_text())["token"] != "x"
