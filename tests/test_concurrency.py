@@ -25,7 +25,10 @@ import pytest
 
 import groklab
 import groklab.families.sparse_recovery.runtime  # noqa: F401  (binds the engine before any spy)
+from groklab import compaction
 from groklab.claiming import Claims
+from groklab.damage import Damage, quarantine
+from groklab.ledger import Ledger
 from groklab.results import load
 from groklab.schedule import log_steps
 from groklab.store import HOST, Store
@@ -141,6 +144,25 @@ def test_a_batch_partly_committed_by_another_batching_keeps_the_rest(tmp_path, m
     assert sorted(map(len, parts.values())) == [2, 3]
     alone = groklab.sweep(GRID, out=None, batch_size=N_RUNS)
     pd.testing.assert_frame_equal(numbers(res.runs), numbers(alone.runs), rtol=1e-12)
+
+
+def test_the_ledger_reads_each_part_once_and_follows_merges_and_set_asides(tmp_path):
+    store = Store(tmp_path)
+
+    def part(*ids):
+        return store.write_part(pd.DataFrame({"run_id": list(ids), "status": "done"}))
+
+    a, b, c = part("r1", "r2"), part("r3"), part("r4")
+    ledger = Ledger(store)
+    assert ledger.refresh() == 3 and ledger.ids() == {"r1", "r2", "r3", "r4"}
+    assert ledger.refresh() == 0  # incremental: nothing new, nothing read
+    compaction.compact(store, [a, b])
+    assert ledger.refresh() == 1 and ledger.ids() == {"r1", "r2", "r3", "r4"}
+    quarantine(store, [Damage(c, "runs", "test", 1)])
+    assert ledger.refresh() == 0 and ledger.ids() == {"r1", "r2", "r3"}
+    broken = part("r5")
+    store.path("runs", broken).write_bytes(b"PAR1 cut short")
+    assert ledger.refresh() == 1 and "r5" not in ledger  # damaged: its runs are to do
 
 
 # ---------------------------------------------------------------------------------------------
