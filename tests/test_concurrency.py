@@ -160,9 +160,13 @@ def test_the_ledger_reads_each_part_once_and_follows_merges_and_set_asides(tmp_p
     assert ledger.refresh() == 1 and ledger.ids() == {"r1", "r2", "r3", "r4"}
     quarantine(store, [Damage(c, "runs", "test", 1)])
     assert ledger.refresh() == 0 and ledger.ids() == {"r1", "r2", "r3"}
-    broken = part("r5")
-    store.path("runs", broken).write_bytes(b"PAR1 cut short")
-    assert ledger.refresh() == 1 and "r5" not in ledger  # damaged: its runs are to do
+    cut = part("r5")
+    store.path("runs", cut).write_bytes(b"PAR1 cut short")
+    lost = store.write_part(pd.DataFrame({"run_id": ["r6"], "status": "done"}),
+                            pd.DataFrame({"run_id": ["r6"], "step": [0]}))
+    store.path("curves", lost).unlink()
+    assert ledger.refresh() == 2  # damaged parts, as readers skip them: their runs are to do
+    assert "r5" not in ledger and "r6" not in ledger and len(ledger) == 3
 
 
 # ---------------------------------------------------------------------------------------------
