@@ -125,17 +125,10 @@ class Claims:
         for key in list(self.mine):
             self.release(key)
 
-    def held_by_others(self) -> list[dict]:
-        """Live claims of other processes (for ``groklab status``)."""
-        return [c for c in self.listing() if c["alive"]]
-
-    def stale(self) -> list[dict]:
-        """Claims whose owner is gone (a killed command's; the next command or ``groklab
-        status --repair`` removes them)."""
-        return [c for c in self.listing() if not c["alive"]]
-
     def listing(self) -> list[dict]:
-        """Every claim but this process's: {"key", "alive", and what the claim file says}."""
+        """Every claim but this process's, for ``groklab status``: {"key", "alive" (False: its
+        owner is gone -- the next command or ``--repair`` removes it), and what the claim file
+        says}."""
         if not self.dir.is_dir():
             return []
         out = []
