@@ -419,9 +419,12 @@ def test_repair_of_a_read_only_directory_is_one_line_and_changes_nothing(tmp_pat
     assert "removed 1 stale batch claim" in cli("status", out, "--repair").stdout  # once writable
 
 
-def deny_reading(monkeypatch, victim: Path) -> None:
+def deny_reading(monkeypatch, victim: Path, calls=("read_metadata", "read_table", "read_schema")
+                 ) -> None:
     """pyarrow refusing to open ``victim`` as it does for a file without read permission
-    (pyarrow raises OSError(EACCES, ...), i.e. PermissionError; root ignores chmod)."""
+    (pyarrow raises OSError(EACCES, ...), i.e. PermissionError; root ignores chmod).  ``calls``:
+    the pyarrow functions that refuse (all: no read permission; read_table only: permission
+    taken away after the footers were checked)."""
     def refusing(fn):
         def f(source, *a, **k):
             if os.path.abspath(os.fspath(source)) == str(victim):
@@ -430,19 +433,20 @@ def deny_reading(monkeypatch, victim: Path) -> None:
             return fn(source, *a, **k)
         return f
 
-    for name in ("read_metadata", "read_table", "read_schema"):
+    for name in calls:
         monkeypatch.setattr(pq, name, refusing(getattr(pq, name)))
 
 
-@pytest.mark.parametrize("kind", ["runs", "curves"])
+@pytest.mark.parametrize("kind, calls", [("runs", None), ("curves", None),
+                                         ("runs", ("read_table",))])
 def test_a_part_this_user_may_not_read_is_named_and_never_moved(tmp_path, monkeypatch, capsys,
-                                                                kind):
+                                                                kind, calls):
     out = tmp_path / "o"
     groklab.sweep(GRID, out=out, batch_size=1)
     victim = Store(out).path(kind, Store(out).committed()[1])
     files = lambda: {k: v for k, v in tree(out).items() if (out / k).is_file()}  # noqa: E731
     before = files()
-    deny_reading(monkeypatch, victim)
+    deny_reading(monkeypatch, victim, *([calls] if calls else []))
     want = (f"cannot read {victim}: permission denied (the file is not damaged and is left in "
             "place; give this user read access to it and rerun)")
     for argv in (["report", str(out)], ["status", str(out)], ["status", str(out), "--repair"],
