@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-import time
 import warnings
 from pathlib import Path
 
@@ -66,7 +65,6 @@ class Session:
         self.parts: list[str] = []
         self.committed_runs = 0  # runs this command committed
         self.dropped_runs = 0  # runs it computed that another command had committed meanwhile
-        self.lock_s: list[float] = []  # how long each commit held the directory lock
         self._taken: set[str] = set()
 
     # ---- open / close ------------------------------------------------------------------------
@@ -152,11 +150,9 @@ class Session:
         runs are committed already (an other command's, whatever its batching)."""
         self._taken = set()
         with directory_lock(self.root):
-            t0 = time.perf_counter()
             self.ledger.refresh()
             self._taken = {rid for rid in run_ids if rid in self.ledger}
             yield self._taken
-            self.lock_s.append(time.perf_counter() - t0)
 
     def rewrite_runs(self, updated: pd.DataFrame, columns: list[str]) -> None:
         """Replace ``columns`` of committed runs rows (re-detection: the times, their rules and
