@@ -7,7 +7,9 @@
 runs, its claim file ``OUT/.claims/<batch key>`` is created exclusively (``O_EXCL``), naming the
 process; a second command that finds the claim held by a live process leaves that batch alone,
 does its own, then waits for the other's batches to be committed (taking over any whose owner
-died).  The batch key is a hash of the batch's run ids, so identical commands plan identical keys,
+died).  What is committed is read after a claim is taken, never before: an owner commits a batch
+and then releases its claim, so a free claim may belong to a batch finished a moment ago
+(:func:`groklab.driver._run_claimed`).  A stale claim is replaced under the directory lock.  The batch key is a hash of the batch's run ids, so identical commands plan identical keys,
 and shards of one grid (disjoint runs) never collide.  A claim's owner is alive when it is a
 running process on this machine; a claim from another machine is trusted until it is
 ``GROKLAB_CLAIM_TTL`` seconds old (default one day) -- on a shared cluster file system, kill a

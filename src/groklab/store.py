@@ -18,9 +18,11 @@ flight, and a rerun skips every committed run.  The runs file's Parquet key-valu
 (``groklab``) records how many curve and iterate rows belong to it and the provenance of the
 command that wrote it, so a truncated or deleted companion file is noticed (:mod:`.damage`).
 
-A run id lives in one committed part; if it ever lies in two (a run computed twice by commands
-that raced with different batchings, or a compaction cut short) the newest part wins, for its
-runs row and its curves alike.
+A run id lives in one committed part: a writer renames a batch into place under the directory
+lock after checking which of its runs are committed already (``write_part``'s guard), so two
+commands never both store a run, whatever their batching.  If a run still lies in two parts (a
+compaction cut short, a directory written by an older groklab) the newest part wins, for its
+runs row and its curves alike; ``groklab status`` calls it damage and ``--repair`` keeps one.
 """
 from __future__ import annotations
 
