@@ -147,7 +147,7 @@ class Session:
     @contextlib.contextmanager
     def _guard(self, run_ids):
         """Held while a staged batch is renamed into place: the directory lock, and which of its
-        runs are committed already (an other command's, whatever its batching)."""
+        runs are committed already (another command's, whatever its batching)."""
         self._taken = set()
         with directory_lock(self.root):
             self.ledger.refresh()
