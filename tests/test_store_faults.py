@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import groklab
+import groklab.cli
 import groklab.store as store_mod
 from groklab import compaction
 from groklab.damage import finish_compactions
@@ -339,3 +340,125 @@ def test_status_counts_pending_runs_and_repair_clears_leftovers(tmp_path, engine
     assert len(spy.runs) == 2
     groklab.sweep(GRID, out=out, batch_size=1)
     assert "pending: 0 planned" in cli("status", out).stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# a directory this user may not change, a part this user may not read
+# ---------------------------------------------------------------------------------------------
+def refuse_writes(monkeypatch, denied: list[Path]) -> None:
+    """Make every folder in ``denied`` (and what lies below) refuse changes, as a read-only
+    mount or ``chmod -R a-w`` does for an ordinary user -- the tests run as root, which chmod
+    does not stop, so the refusal is simulated at the os calls groklab makes."""
+    roots = [os.path.abspath(d) for d in denied]
+
+    def hit(path) -> bool:
+        p = os.path.abspath(os.fspath(path))
+        return any(p == r or p.startswith(r + os.sep) for r in roots)
+
+    def refuse(path):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
+
+    real = {n: getattr(os, n) for n in ("open", "unlink", "remove", "rmdir", "mkdir", "replace",
+                                        "rename", "link")}
+
+    def os_open(path, flags, *a, **k):
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT) and hit(path):
+            refuse(path)
+        return real["open"](path, flags, *a, **k)
+
+    def one(name):
+        def f(path, *a, **k):
+            if hit(path):
+                refuse(path)
+            return real[name](path, *a, **k)
+        return f
+
+    def two(name):
+        def f(src, dst, *a, **k):
+            if hit(src) or hit(dst):
+                refuse(dst)
+            return real[name](src, dst, *a, **k)
+        return f
+
+    monkeypatch.setattr(os, "open", os_open)
+    for n in ("unlink", "remove", "rmdir", "mkdir"):
+        monkeypatch.setattr(os, n, one(n))
+    for n in ("replace", "rename", "link"):
+        monkeypatch.setattr(os, n, two(n))
+
+
+def with_leftovers(out: Path) -> None:
+    """Something for --repair to do: a dead writer's staged file, a stale claim, five parts."""
+    dead = "01700000000000000000-00000000-999999999-abcdef"
+    (out / ".staging" / f"{dead}.curves.parquet").write_bytes(b"PAR1 half")
+    (out / ".claims").mkdir(exist_ok=True)
+    (out / ".claims" / ("0" * 20)).write_text(json.dumps({"host": store_mod.HOST, "pid": 999999999,
+                                                         "time": 0, "token": "x"}))
+
+
+@pytest.mark.parametrize("read_only", ["the directory", "runs/ only"])
+def test_repair_of_a_read_only_directory_is_one_line_and_changes_nothing(tmp_path, monkeypatch,
+                                                                         capsys, read_only):
+    """Every folder read-only: the lock file cannot be opened for writing.  Only runs/
+    read-only: the lock is taken, and repair must not begin removing leftovers elsewhere
+    before it finds runs/ will not take its merged part."""
+    out = tmp_path / "o"
+    groklab.sweep(GRID, out=out, batch_size=1)
+    with_leftovers(out)
+    before = tree(out)
+    refuse_writes(monkeypatch, [out] if read_only == "the directory" else [out / "runs"])
+    code = groklab.cli.main(["status", str(out), "--repair"])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith(f"groklab status: error: cannot repair {out}: "), err
+    assert "Permission denied" in lines[0] and lines[0].endswith("(nothing was changed)"), err
+    assert tree(out) == before
+    monkeypatch.undo()
+    assert "removed 1 stale batch claim" in cli("status", out, "--repair").stdout  # once writable
+
+
+def deny_reading(monkeypatch, victim: Path, calls=("read_metadata", "read_table", "read_schema")
+                 ) -> None:
+    """pyarrow refusing to open ``victim`` as it does for a file without read permission
+    (pyarrow raises OSError(EACCES, ...), i.e. PermissionError; root ignores chmod).  ``calls``:
+    the pyarrow functions that refuse (all: no read permission; read_table only: permission
+    taken away after the footers were checked)."""
+    def refusing(fn):
+        def f(source, *a, **k):
+            if os.path.abspath(os.fspath(source)) == str(victim):
+                raise PermissionError(errno.EACCES, f"Failed to open local file '{victim}'. "
+                                      "Detail: [errno 13] Permission denied")
+            return fn(source, *a, **k)
+        return f
+
+    for name in calls:
+        monkeypatch.setattr(pq, name, refusing(getattr(pq, name)))
+
+
+@pytest.mark.parametrize("kind, calls", [("runs", None), ("curves", None),
+                                         ("runs", ("read_table",))])
+def test_a_part_this_user_may_not_read_is_named_and_never_moved(tmp_path, monkeypatch, capsys,
+                                                                kind, calls):
+    out = tmp_path / "o"
+    groklab.sweep(GRID, out=out, batch_size=1)
+    victim = Store(out).path(kind, Store(out).committed()[1])
+    files = lambda: {k: v for k, v in tree(out).items() if (out / k).is_file()}  # noqa: E731
+    before = files()
+    deny_reading(monkeypatch, victim, *([calls] if calls else []))
+    want = (f"cannot read {victim}: permission denied (the file is not damaged and is left in "
+            "place; give this user read access to it and rerun)")
+    for argv in (["report", str(out)], ["status", str(out)], ["status", str(out), "--repair"],
+                 [*CLI_ARGS, "--out", str(out)]):
+        code = groklab.cli.main(argv)
+        captured = capsys.readouterr()
+        lines = captured.err.strip().splitlines()
+        assert code == 1 and lines == [f"groklab {argv[0]}: error: {want}"], (argv, captured)
+        assert victim.exists() and not (out / "damaged").exists(), argv  # never set aside
+    with pytest.raises(StoreError, match="permission denied"):
+        groklab.sweep(GRID, out=out, batch_size=1)
+    assert files() == before  # nothing moved, removed or written
+    monkeypatch.undo()
+    p = cli("status", out)
+    assert p.returncode == 0 and "damage: none" in p.stdout, p.stdout + p.stderr

@@ -7,7 +7,9 @@
 runs, its claim file ``OUT/.claims/<batch key>`` is created exclusively (``O_EXCL``), naming the
 process; a second command that finds the claim held by a live process leaves that batch alone,
 does its own, then waits for the other's batches to be committed (taking over any whose owner
-died).  The batch key is a hash of the batch's run ids, so identical commands plan identical keys,
+died).  What is committed is read after a claim is taken, never before: an owner commits a batch
+and then releases its claim, so a free claim may belong to a batch finished a moment ago
+(:func:`groklab.driver._run_claimed`).  A stale claim is replaced under the directory lock.  The batch key is a hash of the batch's run ids, so identical commands plan identical keys,
 and shards of one grid (disjoint runs) never collide.  A claim's owner is alive when it is a
 running process on this machine; a claim from another machine is trusted until it is
 ``GROKLAB_CLAIM_TTL`` seconds old (default one day) -- on a shared cluster file system, kill a
@@ -25,9 +27,10 @@ import time
 import uuid
 from pathlib import Path
 
-from .store import HOST
+from .store import HOST, process_alive
 
 CLAIMS, LOCK = ".claims", ".lock"
+NEW = ".new-"  # prefix of a claim being written
 TTL_ENV = "GROKLAB_CLAIM_TTL"
 
 
@@ -51,14 +54,12 @@ def batch_key(batch) -> str:
 
 
 def _alive(info: dict) -> bool:
-    if info.get("host") == HOST:
-        try:
-            os.kill(int(info.get("pid", -1)), 0)
-        except ProcessLookupError:
-            return False
-        except (PermissionError, ValueError, OverflowError):
-            return True
-        return True
+    try:
+        alive = process_alive(info.get("host"), int(info.get("pid", -1)))
+    except (TypeError, ValueError):
+        alive = False if info.get("host") == HOST else None
+    if alive is not None:
+        return alive
     ttl = float(os.environ.get(TTL_ENV, 86400))
     return time.time() - float(info.get("time", 0)) < ttl
 
@@ -87,24 +88,31 @@ class Claims:
         self.dir.mkdir(parents=True, exist_ok=True)
         path = self._path(key)
         body = json.dumps({**self.me, "time": time.time(), "token": uuid.uuid4().hex})
-        tmp = self.dir / f".new-{key}-{uuid.uuid4().hex[:8]}"
+        # the name says whose it is: clear_stale removes only those of processes that are gone
+        tmp = self.dir / f"{NEW}{key}-{HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         tmp.write_text(body)
         try:
-            for _ in range(2):
-                try:
-                    os.link(tmp, path)  # atomic and exclusive: the claim appears whole or not at all
-                except FileExistsError:
+            try:
+                os.link(tmp, path)  # atomic and exclusive: the claim appears whole or not at all
+            except FileExistsError:
+                if self.owner(key) is not None:
+                    return False
+                # stale: replace it under the directory lock, where the owner is read again --
+                # unlocked, two takers could both find it stale and the second would move the
+                # first's fresh claim aside
+                with directory_lock(self.dir.parent):
                     if self.owner(key) is not None:
                         return False
-                    # stale: move it aside under a unique name -- one process wins the rename
                     try:
                         os.rename(path, self.dir / f".stale-{key}-{uuid.uuid4().hex[:8]}")
                     except FileNotFoundError:
                         pass
-                    continue
-                self.mine.add(key)
-                return True
-            return False
+                    try:
+                        os.link(tmp, path)
+                    except FileExistsError:
+                        return False  # a free claim, taken by another process just now
+            self.mine.add(key)
+            return True
         finally:
             tmp.unlink(missing_ok=True)
             for p in self.dir.glob(f".stale-{key}-*"):
@@ -119,25 +127,51 @@ class Claims:
         for key in list(self.mine):
             self.release(key)
 
-    def held_by_others(self) -> list[dict]:
-        """Live claims of other processes (for ``groklab status``)."""
+    def listing(self) -> list[dict]:
+        """Every claim but this process's, for ``groklab status``: {"key", "alive" (False: its
+        owner is gone -- the next command or ``--repair`` removes it), and what the claim file
+        says}."""
         if not self.dir.is_dir():
             return []
         out = []
-        for p in self.dir.iterdir():
+        for p in sorted(self.dir.iterdir()):
             if p.name.startswith(".") or p.name in self.mine:
                 continue
-            info = self.owner(p.name)
-            if info is not None:
-                out.append({"key": p.name, **info})
+            try:
+                info = json.loads(p.read_text())
+            except FileNotFoundError:
+                continue  # released since the listing
+            except (OSError, ValueError):
+                info = {}
+            if not isinstance(info, dict):
+                info = {}
+            out.append({**info, "key": p.name,
+                        "alive": bool(_alive(info) and info.get("token"))})
         return out
 
     def clear_stale(self) -> int:
-        """Remove claims whose owner is gone; return how many."""
+        """Remove claims whose owner is gone, and what dead takers left; return how many
+        claims.  Call under the directory lock."""
         n = 0
         if self.dir.is_dir():
             for p in self.dir.iterdir():
-                if p.name.startswith(".") or self.owner(p.name) is None:
+                if p.name.startswith("."):
+                    if _leftover(p.name):
+                        p.unlink(missing_ok=True)
+                elif self.owner(p.name) is None:
                     p.unlink(missing_ok=True)
                     n += 1
         return n
+
+
+def _leftover(name: str) -> bool:
+    """A dot file of .claims/ that no live process will use: a claim moved aside, or the
+    temporary file of a taker that is gone (another live taker's is about to be linked)."""
+    if not name.startswith(NEW):
+        return True  # .stale-*: moved aside, nobody reads it
+    fields = name[len(NEW):].split("-")
+    try:
+        alive = process_alive(fields[1], int(fields[2]))
+    except (IndexError, ValueError):
+        return True  # an older layout's name
+    return alive is False

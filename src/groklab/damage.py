@@ -2,7 +2,9 @@
 
 :func:`inspect` only reads (``report``, ``plot`` and ``status`` use it on read-only directories):
 a committed part is damaged when its runs file cannot be read, or a companion file its metadata
-promises (curves, iterates) is missing, unreadable or holds another number of rows.
+promises (curves, iterates) is missing, unreadable or holds another number of rows.  A file
+this process has no permission to read is not damage: that is one error line (StoreError), and
+the file stays where it is.
 :func:`quarantine` moves every file of a damaged part to ``OUT/damaged/`` -- its runs are then
 not finished, so the rerun recomputes them, and nothing is deleted.  :func:`recover` removes what
 no live process will ever commit: staged files and companion files without a runs file whose
@@ -19,6 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .errors import StoreError
 from .store import DAMAGED, KINDS, Store, read_meta, writer_alive
 
 #: intent files of compactions in progress (``.staging/compact-<new part>.json``)
@@ -41,33 +44,56 @@ def _footer_rows(path: Path) -> int:
     return pq.read_metadata(path).num_rows
 
 
+def unreadable(path: Path, err: OSError) -> StoreError:
+    """One line for a part this process may not read: not damage -- nothing is set aside."""
+    return StoreError(f"cannot read {path}: permission denied (the file is not damaged and is "
+                      "left in place; give this user read access to it and rerun)")
+
+
+def inspect_part(store: Store, pid: str) -> list[Damage]:
+    """What is wrong with committed part ``pid`` (footers only).  A file this process may not
+    read raises StoreError instead: that says nothing about the file.  FileNotFoundError when
+    the runs file is gone (a merge replaced the part since it was listed)."""
+    runs_path = store.path("runs", pid)
+    try:
+        meta = read_meta(runs_path)
+        n_runs = _footer_rows(runs_path)
+    except FileNotFoundError:
+        raise
+    except PermissionError as e:
+        raise unreadable(runs_path, e) from None
+    except (OSError, pa.ArrowException, ValueError):
+        return [Damage(pid, "runs", "is unreadable (truncated or corrupt)", None)]
+    out = []
+    rows = meta.get("rows") or {}
+    for kind in ("curves", "iterates"):
+        want = rows.get(kind, 0)
+        if not want:
+            continue
+        p = store.path(kind, pid)
+        if not p.exists():
+            out.append(Damage(pid, kind, "is missing", n_runs))
+            continue
+        try:
+            got = _footer_rows(p)
+        except PermissionError as e:
+            raise unreadable(p, e) from None
+        except (OSError, pa.ArrowException, ValueError):
+            out.append(Damage(pid, kind, "is unreadable (truncated or corrupt)", n_runs))
+            continue
+        if got != want:
+            out.append(Damage(pid, kind, f"has {got} rows, its runs file says {want}", n_runs))
+    return out
+
+
 def inspect(store: Store) -> list[Damage]:
     """Every damaged committed part (footers only: O(parts), not O(rows))."""
     out = []
     for pid in store.committed():
-        runs_path = store.path("runs", pid)
         try:
-            meta = read_meta(runs_path)
-            n_runs = _footer_rows(runs_path)
-        except (OSError, pa.ArrowException, ValueError):
-            out.append(Damage(pid, "runs", "is unreadable (truncated or corrupt)", None))
-            continue
-        rows = meta.get("rows") or {}
-        for kind in ("curves", "iterates"):
-            want = rows.get(kind, 0)
-            if not want:
-                continue
-            p = store.path(kind, pid)
-            if not p.exists():
-                out.append(Damage(pid, kind, "is missing", n_runs))
-                continue
-            try:
-                got = _footer_rows(p)
-            except (OSError, pa.ArrowException, ValueError):
-                out.append(Damage(pid, kind, "is unreadable (truncated or corrupt)", n_runs))
-                continue
-            if got != want:
-                out.append(Damage(pid, kind, f"has {got} rows, its runs file says {want}", n_runs))
+            out += inspect_part(store, pid)
+        except FileNotFoundError:
+            continue  # merged into a newer part since it was listed
     return out
 
 

@@ -118,7 +118,7 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
     job = Job(local=functools.partial(compute.run_batch_tables, cache=cache, det=det, device=device,
                                       save_iterates=save_iterates, threads=threads),
               remote=compute.remote_batch, remote_args=(det, device, save_iterates))
-    sink = _Sink(session)
+    sink = _Sink(session, {cfg.run_id(): cfg.steps for cfg in todo})
     total = sum(cfg.steps for cfg in todo)
     bar = None
     if not quiet and todo:
@@ -138,10 +138,9 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
             bar.close()
         if session is not None:
             session.close(status)
-    if not quiet and todo:
-        el = time.perf_counter() - t_start
-        print(f"groklab: {len(todo)} runs in {el:.1f} s ({total / max(el, 1e-9):.3g} run-steps/s); "
-              f"{len(configs) - len(todo)} already finished", flush=True)
+    if not quiet:
+        print(closing_line(len(configs), len(todo), sink, session,
+                           time.perf_counter() - t_start), flush=True)
     if session is not None:
         res = load_results(session.root, run_ids=wanted)
         res.runs  # noqa: B018 -- the runs table as this sweep left it (curves are read on use)
@@ -152,11 +151,16 @@ def execute(configs: list, *, out=None, detection: Detection | None = None,
 class _Sink:
     """Where finished batches go: the session's store, or memory when there is no ``out``."""
 
-    def __init__(self, session: Session | None):
+    def __init__(self, session: Session | None, steps: dict[str, int]):
         self.session = session
         self.frames: tuple[list, list, list] = ([], [], [])
+        self.steps = steps  # run id -> steps, of the runs this command set out to compute
+        self.computed = 0  # runs computed here
+        self.computed_steps = 0
 
     def put(self, runs_df, curves_df, it_df) -> None:
+        self.computed += len(runs_df)
+        self.computed_steps += sum(self.steps.get(rid, 0) for rid in runs_df.run_id)
         if self.session is not None:
             self.session.commit(runs_df, curves_df, it_df)
             return
@@ -170,6 +174,29 @@ class _Sink:
             curves["run_id"] = curves["run_id"].astype(str)
         return Results(runs=runs if runs is not None else pd.DataFrame(),
                        curves=curves if curves is not None else pd.DataFrame(), iterates=its)
+
+
+def closing_line(n_runs: int, n_todo: int, sink: _Sink, session: Session | None,
+                 elapsed: float) -> str:
+    """What a command says when it ends: how many runs it computed, how many another command
+    committed meanwhile (the waiting twin of two identical commands), how many were there."""
+    before = n_runs - n_todo
+    where = f" in {session.root}" if session is not None else ""
+    if not n_todo:
+        return f"groklab: all {n_runs} runs already finished{where}; nothing to compute"
+    rate = f"{sink.computed_steps / max(elapsed, 1e-9):.3g} run-steps/s"
+    stored = session.committed_runs if session is not None else sink.computed
+    other = n_todo - stored
+    if not other:
+        return (f"groklab: {n_todo} runs in {elapsed:.1f} s ({rate}); {before} already "
+                "finished")
+    if not sink.computed:
+        return (f"groklab: {n_todo} runs, all committed by another process meanwhile; "
+                f"{before} already finished")
+    twice = session.dropped_runs if session is not None else 0
+    also = f" ({twice} of them also computed here, stored once)" if twice else ""
+    return (f"groklab: {n_todo} runs: {sink.computed} computed here in {elapsed:.1f} s ({rate}), "
+            f"{other} committed by another process{also}; {before} already finished")
 
 
 def _finished(out) -> set[str]:
@@ -216,34 +243,61 @@ def _run(runner, batches, job, device, bar, sink: _Sink, n_todo: int, after=None
 
 def _run_claimed(session: Session, runner, batches, job, device, bar, sink, n_todo, quiet):
     """Compute the batches no live process has claimed; then wait for the others' batches,
-    taking over any whose owner died before committing it."""
+    taking over any whose owner died before committing it.
+
+    A claim is taken first and what is committed read after it: an owner commits a batch before
+    it releases the claim, so a claim found free because its batch was just finished finds the
+    batch's runs committed here (reading them before taking the claim would compute them
+    again)."""
     claims = session.claims
-    keys = {id(b): batch_key(b) for b in batches}
-    mine = [b for b in batches if claims.take(keys[id(b)])]
-    theirs = [b for b in batches if keys[id(b)] not in claims.mine]
-    _run(runner, mine, job, device, bar, sink, n_todo, after=lambda b: claims.release(keys[id(b)]))
+    keyed = [(batch_key(b), b) for b in batches]
+    taken = [(k, b) for k, b in keyed if claims.take(k)]
+    theirs = [(k, b) for k, b in keyed if k not in claims.mine]
+    mine = _left_to_do(session, taken)
+    _run(runner, [b for _, b in mine], job, device, bar, sink, n_todo,
+         after=_releaser(claims, mine))
     said = False
     while theirs:
-        done = session.finished_ids()
+        session.ledger.refresh()
         left = []
-        for b in theirs:
-            rows = [[c for c in row if c.run_id() not in done] for row in b]
-            rows = [r for r in rows if r]
-            if not rows:
+        for key, b in theirs:
+            if not session.unfinished(b, refresh=False):
+                continue  # committed by its owner
+            if not claims.take(key):
+                left.append((key, b))
                 continue
-            if claims.take(keys[id(b)]):  # its owner died: do what it left
-                _run(runner, [rows], job, device, bar, sink, n_todo,
-                     after=lambda _b, k=keys[id(b)]: claims.release(k))
-            else:
-                left.append(b)
+            # its owner died, or committed and released it just now: do what is not committed
+            took = _left_to_do(session, [(key, b)])
+            _run(runner, [b for _, b in took], job, device, bar, sink, n_todo,
+                 after=_releaser(claims, took))
         theirs = left
         if theirs:
             if not quiet and not said:
-                owner = claims.owner(keys[id(theirs[0])]) or {}
+                owner = claims.owner(theirs[0][0]) or {}
                 print(f"groklab: {len(theirs)} batch(es) are being computed by another groklab "
                       f"process (pid {owner.get('pid', '?')}); waiting for them", flush=True)
                 said = True
             time.sleep(WAIT_S)
+
+
+def _left_to_do(session: Session, taken: list) -> list:
+    """(claim, rows still to compute) for batches whose claims this process holds, reading what
+    is committed only now; a claim whose batch is all committed is released at once."""
+    session.ledger.refresh()
+    out = []
+    for key, b in taken:
+        rows = session.unfinished(b, refresh=False)
+        if rows:
+            out.append((key, rows))
+        else:
+            session.claims.release(key)
+    return out
+
+
+def _releaser(claims, keyed: list):
+    """after(batch) for :func:`_run`: release the claim the batch was computed under."""
+    key_of = {id(b): k for k, b in keyed}
+    return lambda b: claims.release(key_of[id(b)])
 
 
 def _redetect_stale(session: Session, ids: set, det: Detection) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from .damage import inspect, summary
+from .damage import inspect, summary, unreadable
 from .store import Store
 
 LEGACY = {"runs": "runs.parquet", "curves": "curves.parquet", "iterates": "iterates.parquet"}
@@ -35,10 +35,15 @@ class Reader:
         self.skip = {d.pid for d in damages}
         self.pids = [p for p in self.store.committed() if p not in self.skip]
         self._winner: dict[str, str] | None = None
+        #: run id -> the parts holding it, for runs stored more than once (set by :meth:`runs`);
+        #: raw Parquet readers count such a run once per copy
+        self.copies: dict[str, list[str]] = {}
 
     def _read(self, kind: str, pid: str, **kw) -> pd.DataFrame | None:
         try:
             return self.store.read_part(kind, pid, **kw)
+        except PermissionError as e:  # not damage: one line, nothing skipped silently
+            raise unreadable(self.store.path(kind, pid), e) from None
         except (OSError, pa.ArrowException) as e:  # damage the footer check could not see
             warnings.warn(f"{self.store.path(kind, pid)}: unreadable ({e}); skipped",
                           DamageWarning, stacklevel=4)
@@ -58,6 +63,8 @@ class Reader:
             return pd.DataFrame()
         df = pd.concat(frames, ignore_index=True)
         owner = pd.concat(owners, ignore_index=True)
+        twice = df.run_id.duplicated(keep=False)
+        self.copies = owner[twice].groupby(df.run_id[twice]).agg(list).to_dict()
         last = ~df.run_id.duplicated(keep="last")  # the newest committed copy wins
         self._winner = dict(zip(df.run_id[last], owner[last]))
         return df[last].reset_index(drop=True)

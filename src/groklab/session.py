@@ -2,14 +2,20 @@
 
 Opening (under the directory lock): move a pre-partitioned layout into place, remove what dead
 writers left uncommitted, set damaged parts aside with one warning (their runs are then
-recomputed), and add this command to ``OUT/manifest.json``.  Then every finished batch is
-committed as its own part, stamped with this command's provenance.  Closing merges this
-command's parts into one per table (O(what this command wrote); a failure there only warns --
-the parts are the data) and records the end in the manifest.
+recomputed), and add this command to ``OUT/manifest.json`` (with its host and pid).  Then every
+finished batch is committed as its own part, stamped with this command's provenance: staged
+outside the lock, then -- under the lock, briefly -- checked against the runs committed so far
+(:mod:`groklab.ledger`) and renamed into place without any run another command committed
+meanwhile, so no run is ever stored twice, even by two commands that batched the same runs
+differently.  Closing merges this command's parts into one per table (O(what this command
+wrote); a failure there only warns -- the parts are the data) and records the end in the
+manifest.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import warnings
 from pathlib import Path
 
@@ -20,8 +26,9 @@ from .claiming import Claims, directory_lock
 from .compaction import AUTO_MIN_PARTS, compact
 from .damage import inspect, quarantine, recover, summary
 from .errors import StoreError
+from .ledger import Ledger
 from .results import DamageWarning, LEGACY, Reader
-from .store import FINISHED, PLANS, Store, atomic_write_parquet, failure
+from .store import FINISHED, HOST, PLANS, Store, atomic_write_parquet, failure
 
 
 def migrate_legacy(store: Store) -> bool:
@@ -54,8 +61,11 @@ class Session:
         self.record = record
         self.families = families
         self.claims = Claims(self.root)
+        self.ledger = Ledger(self.store)
         self.parts: list[str] = []
-        self.committed_runs = 0
+        self.committed_runs = 0  # runs this command committed
+        self.dropped_runs = 0  # runs it computed that another command had committed meanwhile
+        self._taken: set[str] = set()
 
     # ---- open / close ------------------------------------------------------------------------
     def open(self) -> None:
@@ -70,7 +80,9 @@ class Session:
                     warnings.warn(summary(damages, self.root, "moved to damaged/; their runs "
                                           "are recomputed"), DamageWarning, stacklevel=3)
                 self.store.prepare()
-                prov.record_command(self.root, self.record, status="running")
+                # host and pid: `groklab status` tells a command that was killed from one that runs
+                prov.record_command(self.root, self.record, status="running", host=HOST,
+                                    hostname=socket.gethostname(), pid=os.getpid())
         except OSError as e:
             if isinstance(e, StoreError):
                 raise
@@ -107,17 +119,40 @@ class Session:
 
     # ---- reading / writing -------------------------------------------------------------------
     def finished_ids(self) -> set[str]:
-        runs = Reader(self.root, warn=False).runs(columns=["status"])
-        if runs.empty:
-            return set()
-        return set(runs.loc[runs.status.isin(FINISHED), "run_id"])
+        """The finished runs committed now (incremental: reads only parts not seen before)."""
+        self.ledger.refresh()
+        return self.ledger.ids()
 
-    def commit(self, runs: pd.DataFrame, curves, iterates) -> str:
+    def unfinished(self, batch, refresh: bool = True) -> list:
+        """The rows of ``batch`` (D x B configs) left with only runs not committed now; []
+        when every run is.  ``refresh=False``: as of the ledger's last refresh."""
+        if refresh:
+            self.ledger.refresh()
+        rows = [[c for c in row if c.run_id() not in self.ledger] for row in batch]
+        return [r for r in rows if r]
+
+    def commit(self, runs: pd.DataFrame, curves, iterates) -> str | None:
+        """Commit a finished batch, less any run another command committed meanwhile; return
+        the part id (None when every run was)."""
         pid = self.store.write_part(runs, curves, iterates, provenance=self.record,
-                                    committed=self.committed_runs)
-        self.parts.append(pid)
-        self.committed_runs += len(runs)
+                                    committed=self.committed_runs, guard=self._guard)
+        keep = ~runs.run_id.isin(self._taken)
+        self.dropped_runs += len(runs) - int(keep.sum())
+        if pid is not None:
+            self.ledger.add(pid, runs.run_id[keep & runs.status.isin(FINISHED)])
+            self.parts.append(pid)
+            self.committed_runs += int(keep.sum())
         return pid
+
+    @contextlib.contextmanager
+    def _guard(self, run_ids):
+        """Held while a staged batch is renamed into place: the directory lock, and which of its
+        runs are committed already (another command's, whatever its batching)."""
+        self._taken = set()
+        with directory_lock(self.root):
+            self.ledger.refresh()
+            self._taken = {rid for rid in run_ids if rid in self.ledger}
+            yield self._taken
 
     def rewrite_runs(self, updated: pd.DataFrame, columns: list[str]) -> None:
         """Replace ``columns`` of committed runs rows (re-detection: the times, their rules and

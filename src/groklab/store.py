@@ -18,12 +18,15 @@ flight, and a rerun skips every committed run.  The runs file's Parquet key-valu
 (``groklab``) records how many curve and iterate rows belong to it and the provenance of the
 command that wrote it, so a truncated or deleted companion file is noticed (:mod:`.damage`).
 
-A run id lives in one committed part; if it ever lies in two (a run computed twice by commands
-that raced with different batchings, or a compaction cut short) the newest part wins, for its
-runs row and its curves alike.
+A run id lives in one committed part: a writer renames a batch into place under the directory
+lock after checking which of its runs are committed already (``write_part``'s guard), so two
+commands never both store a run, whatever their batching.  If a run still lies in two parts (a
+compaction cut short, a directory written by an older groklab) the newest part wins, for its
+runs row and its curves alike; ``groklab status`` calls it damage and ``--repair`` keeps one.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -62,17 +65,26 @@ def part_writer(pid: str) -> tuple[str, int]:
         return "", -1  # a name from an older layout: no writer recorded
 
 
-def writer_alive(pid: str) -> bool:
-    host, proc = part_writer(pid)
-    if host != HOST or proc <= 0:
+def process_alive(host: str, pid: int) -> bool | None:
+    """Whether process ``pid`` of machine ``host`` (a :data:`HOST` hash) runs; None when that
+    cannot be told from here (another machine)."""
+    if host != HOST:
+        return None
+    if pid <= 0:
         return False
     try:
-        os.kill(proc, 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True  # someone else's live process
+    except (OverflowError, ValueError):
+        return False
     return True
+
+
+def writer_alive(pid: str) -> bool:
+    return bool(process_alive(*part_writer(pid)))
 
 
 def fsync_dir(path: Path) -> None:
@@ -172,38 +184,68 @@ class Store:
 
     def write_part(self, runs: pd.DataFrame, curves: pd.DataFrame | None = None,
                    iterates: pd.DataFrame | None = None, provenance: dict | None = None,
-                   pid: str | None = None, committed: int | None = None) -> str:
+                   pid: str | None = None, committed: int | None = None,
+                   guard=None) -> str | None:
         """Commit one batch; return its part id.  Raises StoreError (one line) when the disk
-        refuses, after removing what it had staged: committed parts are never touched."""
+        refuses, after removing what it had staged: committed parts are never touched.
+
+        ``guard(run_ids)``, when given, is a context manager entered after the files are staged
+        and held while they are renamed into place (the writer's directory lock); it yields the
+        run ids of this batch already committed by someone else.  Their rows are dropped (the
+        part is staged again without them, a rare path), and nothing is committed -- None is
+        returned -- when that is every run.  So a run never lands in two parts, whatever two
+        commands planned."""
         pid = pid or new_part_id()
         tables = {"curves": curves, "iterates": iterates, "runs": runs}
-        meta = {"part": pid, "rows": {k: (0 if df is None else len(df)) for k, df in tables.items()},
-                "provenance": provenance or {}}
         staged: dict[str, Path] = {}
         target = self.staging
         try:
             self.prepare()
-            for kind, df in tables.items():
-                if df is None:
-                    continue
-                target = self.staging / f"{pid}.{kind}.parquet"
-                staged[kind] = target
-                write_synced(to_table(df, meta), target)
-            for kind in ("curves", "iterates", "runs"):  # the runs file last: the commit marker
-                if kind in staged:
-                    target = self.path(kind, pid)
-                    os.replace(staged.pop(kind), target)
-            fsync_dir(self.dir("runs"))
+            target = self._stage(pid, tables, provenance, staged)
+            held = guard(list(runs.run_id)) if guard is not None else contextlib.nullcontext(())
+            with held as taken:
+                if len(taken):
+                    tables = {k: None if df is None else df[~df.run_id.isin(taken)]
+                              for k, df in tables.items()}
+                    if tables["runs"].empty:
+                        self._unstage(staged)
+                        return None
+                    target = self._stage(pid, tables, provenance, staged)
+                for kind in ("curves", "iterates", "runs"):  # the runs file last: the commit marker
+                    if kind in staged:
+                        target = self.path(kind, pid)
+                        os.replace(staged.pop(kind), target)
+            fsync_dir(self.dir("runs"))  # durability, not visibility: outside the guard's lock
         except BaseException as e:  # a full disk, or Ctrl-C mid-write: leave nothing staged
-            for p in staged.values():
-                try:
-                    p.unlink()
-                except OSError:
-                    pass
-            if isinstance(e, OSError):
-                raise failure(target, e, committed) from None
+            self._unstage(staged)
+            if isinstance(e, OSError) and not isinstance(e, StoreError):
+                raise failure(Path(getattr(e, "filename", None) or target), e,
+                              committed) from None
             raise
         return pid
+
+    def _stage(self, pid: str, tables: dict, provenance: dict | None,
+               staged: dict[str, Path]) -> Path:
+        """Write (and fsync) the batch's tables under .staging/; return the last path written."""
+        meta = {"part": pid, "rows": {k: (0 if df is None else len(df)) for k, df in tables.items()},
+                "provenance": provenance or {}}
+        target = self.staging
+        for kind, df in tables.items():
+            if df is None:
+                continue
+            target = self.staging / f"{pid}.{kind}.parquet"
+            staged[kind] = target
+            write_synced(to_table(df, meta), target)
+        return target
+
+    @staticmethod
+    def _unstage(staged: dict[str, Path]) -> None:
+        for p in staged.values():
+            try:
+                p.unlink()
+            except OSError:
+                pass
+        staged.clear()
 
     def rewrite_runs(self, pid: str, runs: pd.DataFrame) -> None:
         """Replace the runs file of committed part ``pid`` (a re-detection), keeping its metadata:

@@ -35,13 +35,30 @@ def main(ns) -> int:
     for c in inv["in_flight"]:
         print(f"in flight: batch {c['key']} claimed by pid {c.get('pid')} on "
               f"{c.get('hostname', '?')}")
-    if inv["commands"]:
-        last = inv["commands"][-1]
-        print(f"commands: {len(inv['commands'])}; last {last.get('started')} "
-              f"{last.get('status', '?')}: {' '.join(map(str, last.get('argv', [])))}")
+    stale = inv["stale_claims"]
+    if stale:
+        pids = sorted({str(c.get("pid", "?")) for c in stale})
+        print(f"stale claims: {len(stale)} batch claim(s) whose process is gone (pid "
+              f"{', '.join(pids)}): not in flight; the next command or --repair removes them")
+    cmds = inv["commands"]
+    if cmds:
+        last = cmds[-1]
+        print(f"commands: {len(cmds)}; last {last.get('started')} {last['state']}: "
+              f"{' '.join(map(str, last.get('argv', [])))}")
+        for c in cmds[:-1]:
+            if c.get("status") == "running":  # an earlier command that never recorded its end
+                print(f"command {c.get('started')} {c['state']}: "
+                      f"{' '.join(map(str, c.get('argv', [])))}")
     problems = []
     if inv["damaged"]:
         problems.append(summary(inv["damaged"], root, "run `groklab status --repair`"))
+    dups = inv["duplicates"]
+    if dups:
+        extra = sum(len(v) - 1 for v in dups.values())
+        parts = sorted({p for v in dups.values() for p in v})
+        problems.append(f"{len(dups)} run(s) stored more than once ({extra} extra row(s) in "
+                        f"runs/ across {len(parts)} parts: DuckDB, polars and pyarrow count "
+                        "them twice; `groklab status --repair` keeps the newest copy)")
     if inv["orphans"] or inv["staged"]:
         problems.append(f"{inv['orphans'] + inv['staged']} uncommitted file(s) (a batch in "
                         "flight, or left by a killed command: --repair removes those)")
