@@ -12,9 +12,7 @@ import html
 import io
 import json
 import math
-import os
 import platform
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,7 +20,7 @@ import pandas as pd
 from PIL import Image
 
 from .. import __version__
-from ..errors import StoreError
+from ..atomic import write_atomically
 
 MANIFEST = "manifest.json"
 
@@ -178,17 +176,4 @@ def document(title: str, body: str) -> str:
 def write_atomic(text: str, path) -> Path:
     """Write ``text`` to ``path`` through a temporary file in the same folder and a rename: a
     full or read-only disk leaves no partial file and ends in one StoreError line."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as e:
-        raise StoreError(f"cannot write {path}: {e.strerror or e}; nothing was written") from None
-    finally:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:  # the folder turned read-only: nothing more to do
-            pass
-    return path
+    return write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -7,9 +7,7 @@ pyplot), so no display is ever needed.
 from __future__ import annotations
 
 import math
-import os
 import textwrap
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +21,8 @@ from matplotlib.ticker import NullFormatter
 from matplotlib.transforms import blended_transform_factory
 
 from .. import family as registry
-from ..errors import ConfigError, StoreError
+from ..atomic import write_atomically
+from ..errors import ConfigError
 
 #: fields that only set the logging schedule: never shown in titles, never a sweep axis
 LOG_FIELDS = ("log_every", "log_dense_until", "log_spacing")
@@ -139,19 +138,7 @@ def save(fig: Figure, path, dpi: int = 110) -> Path:
     kind = path.suffix.lower().lstrip(".")
     if kind not in FORMATS:
         raise ConfigError("file", unsupported(path))
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(tmp, dpi=dpi, format=kind)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise StoreError(f"cannot write {path}: {e.strerror or e}; nothing was written") from None
-    finally:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:  # the folder turned read-only: nothing more to do
-            pass
-    return path
+    return write_atomically(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format=kind))
 
 
 def unsupported(path) -> str:
