@@ -11,11 +11,14 @@ A user's own claims: a Python file defining ``CLAIMS``, a list of :class:`Claim`
 (``groklab check --claims-file my_claims.py``; docs/claims.md).
 """
 from . import measures, rules
-from .record import (FAIL, INCONCLUSIVE, PASS, STATUSES, Claim, Inconclusive, Recipe, Verdict,
+from .record import (EXTENSION, FAIL, FAITHFUL, HORIZON, INCONCLUSIVE, MISSING, OWN, PAPER, PASS,
+                     STAND_IN, STATUSES, TOO_FEW, USER, Claim, Inconclusive, Recipe, Verdict,
                      figure_recipe, grid_recipe)
-from .runner import (CLAIMS_FILE, check, load_claims_file, paper_claims, print_table, select,
-                     table)
+from .runner import (CLAIMS_FILE, check, listing, load_claims_file, paper_claims, print_table,
+                     select, table)
 
 __all__ = ["Claim", "Recipe", "Verdict", "Inconclusive", "PASS", "FAIL", "INCONCLUSIVE",
-           "STATUSES", "figure_recipe", "grid_recipe", "measures", "rules", "check",
-           "load_claims_file", "paper_claims", "print_table", "select", "table", "CLAIMS_FILE"]
+           "STATUSES", "PAPER", "EXTENSION", "USER", "FAITHFUL", "STAND_IN", "OWN", "HORIZON",
+           "TOO_FEW", "MISSING", "figure_recipe", "grid_recipe", "measures", "rules", "check",
+           "listing", "load_claims_file", "paper_claims", "print_table", "select", "table",
+           "CLAIMS_FILE"]

@@ -28,7 +28,7 @@ from .. import load
 from ..fields import ConfigError
 from ..plotting import plot_results
 from ..store import atomic_write_parquet
-from .record import INCONCLUSIVE, STATUSES, Claim, Inconclusive, Verdict
+from .record import INCONCLUSIVE, MISSING, PAPER, STATUSES, Claim, Inconclusive, Verdict
 
 CLAIMS_FILE = "claims.parquet"
 
@@ -126,18 +126,19 @@ def judge(claim: Claim, evidence: dict, failed: dict) -> Verdict:
     missing = [r.name for r in claim.recipes if r.name in failed]
     if missing:
         why = "; ".join(f"recipe {n} failed: {failed[n]}" for n in missing)
-        return Verdict(claim, INCONCLUSIVE, {}, why)
+        return Verdict(claim, INCONCLUSIVE, {}, why, why_inconclusive=MISSING)
     try:
         measured = dict(claim.measure(evidence))
     except Inconclusive as e:
-        return Verdict(claim, INCONCLUSIVE, {}, str(e), time.perf_counter() - t0)
+        return Verdict(claim, INCONCLUSIVE, {}, str(e), time.perf_counter() - t0,
+                       why_inconclusive=e.kind)
     except Exception as e:  # a measurement that cannot read its evidence says so
         return Verdict(claim, INCONCLUSIVE, {}, f"measurement error: {type(e).__name__}: {e}",
-                       time.perf_counter() - t0)
-    status, why = claim.rule.decide(measured)
+                       time.perf_counter() - t0, why_inconclusive=MISSING)
+    status, why, kind = claim.rule.decide_why(measured)
     if status not in STATUSES:
         raise ValueError(f"claim {claim.id}: rule returned {status!r}")
-    return Verdict(claim, status, measured, why, time.perf_counter() - t0)
+    return Verdict(claim, status, measured, why, time.perf_counter() - t0, why_inconclusive=kind)
 
 
 def default_jobs() -> int:
@@ -263,17 +264,42 @@ def _jsonable(v):
     return v if v is None or isinstance(v, (int, str)) else str(v)
 
 
+#: the columns of claims.parquet (and of ``groklab check --list``, without the verdict's)
+CLAIM_COLUMNS = ["id", "source", "section", "where", "paper_says", "why", "statement", "figure",
+                 "recipes", "rule", "note", "setting_quick", "stand_in_quick", "setting_full",
+                 "stand_in_full"]
+
+
+def describe(c: Claim) -> dict:
+    """A claim as one row: whose it is, what the paper says and where, what groklab tests, and
+    its setting at each scale (faithful / stand-in and what differs, or own for an extension)."""
+    (sq, wq), (sf, wf) = c.setting(False), c.setting(True)
+    return {"id": c.id, "source": c.source, "section": c.section, "where": c.where,
+            "paper_says": c.paper_says, "why": c.why, "statement": c.statement,
+            "figure": ",".join(c.figures), "recipes": ",".join(r.name for r in c.recipes),
+            "rule": c.rule.text, "note": c.note, "setting_quick": sq, "stand_in_quick": wq,
+            "setting_full": sf, "stand_in_full": wf}
+
+
+def listing(claims: list[Claim]) -> pd.DataFrame:
+    """``groklab check --list``: one row per claim, with the quick recipes' declared cost."""
+    rows = [dict(describe(c), quick_cost_s=sum(r.cost_s or 0 for r in c.recipes))
+            for c in claims]
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS + ["quick_cost_s"])
+
+
 def table(verdicts: list[Verdict], full: bool = False) -> pd.DataFrame:
     rows = []
     for v in verdicts:
         c = v.claim
-        rows.append({"id": c.id, "status": v.status, "statement": c.statement,
-                     "figure": ",".join(c.figures), "recipes": ",".join(r.name for r in c.recipes),
-                     "rule": c.rule.text, "reason": v.reason,
+        setting, stand_in = c.setting(full)
+        rows.append({**describe(c), "status": v.status, "why_inconclusive": v.why_inconclusive,
+                     "reason": v.reason,
                      "measured": json.dumps({k: _jsonable(x) for k, x in v.measured.items()},
                                             ensure_ascii=False, sort_keys=True),
-                     "note": c.note, "scale": "full" if full else "quick",
-                     "seconds": round(v.seconds, 2), "picture": v.picture or ""})
+                     "scale": "full" if full else "quick", "setting": setting,
+                     "stand_in": stand_in, "seconds": round(v.seconds, 2),
+                     "picture": v.picture or ""})
     return pd.DataFrame(rows)
 
 
@@ -281,11 +307,25 @@ def write_table(verdicts: list[Verdict], path: Path, full: bool = False) -> None
     atomic_write_parquet(table(verdicts, full), path)
 
 
-def print_table(verdicts: list[Verdict], stream=None) -> None:
-    """One line per claim: id, status, and the reason (the numbers the rule read)."""
+def print_table(verdicts: list[Verdict], stream=None, full: bool = False) -> None:
+    """One line per claim: id, status (with why, when inconclusive), whose claim and at what
+    setting, and the reason (the numbers the rule read); then the counts, the paper's claims at
+    the paper's settings apart."""
     stream = stream or sys.stdout
     w = max([len(v.claim.id) for v in verdicts] + [5])
     for v in verdicts:
-        stream.write(f"{v.claim.id:<{w}}  {v.status.upper():<12}  {v.reason}\n")
+        status = v.status.upper() + (f" ({v.why_inconclusive})" if v.why_inconclusive else "")
+        setting = v.claim.setting(full)[0]
+        whose = "paper" if v.claim.source == PAPER else v.claim.source
+        stream.write(f"{v.claim.id:<{w}}  {status:<24}  {whose:<9}  {setting:<8}  "
+                     f"{v.reason}\n")
     counts = {s: sum(v.status == s for v in verdicts) for s in STATUSES}
     stream.write(", ".join(f"{n} {s}" for s, n in counts.items()) + f" of {len(verdicts)} claims\n")
+    faithful = [v for v in verdicts if v.claim.setting(full)[0] == "faithful"]
+    stand_in = [v for v in verdicts if v.claim.setting(full)[0] == "stand-in"]
+    if faithful or stand_in:
+        fc = {s: sum(v.status == s for v in faithful) for s in STATUSES}
+        stream.write("the paper's claims at the paper's settings: "
+                     + ", ".join(f"{n} {s}" for s, n in fc.items())
+                     + f" of {len(faithful)}; {len(stand_in)} at stand-in settings (not counted)"
+                     "\n")

@@ -18,6 +18,7 @@ Each command's code is its own module, imported only when that command runs: ``-
 """
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 
@@ -78,3 +79,8 @@ def main(argv=None) -> int:
         print(f"\ngroklab {ns.command}: interrupted; finished batches are kept, rerun the same "
               "command to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of our output went away (`groklab check --list | head`): not an error of
+        # ours; point stdout at /dev/null so that the interpreter's final flush stays quiet
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

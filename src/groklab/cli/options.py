@@ -253,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run up to N recipes side by side, one process and one torch thread "
                     "each (default: the CPUs this process may use; the numbers do not depend "
                     "on it)")
-    ck.add_argument("--list", action="store_true", help="print the claims and exit")
+    ck.add_argument("--list", action="store_true",
+                    help="print the claims and exit: id, whose claim (paper / extension), where "
+                    "the paper says it and what, what groklab tests, and whether each scale "
+                    "runs the paper's setting (faithful) or a stand-in")
+    ck.add_argument("--format", choices=("table", "csv", "markdown"), default="table",
+                    help="with --list: a readable block per claim (table), or every column "
+                    "(csv, markdown)")
     ck.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
