@@ -220,6 +220,8 @@ def _fig23(n_min_of_tau, moving=False):
     (lambda tau: 80 - 40 * tau, PASS),
     (lambda tau: 40 + 40 * tau, FAIL),  # the opposite
     (lambda tau: 60, FAIL),             # null: the same N_min at every tau (Spearman 0)
+    # a drop from tau = 0 but no trend over tau (Spearman exactly 0: what quick measured)
+    (lambda tau: {0.0: 80, 0.8: 60, 1.0: 60}.get(tau, 50), FAIL),
     (lambda tau: 1000, FAIL),           # nothing recovers, errors stopped
 ])
 def test_selection_fewer_samples(law, status):
