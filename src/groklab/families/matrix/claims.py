@@ -53,7 +53,7 @@ DEEP_MC = grid_recipe(
     stand_in_full=_NO_SETTING)
 
 _MF = "§3.2 Matrix completion and sensing"
-_L2 = "§3.3 ℓ2 regularization only"
+_L2 = "§3.3 ℓ2 only: grokking without understanding"  # the string sparse recovery uses
 _SEL = "§3.4 Data selection"
 _DEPTH = "§3.5 Depth"
 #: a generalized run has t2 >= 10 t1 and a final error <= 1e-2; undetected but still falling

@@ -2,7 +2,6 @@
 on first use): data, the step-size check, the engine and the theory columns of a run."""
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
@@ -48,10 +47,6 @@ def provenance() -> dict:
             "matrix_kernel_used": sorted(kernel.USED)}
 
 
-def _finite_or_none(x: float):
-    return x if math.isfinite(x) else None
-
-
 def run_columns(cfg, data, ref, final, col) -> dict:
     k = min(data.shape)
     beta = cfg.nuclear
@@ -62,8 +57,9 @@ def run_columns(cfg, data, ref, final, col) -> dict:
         "a_star_spectral_norm": float(data.S_star[0]) if data.has_truth else float("nan"),
         "ls_test_error": ref["ls_test_error"],
         "ls_gap_spectral": ref["ls_gap_spectral"],
-        # the method's step-size bound (None: the projected method without l2 has none)
-        "lr_max": _finite_or_none(lr_bound(data, cfg.l2, cfg.method)),
+        # the method's step-size bound (inf: the projected method without l2 has none; as in
+        # sparse recovery)
+        "lr_max": lr_bound(data, cfg.l2, cfg.method),
         "pred_t1_paper": predicted_t1(cfg, data, ref, paper_form=True),
         "pred_t1": predicted_t1(cfg, data, ref),
         # figure-6 predictor |A_LS - A*|_2 / (alpha beta) and final error ~ alpha beta
