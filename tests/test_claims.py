@@ -12,7 +12,6 @@ from groklab.claims import (FAIL, INCONCLUSIVE, PASS, Claim, grid_recipe, load_c
                             paper_claims, rules as R, select, table)
 from groklab.claims import measures as M
 from groklab.theory_fit import fit_power_law, fit_power_law_censored
-from groklab.families.matrix import claims as paper_matrix
 from groklab.families.modular import claims as paper_nets
 from groklab.families.sparse_recovery import claims as paper_sparse
 from groklab.claims.runner import judge
@@ -161,14 +160,6 @@ def _contrast(l2_error: float, l2_t2) -> Results:
 def test_l2_alone_fails_claim(err, t2, status):
     claim = next(c for c in paper_sparse.CLAIMS if c.id == "sparse.l2-fails")
     assert judge(claim, {"fig3": _contrast(err, t2)}, {}).status == status
-
-
-@pytest.mark.parametrize("spurious,status", [(1.2e-4, PASS), (1e-9, FAIL)])
-def test_spurious_singular_values_claim(spurious, status):
-    runs = pd.DataFrame([dict(run_id="m", lr=1.0, nuclear=1e-4, rank=2,
-                              final_sigma=[10.0, 5.0, spurious, spurious / 2])])
-    claim = next(c for c in paper_matrix.CLAIMS if c.id == "matrix.spurious-sigma")
-    assert judge(claim, {"fig5": Results(runs=runs, curves=pd.DataFrame())}, {}).status == status
 
 
 def _tau_runs(t2_of_tau) -> Results:

@@ -492,9 +492,11 @@ def test_cli_run_writes_tables(tmp_path):
 def test_matrix_figures_draw(name, tmp_path, monkeypatch):
     from groklab.families.matrix import figures as figs
     tiny = {"fig5": {"quick": dict(lr=1.0, nuclear=3e-3, steps=3000)},
+            "fig14": {"quick": dict(lr=0.1, nuclear=3e-2, steps=3000)},
             "fig6": {"quick": 1500},
-            "fig8": {"quick": dict(nuclear=3e-3, steps=2000)},
-            "fig23": {"quick": dict(nuclear=3e-3, steps=2000, observed=[50, 70], tau=[0.0, 1.0])}}
+            "fig8": {"quick": dict(lr=1.0, nuclear=3e-3, steps=2000)},
+            "fig23": {"quick": dict(lr=1.0, nuclear=3e-3, steps=2000, observed=[50, 70],
+                                    tau=[0.0, 1.0])}}
     for k, v in tiny.items():
         monkeypatch.setitem(figs.SCALES, k, {**figs.SCALES[k], **v})
     monkeypatch.setitem(figs.BASE, "log_dense_until", 100)

@@ -17,7 +17,8 @@ _COMMON = dict(
                    "effective_rank", "spectral_error", "nuclear_error", "grad_fit_norm",
                    "grad_penalty_norm"),
     curve_dtypes={"numerical_rank": "int32"},
-    run_dtypes={"pred_t1": "float64", "pred_delta_t": "float64"},
+    run_dtypes={"pred_t1": "float64", "pred_t1_paper": "float64", "pred_delta_t": "float64",
+                "lr_max": "float64"},
     ratios={"grad_ratio": ("grad_penalty_norm", "grad_fit_norm")},
     iterate_prefix="A",  # A_0 ... A_{n1 n2 - 1}, row-major
     key_fields=("lr", "l1", "l2", "nuclear", "method"),

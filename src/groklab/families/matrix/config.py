@@ -64,6 +64,9 @@ class _SensingData:
 
 @dataclass(frozen=True)
 class _MatrixTraining(ConfigBase):
+    #: 2: lr_max is the method's own step bound (projected: 2/l2, inf without l2), runs gain
+    #: pred_t1_paper (issue 21); the dynamics are unchanged
+    engine_version: ClassVar[int] = 2
     seed: int = param(0, "seed of the data (A*, Omega or X_i) and of a random init", data=True,
                       low=0, high=SEED_MAX)
     method: str = param("subgradient", "optimizer: subgradient (nuclear subgradient U V^T), "

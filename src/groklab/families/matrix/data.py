@@ -186,7 +186,15 @@ def initial_factors(cfg, data: MatrixData) -> list[Tensor]:
     raise ValueError(cfg.init)
 
 
-def lr_bound(data: MatrixData, l2: float) -> float:
-    """Gradient descent on |X vec A - y|^2/2 + l2 |A|_F^2/2 is stable iff lr < 2/(lambda_max + l2).
-    (For depth > 1 this is necessary, not sufficient: the factors' scale enters the curvature.)"""
+def lr_bound(data: MatrixData, l2: float, method: str = "subgradient") -> float:
+    """The step-size bound of a method: lr must stay below it (inf: no bound).
+
+    Gradient descent on |X vec A - y|^2/2 + l2 |A|_F^2/2 (subgradient, svt) is stable iff
+    lr < 2/(lambda_max + l2); for depth > 1 this is necessary, not sufficient (the factors' scale
+    enters the curvature).  The projected method never takes a fit-gradient step (the projection
+    onto {X vec A = y} does the fitting): its only linear term is the l2 shrink A <- (1 - lr l2) A
+    (then projected, a contraction), stable iff lr l2 < 2; the nuclear and l1 subgradients are
+    bounded, so without l2 any lr > 0 is stable."""
+    if method == "projected":
+        return 2.0 / l2 if l2 > 0 else math.inf
     return 2.0 / (data.lambda_max + l2)

@@ -1,22 +1,17 @@
-"""Matrix-completion figures of the paper (10 x 10, rank 2, seed 0, identity init 1e-6).
+"""Matrix completion and sensing figures of the paper (10 x 10, rank 2, seed 0, identity init
+1e-6): fig5 (completion, subgradient, with no-penalty and l2-only contrasts: errors and gradient
+ratio, |A|_* and |A|_F, every singular value), fig14 / fig15 (matrix *sensing* by projected
+subgradient / SVT), fig6 and fig29 (the lr x nuclear grid: t2 and the final error against
+alpha beta with the predictor |A_LS - A*|_2/(alpha beta); the curves), fig8 and fig23 (data
+selection over tau, and over (N, tau)).
 
-* fig5  -- subgradient descent with a small nuclear penalty groks: train/test errors with t1, t2
-           and Delta t (no-penalty and l2-only runs as contrast) and the gradient ratio
-           |beta H| / |G|; |A|_* against |A*|_* (and |A|_F, which is *not* a progress measure);
-           every singular value against the step (the spurious ones die one after another).
-* fig14 -- the same with projected subgradient (observed entries reset after every step).
-* fig15 -- the same with proximal gradient (singular value thresholding).
-* fig6  -- grid lr x nuclear: t2 against alpha*beta with the predictor |A_LS - A*|_2/(alpha beta),
-           the final error against alpha*beta, and measured / predicted Delta t.
-* fig29 -- the error curves of the fig6 grid, one panel per lr, one colour per nuclear.
-* fig8  -- data selection at N = 70: error curves per tau, t1 and t2 against tau, final errors.
-* fig23 -- data selection over (N, tau): final test error and t2 on the grid, t2 against tau.
-
-The dynamics depend (after the first steps) only on lr*t and lr*nuclear, so the quick scale uses
-lr = 1.0 and a larger nuclear penalty than the paper, which brings the click from ~1e6-1e7 steps
-down to ~1e4-1e5; ``--full`` runs the paper's settings (1e7 steps).  Both scales log every step
-below 1000 (as the authors) and then 100 log-spaced points per decade (the authors: every 1e4).
-Each ``_draw_*`` runs its sweep (resumable) and writes OUT/<name>.png.  Scales are in ``SCALES``.
+Settings are the paper's (docs/families/matrix.md#figures): N = 70 (the authors' notebook: 80),
+alpha = 0.1, beta* = 1e-4 for 5, 6/29, 14/15 (14/15 are sensing in the paper; the notebook reruns
+completion); alpha = 0.1, beta* = 1e-5 for 8/23 (the notebook: alpha = 1).  Quick scale keeps
+them with a shorter horizon, except 8 and 23 (a click near 1e7 steps): there it stands in the
+notebook's alpha = 1 and a larger beta*, and says so on the figure.  Logs: every step below 1000,
+then 100 log-spaced points per decade.  Each ``_draw_*`` runs its sweep (resumable) and writes
+OUT/<name>.png.  Scales are in ``SCALES``.
 """
 from __future__ import annotations
 
@@ -25,69 +20,34 @@ import math
 import numpy as np
 from matplotlib.colors import LogNorm
 
-from ... import figures
 from ... import plotting as P
 from ...figures import Figure, scale_note
 from .claims import CLAIMS  # noqa: F401 -- the claims `groklab check` judges (docs/claims.md)
-
-MC = "matrix-completion"
-#: the data and optimizer every figure here shares (docs/families/matrix.md#figures)
-BASE = dict(rows=10, cols=10, rank=2, seed=0, init="identity", init_scale=1e-6, l1=0.0, l2=0.0,
-            log_dense_until=1000, log_spacing="log", log_every=100)
-LRS = [0.0825, 0.1, 0.75, 0.825, 1.0, 1.5]
-NUCS = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
-TAUS = [round(0.1 * k, 1) for k in range(11)]
-SCALES = {
-    # fig5/14/15 (N = 80): the paper's lr 0.1, nuclear 1e-4 (alpha beta = 1e-5) click near 1e6;
-    # quick: lr 1, nuclear 1e-4 (alpha beta = 1e-4) clicks near 1e5
-    "fig5": {"quick": dict(lr=1.0, nuclear=1e-4, steps=300_000),
-             "full": dict(lr=0.1, nuclear=1e-4, steps=10_000_000)},
-    # fig6/29 (N = 80): t2 ~ 10 / (alpha beta); quick runs the whole grid for 1e6 steps, so the
-    # runs with alpha beta < ~1e-5 are censored (drawn hollow at the horizon)
-    "fig6": {"quick": 1_000_000, "full": 10_000_000},
-    # fig8 (N = 70) and fig23 (N x tau): the authors' lr 1 with nuclear 1e-5; quick: 1e-4 / 1e-3
-    "fig8": {"quick": dict(nuclear=1e-4, steps=1_000_000), "full": dict(nuclear=1e-5,
-                                                                         steps=10_000_000)},
-    "fig23": {"quick": dict(nuclear=1e-3, steps=100_000, observed=[40, 50, 60, 70, 80],
-                            tau=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0]),
-              "full": dict(nuclear=1e-5, steps=10_000_000,
-                           observed=[30, 40, 50, 60, 70, 80, 90, 100], tau=TAUS)},
-}
-
-
-def run_grids(grids: list[dict], out, **kw):
-    """One resumable sweep over the union of ``grids`` for matrix completion."""
-    return figures.run_grids(grids, out, problem=MC, **kw)
-
-
-def _t(v) -> float:
-    """A detected time as a float, NaN for None / pd.NA ('never')."""
-    import pandas as pd
-    return float("nan") if v is None or pd.isna(v) else float(v)
-
-
-def _times(runs):
-    f = lambda c: runs[c].astype("Float64").to_numpy(dtype=float, na_value=np.nan)  # noqa: E731
-    return f("t1"), f("t2"), f("delta_t")
-
+# BASE and SCALES are the figures' settings, re-exported (tests shrink them in place)
+from .figure_settings import (BASE, LRS, MC, MS, N_PAPER, NUCS, PREMISE_SEED, SCALES,  # noqa: F401
+                              run_grids, t_float, times)
+from .figures_selection import _draw_fig8, _draw_fig23
 
 def _sigma_cols(c):
     return sorted((k for k in c.columns if k.startswith("sigma_")), key=lambda k: int(k[6:]))
 
 
 # ---- figures 5, 14, 15 -------------------------------------------------------------------------
-def _fig5_grids(full: bool, method: str) -> list[dict]:
-    sc = SCALES["fig5"]["full" if full else "quick"]
-    run = dict(BASE, observed=80, method=method, **sc)
-    grids = [run]
-    if method == "subgradient":  # contrast: no penalty, and l2 only, never generalize
-        grids += [dict(run, nuclear=0.0), dict(run, nuclear=0.0, l2=sc["nuclear"])]
-    return grids
+def _fig5_grids(full: bool, method: str) -> tuple[str, list[dict]]:
+    """(problem, grids): completion by subgradient (fig5, with its contrasts), or sensing by the
+    projected method or SVT (figs 14 / 15)."""
+    if method == "subgradient":
+        sc = SCALES["fig5"]["full" if full else "quick"]
+        run = dict(BASE, observed=N_PAPER, seed=PREMISE_SEED, method=method, **sc)
+        # contrast: no penalty, and l2 only, never generalize
+        return MC, [run, dict(run, nuclear=0.0), dict(run, nuclear=0.0, l2=sc["nuclear"])]
+    sc = SCALES["fig14"]["full" if full else "quick"]
+    return MS, [dict(BASE, measurements=N_PAPER, method=method, **sc)]
 
 
 def _draw_curves(out, full, quiet, batch_size, method: str, name: str, title: str):
-    grids = _fig5_grids(full, method)
-    res = run_grids(grids, out, quiet=quiet, batch_size=batch_size)
+    problem, grids = _fig5_grids(full, method)
+    res = run_grids(grids, out, problem, quiet=quiet, batch_size=batch_size)
     runs = res.runs
     main = runs[runs.nuclear > 0].iloc[0]
     ab = main.lr * main.nuclear
@@ -101,8 +61,9 @@ def _draw_curves(out, full, quiet, batch_size, method: str, name: str, title: st
         if sel.any():
             k = P.positive_steps(res.curve(runs[sel].run_id.iloc[0]))
             a.plot(k.step, k.test_error, color="0.55", ls=ls, lw=1.4, label=f"test, {nm}")
+    ls = "|P_Ωᶜ(A*)|/|A*|" if problem == MC else "|A_LS − A*|/|A*|"
     a.axhline(main.ls_test_error, color="0.7", lw=0.8, ls="--",
-              label=f"|P_Ωᶜ(A*)|/|A*| = {main.ls_test_error:.3f}")
+              label=f"{ls} = {main.ls_test_error:.3f}")
     P.mark_times(a, main.t1, main.t2, main.steps, (main.t1_rule, main.t2_rule), arrow_y=0.55)
     h2, l2 = [], []
     if method != "projected":  # after a projection the fit gradient is 0: no ratio to draw
@@ -122,7 +83,8 @@ def _draw_curves(out, full, quiet, batch_size, method: str, name: str, title: st
     b.plot(c.step, c.test_error.clip(lower=P.FLOOR), color="C3", label="test (all entries)",
            **P.TEST_STYLE)
     b.plot(c.step, c.unobserved_error.clip(lower=P.FLOOR), color="C1", lw=1.0,
-           label="error on unobserved entries")
+           label="error on unobserved entries" if problem == MC else
+           "error in the null space of X")
     b.set(xscale="log", yscale="log", xlabel="step t", ylabel="relative error")
     b.grid(True, alpha=0.3)
     P.mark_times(b, main.t1, main.t2)
@@ -154,11 +116,9 @@ def _draw_curves(out, full, quiet, batch_size, method: str, name: str, title: st
     how = "exact zeros, read back" if method == "svt" else "≈ αβ"
     d.set_title(f"(c) singular values (viridis by index): the spurious ones die one after another; "
                 f"final tail max {tail.max():.2g} ({how})", fontsize=9)
-    sc = SCALES["fig5"]
-    q = sc["quick"]
-    note = scale_note(full, f"lr={P.fmt(q['lr'])}, nuclear={P.fmt(q['nuclear'])}, "
-                      f"{P.fmt(q['steps'])} steps (αβ 10x the paper's)",
-                      "the paper's lr=0.1, nuclear=1e-4, 1e7 steps")
+    q = SCALES["fig5" if method == "subgradient" else "fig14"]["quick"]
+    note = scale_note(full, f"the paper's setting, {P.fmt(q['steps'])} steps",
+                      "the paper's setting, 1e7 steps")
     fig.suptitle(f"{title}\n" + P.fixed_text(runs[runs.nuclear > 0]) + "\n" + note, fontsize=9)
     return P.save(fig, out / f"{name}.png")
 
@@ -171,19 +131,21 @@ def _draw_fig5(out, full=False, quiet=True, batch_size=None):
 
 def _draw_fig14(out, full=False, quiet=True, batch_size=None):
     return _draw_curves(out, full, quiet, batch_size, "projected", "fig14",
-                        "Fig. 14 — the same with projected subgradient descent (observed entries "
-                        "reset every step)")
+                        "Fig. 14 — matrix sensing groks with projected subgradient descent (back "
+                        "onto {X vec A = y} after every step)")
 
 
 def _draw_fig15(out, full=False, quiet=True, batch_size=None):
     return _draw_curves(out, full, quiet, batch_size, "svt", "fig15",
-                        "Fig. 15 — the same with proximal gradient (singular value thresholding)")
+                        "Fig. 15 — matrix sensing groks with proximal gradient (singular value "
+                        "thresholding)")
 
 
 # ---- figures 6 and 29 --------------------------------------------------------------------------
 def _fig6_grid(full: bool) -> tuple[dict, str]:
     steps = SCALES["fig6"]["full" if full else "quick"]
-    grid = dict(BASE, observed=80, method="subgradient", lr=LRS, nuclear=NUCS, steps=steps)
+    grid = dict(BASE, observed=N_PAPER, seed=PREMISE_SEED, method="subgradient", lr=LRS,
+                nuclear=NUCS, steps=steps)
     note = scale_note(full, f"the paper's grid, {P.fmt(steps)} steps: αβ ≲ 1e-5 censored",
                       "the paper's 1e7 steps")
     return grid, note
@@ -208,7 +170,7 @@ def _draw_fig6(out, full=False, quiet=True, batch_size=None):
     for lr, col in zip(sorted(runs.lr.unique()), cols):
         g = runs[runs.lr == lr].sort_values("nuclear")
         x = (g.lr * g.nuclear).to_numpy(float)
-        t1, t2, dt = _times(g)
+        t1, t2, dt = times(g)
         hz = g.steps.to_numpy(float)
         censored |= P.measured(a, x, t2, hz, col, P.label("lr", lr))
         # the paper plots |A(t2) - A*|_* / sqrt(n1 n2) with its plateau-rule t2, i.e. the final
@@ -258,7 +220,7 @@ def _draw_fig29(out, full=False, quiet=True, batch_size=None):
             col = cmap(0.9 * norm(b))
             ax.plot(c.step, c.train_error.clip(lower=P.FLOOR), color=col, **P.TRAIN_STYLE)
             ax.plot(c.step, c.test_error.clip(lower=P.FLOOR), color=col, **P.TEST_STYLE)
-            if not np.isnan(_t(r.t2)):
+            if not np.isnan(t_float(r.t2)):
                 ax.plot([r.t2], [max(_value_at(res, r.run_id, r.t2, "test_error"), P.FLOOR)], "o",
                         color=col, mec="k", ms=5)
         ax.set(xscale="log", yscale="log", xlabel="step t", ylabel="relative error")
@@ -275,106 +237,6 @@ def _draw_fig29(out, full=False, quiet=True, batch_size=None):
     return P.save(fig, out / "fig29.png")
 
 
-# ---- figures 8 and 23: data selection ---------------------------------------------------------
-def _fig8_grid(full: bool) -> tuple[dict, str]:
-    sc = SCALES["fig8"]["full" if full else "quick"]
-    grid = dict(BASE, observed=70, method="subgradient", lr=1.0, tau=TAUS, **sc)
-    note = scale_note(full, f"nuclear={P.fmt(sc['nuclear'])}, {P.fmt(sc['steps'])} steps",
-                      "the authors' nuclear=1e-5, 1e7 steps")
-    return grid, note
-
-
-def _draw_fig8(out, full=False, quiet=True, batch_size=None):
-    grid, note = _fig8_grid(full)
-    res = run_grids([grid], out, quiet=quiet, batch_size=batch_size)
-    runs = res.runs.sort_values("tau")
-    fig, axes = P.new_figure(1, 3, 5.0, 3.9)
-    a, b, d = axes[0]
-    cols = P.palette(len(runs))
-    for (_, r), col in zip(runs.iterrows(), cols):
-        c = P.positive_steps(res.curve(r.run_id))
-        a.plot(c.step, c.train_error.clip(lower=P.FLOOR), color=col, **P.TRAIN_STYLE)
-        a.plot(c.step, c.test_error.clip(lower=P.FLOOR), color=col, label=f"τ={r.tau:g}",
-               **P.TEST_STYLE)
-    a.set(xscale="log", yscale="log", xlabel="step t", ylabel="relative error")
-    a.grid(True, alpha=0.3)
-    a.legend(fontsize=6, ncol=2, loc="lower left", title="train dashed, test solid",
-             title_fontsize=6)
-    t1, t2, _ = _times(runs)
-    hz = runs.steps.to_numpy(float)
-    tau = runs.tau.to_numpy(float)
-    cen = P.measured(b, tau, t1, hz, "C0", "t1 (memorization)")
-    cen |= P.measured(b, tau, t2, hz, "C3", "t2 (generalization)")
-    b.set(yscale="log", xlabel="τ (fraction of entries chosen by leverage)", ylabel="step")
-    b.grid(True, alpha=0.3)
-    P.legend(b, cen, "never within the horizon (hollow)")
-    d.plot(tau, runs.final_test_error, "s-", color="C3", label="final test error")
-    d.plot(tau, runs.final_unobserved_error, "^-", color="C1", lw=1,
-           label="final error, unobserved")
-    d.plot(tau, runs.ls_test_error, ":", color="0.4", label="least squares |P_Ωᶜ(A*)|/|A*|")
-    d.set(yscale="log", xlabel="τ", ylabel="relative error")
-    d.grid(True, alpha=0.3)
-    d2 = d.twinx()
-    d2.plot(tau, runs.mean_leverage_observed, "--", color="C2", lw=1)
-    d2.set_ylabel("mean leverage μ_i + ν_j of Ω", color="C2")
-    d.legend(fontsize=7, loc="lower left")
-    a.set_title("(a) error curves, one colour per τ", fontsize=9)
-    b.set_title("(b) t1 and t2 against τ", fontsize=9)
-    d.set_title("(c) final errors against τ", fontsize=9)
-    fig.suptitle("Fig. 8 — choosing high-leverage entries (τ → 1) makes 70 entries enough and "
-                 "generalization faster\n" + P.fixed_text(runs) + "\n" + note, fontsize=9)
-    return P.save(fig, out / "fig8.png")
-
-
-def _draw_fig23(out, full=False, quiet=True, batch_size=None):
-    sc = SCALES["fig23"]["full" if full else "quick"]
-    grid = dict(BASE, method="subgradient", lr=1.0, **sc)
-    note = scale_note(full, f"nuclear={P.fmt(sc['nuclear'])}, {P.fmt(sc['steps'])} steps, "
-                      f"{len(sc['observed'])} x {len(sc['tau'])} grid",
-                      "the authors' nuclear=1e-5, 1e7 steps, N = 30..100 x τ = 0..1")
-    res = run_grids([grid], out, quiet=quiet, batch_size=batch_size)
-    runs = res.runs
-    Ns, taus = sorted(runs.observed.unique()), sorted(runs.tau.unique())
-    err = np.full((len(Ns), len(taus)), np.nan)
-    t2m = np.full_like(err, np.nan)
-    for _, r in runs.iterrows():
-        i, j = Ns.index(r.observed), taus.index(r.tau)
-        err[i, j] = r.final_test_error
-        t2m[i, j] = _t(r.t2)
-    fig, axes = P.new_figure(1, 3, 5.0, 3.9)
-    a, b, d = axes[0]
-    m = a.imshow(np.clip(err, 1e-6, None), origin="lower", aspect="auto", cmap="magma_r",
-                 norm=LogNorm(vmin=max(np.nanmin(err), 1e-6), vmax=max(np.nanmax(err), 1e-5)))
-    fig.colorbar(m, ax=a, label="final test error")
-    ok = np.isfinite(t2m)
-    m2 = b.imshow(np.where(ok, t2m, np.nan), origin="lower", aspect="auto", cmap="viridis",
-                  norm=LogNorm(vmin=np.nanmin(t2m) if ok.any() else 1,
-                               vmax=np.nanmax(t2m) if ok.any() else 10))
-    fig.colorbar(m2, ax=b, label="t2")
-    for i, j in zip(*np.nonzero(~ok)):
-        b.text(j, i, "never", ha="center", va="center", fontsize=6, color="0.3")
-    for ax in (a, b):
-        ax.set_xticks(range(len(taus)), [f"{t:g}" for t in taus])
-        ax.set_yticks(range(len(Ns)), [str(n) for n in Ns])
-        ax.set(xlabel="τ", ylabel="observed entries N")
-    cols = P.palette(len(Ns))
-    cen = False
-    for n, col in zip(Ns, cols):
-        g = runs[runs.observed == n].sort_values("tau")
-        _, t2, _ = _times(g)
-        cen |= P.measured(d, g.tau.to_numpy(float), t2, g.steps.to_numpy(float), col, f"N={n}")
-    d.set(yscale="log", xlabel="τ", ylabel="t2")
-    d.grid(True, alpha=0.3)
-    P.legend(d, cen, "never (hollow, at the horizon)")
-    dof = int(runs.degrees_of_freedom.iloc[0])
-    a.set_title(f"(a) final test error (r(n1+n2−r) = {dof} degrees of freedom)", fontsize=9)
-    b.set_title("(b) generalization step t2", fontsize=9)
-    d.set_title("(c) t2 against τ, one line per N", fontsize=9)
-    fig.suptitle("Fig. 23 — data selection over (N, τ): leverage-chosen entries need fewer "
-                 "samples and less time\n" + P.fixed_text(runs) + "\n" + note, fontsize=9)
-    return P.save(fig, out / "fig23.png")
-
-
 FIGURES = {
     "fig5": Figure("fig5", "matrix completion groks with a nuclear penalty (errors, gradient "
                    "ratio, |A|_*, singular values); no-penalty and l2-only contrast", _draw_fig5),
@@ -382,9 +244,10 @@ FIGURES = {
                    "predictor |A_LS - A*|_2/(alpha beta)", _draw_fig6),
     "fig8": Figure("fig8", "data selection at N=70: curves, t1/t2 and final errors vs tau",
                    _draw_fig8),
-    "fig14": Figure("fig14", "fig5 with projected subgradient descent", _draw_fig14),
-    "fig15": Figure("fig15", "fig5 with proximal gradient (singular value thresholding)",
-                    _draw_fig15),
+    "fig14": Figure("fig14", "matrix sensing (N=70) by projected subgradient descent",
+                    _draw_fig14),
+    "fig15": Figure("fig15", "matrix sensing (N=70) by proximal gradient (singular value "
+                    "thresholding)", _draw_fig15),
     "fig23": Figure("fig23", "data selection over (N, tau): final error and t2", _draw_fig23),
     "fig29": Figure("fig29", "error curves of the fig6 lr x nuclear grid", _draw_fig29),
 }

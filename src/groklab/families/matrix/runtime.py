@@ -25,8 +25,11 @@ def reference(data) -> dict:
 
 
 def check(cfg, data) -> None:
-    bound = lr_bound(data, cfg.l2)
+    bound = lr_bound(data, cfg.l2, cfg.method)
     if cfg.lr >= bound:
+        if cfg.method == "projected":  # no fit-gradient step: only the l2 shrink bounds lr
+            raise ConfigError("lr", f"{cfg.lr:g} is too large: the projected method shrinks A by "
+                              f"(1 - lr * l2) each step and needs lr < 2/l2 = {bound:.6g}")
         what = "2/(1 + l2)" if data.kind == "completion" else "2/(lambda_max(X^T X) + l2)"
         where = f"--data {cfg.data!r}" if cfg.data else f"seed {cfg.seed}"
         raise ConfigError("lr", f"{cfg.lr:g} is too large for {where}: gradient "
@@ -54,7 +57,10 @@ def run_columns(cfg, data, ref, final, col) -> dict:
         "a_star_spectral_norm": float(data.S_star[0]) if data.has_truth else float("nan"),
         "ls_test_error": ref["ls_test_error"],
         "ls_gap_spectral": ref["ls_gap_spectral"],
-        "lr_max": lr_bound(data, cfg.l2),
+        # the method's step-size bound (inf: the projected method without l2 has none; as in
+        # sparse recovery)
+        "lr_max": lr_bound(data, cfg.l2, cfg.method),
+        "pred_t1_paper": predicted_t1(cfg, data, ref, paper_form=True),
         "pred_t1": predicted_t1(cfg, data, ref),
         # figure-6 predictor |A_LS - A*|_2 / (alpha beta) and final error ~ alpha beta
         "pred_delta_t": ref["ls_gap_spectral"] / (cfg.lr * beta) if beta > 0 else None,

@@ -26,10 +26,15 @@ def matrix_reference(data: MatrixData) -> dict:
     }
 
 
-def predicted_t1(cfg, data: MatrixData, ref: dict) -> float | None:
+def predicted_t1(cfg, data: MatrixData, ref: dict, paper_form: bool = False) -> float | None:
     """Eq. (78)-style memorization time: the fit contracts |A_t - A_LS| by rho per step, rho =
     max(|1 - lr lambda|) over the non-zero eigenvalues of X^T X, until it reaches the level
-    lr*nuclear*sqrt(min(n1, n2))/(1 - rho) where the penalty balances it.  Depth 1 only."""
+    lr*nuclear*c/(1 - rho) where the penalty balances it.  Depth 1 only.
+
+    c = |H|_F, the norm of the nuclear subgradient H = U V^T: sqrt(min(n1, n2)) (groklab's
+    ``pred_t1``, the exact constant).  Thm 3.4 writes the level with sqrt(n), n = n1 n2 (the
+    vector bound |sign(a)|_2 <= sqrt(n) carried over to vec(A)): ``paper_form`` uses that
+    (``pred_t1_paper``); the two differ by ln(max(n1, n2))/2 / -ln(rho) steps at most."""
     beta = cfg.nuclear
     if beta <= 0 or cfg.depth > 1:
         return None
@@ -40,5 +45,7 @@ def predicted_t1(cfg, data: MatrixData, ref: dict) -> float | None:
         return 1.0
     A0 = initial_factors(cfg, data)[0]
     dist = float((A0 - data.A_ls).norm())
-    level = cfg.lr * beta * math.sqrt(min(data.shape)) / (1 - rho)
+    n1, n2 = data.shape
+    c = math.sqrt(n1 * n2) if paper_form else math.sqrt(min(n1, n2))
+    level = cfg.lr * beta * c / (1 - rho)
     return float(max(1, math.ceil(math.log1p(dist / level) / -math.log(rho))))
