@@ -22,16 +22,16 @@ from .theory import lasso_bias_direction
 
 # ---- recipes --------------------------------------------------------------------------------
 #: quick costs: wall seconds from an empty directory, one torch thread, on the 2-core machine
-#: (docs/families/sparse-recovery.md#claims gives the load it was measured under)
-FIG3 = figure_recipe("fig3", 6)
+#: with one other job running (load ~1.9; all nine: 367 s; docs/families/sparse-recovery.md#claims)
+FIG3 = figure_recipe("fig3", 8)
 FIG4 = figure_recipe("fig4", 30)
 FIG7 = figure_recipe("fig7", 3, stand_in_quick=(
     "β2 = 1e-3 instead of the paper's 1e-5 (αβ2 100× larger, so the drop comes within 1.5e5 "
     "steps instead of ~8e6)"))
-FIG19A = figure_recipe("fig19a", 10)
-FIG22 = figure_recipe("fig22", 35)
-FIG24 = figure_recipe("fig24", 25)
-FIG27 = figure_recipe("fig27", 40)
+FIG19A = figure_recipe("fig19a", 23)
+FIG22 = figure_recipe("fig22", 49)
+FIG24 = figure_recipe("fig24", 43)
+FIG27 = figure_recipe("fig27", 88)
 #: the paper's horizon for the depth figures (9, 17, 18)
 DEPTH_HORIZON = 1_000_000
 #: figure 9's setting: n = 100, s = 5, noiseless, alpha = 0.1, beta = 0, init 1e-6 * 1 for L = 1
@@ -54,7 +54,7 @@ def _depth_grids(Ns, depths, steps) -> list[dict]:
 DEPTH = grid_recipe("depth", "sparse-recovery",
                     quick=_depth_grids([30, 40, 50], [1, 2, 3], DEPTH_HORIZON),
                     full=_depth_grids(list(range(10, 101, 10)), [1, 2, 3, 4], DEPTH_HORIZON),
-                    detection=DEPTH_DETECTION, cost_s=110)
+                    detection=DEPTH_DETECTION, cost_s=113)
 #: the init scale zeta of a deep model without penalty (figure 9's data, N = 40), two decades on
 #: either side of the paper's 1e-2; quick 2e5 steps, full the paper's 1e6
 _ZETAS = [1e-4, 1e-3, 1e-2, 1e-1]
@@ -64,7 +64,7 @@ DEEP_INIT = grid_recipe(
                 steps=200_000)],
     full=[dict(_DEPTH_BASE, depth=[2, 3], init="random", measurements=40, steps=DEPTH_HORIZON,
                init_scale=[1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1])],
-    detection=DEPTH_DETECTION, cost_s=15)
+    detection=DEPTH_DETECTION, cost_s=10)
 
 
 # ---- helpers --------------------------------------------------------------------------------
