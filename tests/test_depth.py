@@ -139,3 +139,48 @@ def test_deep_divergence_is_a_status_not_a_crash():
     res = groklab.sweep(dict(FIG3, steps=2000, depth=2, init="random", init_scale=[1e-2, 10.0]))
     status = dict(zip(res.runs.init_scale, res.runs.status))
     assert status == {1e-2: "done", 10.0: "diverged"}
+
+
+def _numpy_gradient_norms(cfg, data, steps):
+    """|G| and |beta H| of eq. (1) on the factors, by an independent numpy loop of the deep
+    update: G_k = d(1/2 |X a - y|^2)/dF_k = (prod_{j != k} F_j) * X^T (X a - y) (signed:
+    +-L u^(L-1) * g), H_k = l1 sign(F_k) + l2 F_k; logged at steps 0 .. steps."""
+    X, y = data.X.numpy(), data.y.numpy()
+    F = initial_factors(cfg, data).numpy().copy()
+    L, signed = cfg.depth, cfg.init == "signed"
+    fit, pen = [], []
+    for _ in range(steps + 1):
+        a = F[0] ** L - F[1] ** L if signed else np.prod(F, axis=0)
+        g = X.T @ (X @ a - y)
+        if signed:
+            G = np.stack([L * F[0] ** (L - 1) * g, -L * F[1] ** (L - 1) * g])
+        else:
+            G = np.stack([np.prod(np.delete(F, k, axis=0), axis=0) * g for k in range(L)])
+        H = cfg.l1 * np.sign(F) + cfg.l2 * F
+        fit.append(np.linalg.norm(G))
+        pen.append(np.linalg.norm(H))
+        F = F - cfg.lr * (G + H)
+    return np.array(fit), np.array(pen)
+
+
+@pytest.mark.parametrize("depth,init", [(2, "random"), (3, "random"), (3, "signed")])
+@pytest.mark.parametrize("measurements", [6, 14])  # the thin (X) and the G = X^T X paths
+def test_deep_gradient_ratio_compares_both_terms_on_the_factors(depth, init, measurements):
+    """grad_fit_norm and grad_penalty_norm of a deep run are both norms over the factors (the
+    parameters eq. (1) updates), so grad_ratio = |beta H| / |G| of figure 3 compares the two terms
+    of one step; checked against an independent numpy loop at every one of 8 logged steps."""
+    cfg = tiny(depth=depth, init=init, init_scale=0.8, measurements=measurements, lr=0.05,
+               l1=1e-2, l2=1e-2, steps=8, log_dense_until=9)
+    data = make_data(cfg)
+    res = run_deep_batch([data], [[cfg]])
+    fit, pen = _numpy_gradient_norms(cfg, data, 8)
+    np.testing.assert_allclose(res.metrics["grad_fit_norm"][:, 0], fit, rtol=1e-10)
+    np.testing.assert_allclose(res.metrics["grad_penalty_norm"][:, 0], pen, rtol=1e-10)
+    # the code-space fit gradient |X^T (X a - y)| is another number: the test tells them apart
+    a = product(cfg, initial_factors(cfg, data)).numpy()
+    code_space = np.linalg.norm(data.X.numpy().T @ (data.X.numpy() @ a - data.y.numpy()))
+    assert abs(code_space - fit[0]) > 1e-3 * fit[0]
+    grid = dict(dim=20, sparsity=2, measurements=measurements, depth=depth, init=init,
+                init_scale=0.8, lr=0.05, l1=1e-2, l2=1e-2, steps=8, log_dense_until=9)
+    curves = groklab.sweep(grid, problem="sparse-recovery").curves.sort_values("step")
+    np.testing.assert_allclose(curves.grad_ratio.to_numpy(float), pen / fit, rtol=1e-10)

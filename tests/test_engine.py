@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import torch
 
+from groklab import family as registry
+from groklab.fields import ConfigError
 from groklab.families.sparse_recovery.engine import run_sparse_batch
 from groklab.families.sparse_recovery.data import initial_point, least_squares, make_data
 
@@ -98,6 +100,38 @@ def test_projected_step_closed_form_and_feasible():
     # X a = y holds (to round-off) from step 1 on, at every logged step, for every run
     assert res.metrics["train_error"][0].min() > 0.1  # the random init does not fit
     assert res.metrics["train_error"][1:].max() < 1e-12
+
+
+def test_projected_step_size_bound_is_lr_l2_below_2_not_the_fit_bound():
+    """Projected subgradient never uses the fit gradient, so lambda_max(X^T X) does not bound its
+    step (the issue's --method projected --measurements 10 --lr 0.2 ran into 'lr < 0.107'); its
+    update scales a by (1 - lr l2) before the projection: stable iff lr l2 < 2 (no bound when
+    l2 = 0).  Checked both ways: on the config check, and on the dynamics (the engine run
+    directly, past the check: just under 2 stays bounded, just over 2 blows up)."""
+    runtime = registry.get("sparse-recovery").runtime_module()
+    issue = dict(dim=100, sparsity=5, measurements=10)  # the issue's case: bound 0.107
+    ok = tiny(method="projected", lr=0.2, l2=0.0, **issue)
+    data = make_data(ok)
+    fit_bound = 2 / data.lambda_max
+    assert ok.lr > fit_bound  # above the subgradient / ISTA bound ...
+    runtime.check(ok, data)  # ... and accepted for projected
+    with pytest.raises(ConfigError, match="lr"):  # still refused for the fit-gradient methods
+        runtime.check(tiny(method="subgradient", lr=0.2, **issue), data)
+    runtime.check(tiny(method="projected", lr=0.19, l2=10.0, **issue), data)
+    with pytest.raises(ConfigError, match=r"lr \* l2 < 2"):
+        runtime.check(tiny(method="projected", lr=0.21, l2=10.0, **issue), data)
+    cols = runtime.run_columns(ok, data, runtime.reference(data), np.zeros(ok.dim), {})
+    assert cols["lr_max"] == math.inf
+    assert runtime.run_columns(tiny(method="projected", l2=4.0, **issue), data,
+                               runtime.reference(data), np.zeros(ok.dim), {})["lr_max"] == 0.5
+    # the dynamics: lr l2 = 1.9 stays bounded, lr l2 = 2.1 grows like 1.1^t in the null space
+    cfgs = [tiny(method="projected", lr=0.2, l1=1e-3, l2=l2, steps=400, init="random",
+                 init_scale=1.0, **issue) for l2 in (0.0, 9.5, 10.5)]
+    res = run_sparse_batch([data], [cfgs])
+    norms = res.metrics["l2_norm"]
+    assert np.isfinite(norms).all() and norms[:, :2].max() < 10 * norms[0, :2].max()
+    assert norms[-1, 2] > 1e6 * norms[0, 2]
+    assert res.metrics["train_error"][1:, :2].max() < 1e-10  # feasible throughout
 
 
 def test_logged_metrics_match_their_definitions():

@@ -22,6 +22,7 @@ import groklab
 import groklab.cli
 import groklab.store as store_mod
 from groklab import compaction
+from groklab import family as registry
 from groklab.damage import finish_compactions
 from groklab.errors import StoreError
 from groklab.results import DamageWarning, load
@@ -252,7 +253,8 @@ def test_manifest_and_part_metadata(tmp_path):
                 "threads", "argv", "started", "ended"):
         assert cmd.get(key) is not None, key
     assert cmd["status"] == "finished" and cmd["runs_committed"] == N_RUNS
-    assert cmd["engine_versions"] == {"sparse-recovery": 1}
+    assert cmd["engine_versions"] == {"sparse-recovery": registry.get("sparse-recovery")
+                                      .config.engine_version}
     assert "--l1" in cmd["argv"]
     if (REPO / ".git").exists():
         assert len(cmd["git_commit"]) == 40 and isinstance(cmd["git_dirty"], bool)
@@ -267,16 +269,19 @@ def test_a_newer_engine_never_reuses_older_results(tmp_path, monkeypatch, engine
 
     out = tmp_path / "o"
     old = groklab.sweep(GRID, out=out, batch_size=1)
-    monkeypatch.setattr(SparseRecoveryConfig, "engine_version", 2)
+    v = SparseRecoveryConfig.engine_version
+    monkeypatch.setattr(SparseRecoveryConfig, "engine_version", v + 1)
     spy = engine_spy()
     new = groklab.sweep(GRID, out=out, batch_size=1)
     assert len(spy.runs) == N_RUNS  # all recomputed
     assert not set(new.runs.run_id) & set(old.runs.run_id)
-    assert (new.runs.engine_version == 2).all()
+    assert (new.runs.engine_version == v + 1).all()
     allruns = load(out).runs
-    assert sorted(allruns.engine_version.value_counts().items()) == [(1, N_RUNS), (2, N_RUNS)]
+    assert sorted(allruns.engine_version.value_counts().items()) == [(v, N_RUNS),
+                                                                      (v + 1, N_RUNS)]
     p = cli("status", out)
-    assert "sparse-recovery v1 (5 runs)" in p.stdout and "sparse-recovery v2 (5 runs)" in p.stdout
+    assert f"sparse-recovery v{v} (5 runs)" in p.stdout
+    assert f"sparse-recovery v{v + 1} (5 runs)" in p.stdout
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,6 +24,11 @@ class SparseRecoveryConfig(ConfigBase):
     """Sparse recovery / compressed sensing: y* = X a* + xi, X = M Phi."""
 
     problem: ClassVar[str] = "sparse-recovery"
+    #: 2: a deep run's grad_fit_norm (so grad_ratio) is the fit gradient's norm over the factors,
+    #: the space of its penalty gradient (version 1 took it on the code a); a projected run's
+    #: lr_max is 2/l2 (inf without l2), the bound its step obeys, not 2/lambda_max.  Every other
+    #: number of version 1 is unchanged; the run ids are new.
+    engine_version: ClassVar[int] = 2
 
     dim: int = param(100, "dimension n of the code a*", data=True, low=1, high=100_000)
     sparsity: int = param(5, "number s of non-zeros of a*", data=True, low=1, high=100_000)
@@ -44,8 +49,9 @@ class SparseRecoveryConfig(ConfigBase):
     method: str = param("subgradient", "optimizer; basis-pursuit = the convex baseline min |a|_1 "
                         "s.t. |Xa - y| <= eps via cvxpy (no steps: one logged point, step 0)",
                         choices=("subgradient", "projected", "ista", "basis-pursuit"))
-    lr: float = param(0.1, "step size alpha; must be < 2/lambda_max(X^T X + l2)", low=0.0,
-                      high=1e6, low_open=True)
+    lr: float = param(0.1, "step size alpha; must be < 2/lambda_max(X^T X + l2) (projected: "
+                      "lr * l2 < 2, the fit gradient is not used)", low=0.0, high=1e6,
+                      low_open=True)
     l1: float = param(1e-5, "l1 penalty strength beta1 (on every factor when depth > 1)",
                       low=0.0, high=1e6)
     l2: float = param(0.0, "l2 penalty strength beta2 (on |a|^2 / 2; on every factor when "

@@ -135,8 +135,18 @@ def least_squares(X: Tensor, y: Tensor) -> Tensor:
     return torch.linalg.pinv(X) @ y
 
 
-def lr_bound(data: SparseData, l2: float) -> float:
-    """Gradient descent on |Xa - y|^2/2 + l2 |a|^2/2 is stable iff lr < 2/(lambda_max + l2)."""
+def lr_bound(data: SparseData, l2: float, method: str = "subgradient") -> float:
+    """The step sizes a method admits: lr < lr_bound.
+
+    * subgradient, ista: gradient descent on |Xa - y|^2/2 + l2 |a|^2/2 is stable iff
+      lr < 2/(lambda_max + l2);
+    * projected: its step never uses the fit gradient (the projection restores X a = y after
+      each step), so lambda_max does not enter.  The step multiplies a by (1 - lr l2) before the
+      projection, which is stable iff lr l2 < 2; the l1 term moves each coordinate by lr l1 at
+      most and the projection is non-expansive, so with l2 = 0 no step size diverges (the bound
+      is inf; a large lr only widens the O(lr l1) oscillation)."""
+    if method == "projected":
+        return 2.0 / l2 if l2 > 0 else math.inf
     return 2.0 / (data.lambda_max + l2)
 
 

@@ -31,8 +31,9 @@ def run_deep_batch(datas: list[SparseData], cfgs: list[list], *, device: str = "
     ista: the l1 term is a soft-threshold of each factor by alpha*l1 instead.  The factors are one
     (L, D, B, n) tensor, so a step is the product, the data term through X (the same thin or G
     GEMMs as depth 1), and a handful of elementwise ops over all factors at once.  Metrics are
-    those of depth 1, on the code a; grad_penalty_norm is the norm of the penalty subgradient over
-    all factors.  Each logged step is measured on its own (no stacking: the deep step dominates).
+    those of depth 1, on the code a, except the two gradient norms, which are taken over all
+    factors (the parameters the step updates): grad_fit_norm = |(prod_{j != k} F_j * g)_k| and
+    grad_penalty_norm = |(l1 sign(F_k) + l2 F_k)_k|.  Each logged step is measured on its own (no stacking: the deep step dominates).
     ``extra["factors"]``: the final factors, (R, L, n) ((R, 2, n) = u, v when signed)."""
     t0 = time.perf_counter()
     D, B = len(datas), len(cfgs[0])
@@ -63,7 +64,9 @@ def run_deep_batch(datas: list[SparseData], cfgs: list[list], *, device: str = "
         else:
             torch.prod(F, 0, out=a)
 
-    def step(F):
+    def fit_gradient(F):
+        """The gradient of the fit term 1/2 |X a - y|^2 with respect to each factor, (L', D, B,
+        n) (a fresh tensor: the step adds the penalty terms to it in place)."""
         code(F)
         if thin:
             torch.baddbmm(negy, a, Xt, out=S)
@@ -78,7 +81,10 @@ def run_deep_batch(datas: list[SparseData], cfgs: list[list], *, device: str = "
             W = F.roll(1, 0)
             for j in range(2, L):
                 W.mul_(F.roll(j, 0))
-        W.mul_(g)  # gradient of the fit term w.r.t. each factor
+        return W.mul_(g)
+
+    def step(F):
+        W = fit_gradient(F)
         if has_l2:
             _l2.add_subgradient_(W, F, l2)
         if has_l1 and method == "subgradient":
@@ -99,8 +105,12 @@ def run_deep_batch(datas: list[SparseData], cfgs: list[list], *, device: str = "
         if progress is not None and t > current:
             progress((int(t) - current) * D * B)
         current = int(t)
-        code(F)
+        # the fit and penalty gradients of eq. (1) live where the update does, on the factors:
+        # |G| = |d g / d(F_1..F_L)| and |beta H| over all factors, so grad_ratio = |beta H|/|G|
+        # compares the two terms of one step (the code-space |X^T (X a - y)| would mix spaces)
+        W = fit_gradient(F)  # also sets a to the product of the factors
         o = measure(a)
+        torch.linalg.vector_norm(W, dim=(0, -1), out=o[4])
         pen = torch.zeros_like(F)
         if has_l1:
             _l1.add_subgradient_(pen, F, l1)

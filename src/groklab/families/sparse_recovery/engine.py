@@ -38,8 +38,8 @@ METRICS = (
     "test_error",         # |a - a*| / |a*|   (recovery error)
     "l1_norm",            # |a|_1
     "l2_norm",            # |a|_2
-    "grad_fit_norm",      # |X^T (X a - y)|      gradient of the fit term
-    "grad_penalty_norm",  # |l1 sign(a) + l2 a|  (sub)gradient of the penalty term
+    "grad_fit_norm",      # |X^T (X a - y)|      gradient of the fit term (deep: over the factors)
+    "grad_penalty_norm",  # |l1 sign(a) + l2 a|  (sub)gradient of the penalty term (deep: idem)
     "nonzeros",           # number of exactly non-zero coordinates
     "support_recovered",  # 1 if every |a_i| on supp(a*) exceeds every |a_j| off it
     "off_support_l1",     # |a restricted to the complement of supp(a*)|_1
@@ -65,7 +65,8 @@ def per_run_column(cfgs, name: str, dev):
 def make_measure(datas, X, Xt, y, a_star, l1, l2, has_l2: bool, K: int, B: int):
     """``measure(H)``: the METRICS of iterates H (D, M, n), M <= K * B stacked rows per data set,
     as a (n_metrics, D, M) tensor; l1, l2 are floats or (D, B, 1) columns (grad_penalty_norm is
-    |l1 sign(a) + l2 a| of the code a; the deep path overwrites it with its factors' norm)."""
+    |l1 sign(a) + l2 a| of the code a; the deep path overwrites it and grad_fit_norm with their
+    norms over the factors)."""
     D, n, dev = X.shape[0], X.shape[-1], X.device
     ynorm = y.norm(dim=-1).clamp_min(1e-300)  # (D, 1)
     anorm = a_star.norm(dim=-1).clamp_min(1e-300)  # (D, 1)

@@ -24,8 +24,11 @@ def check(cfg, data) -> None:
         return
     # depth > 1: the same bound is kept, but it does not make a deep run stable (the factors
     # rescale the step); a deep run that blows up ends with status 'diverged'
-    bound = lr_bound(data, cfg.l2)
+    bound = lr_bound(data, cfg.l2, cfg.method)
     if cfg.lr >= bound:
+        if cfg.method == "projected":  # lambda_max does not enter (data.lr_bound)
+            raise ConfigError("lr", f"{cfg.lr:g} is too large: projected subgradient needs "
+                              f"lr * l2 < 2, i.e. lr < 2/l2 = {bound:.6g}")
         where = f"--data {cfg.data!r}" if cfg.data else f"seed {cfg.seed}"
         raise ConfigError("lr", f"{cfg.lr:g} is too large for {where}: gradient descent "
                           f"needs lr < 2/lambda_max(X^T X + l2) = {bound:.6g}")
@@ -48,7 +51,7 @@ def run_columns(cfg, data, ref, final, col) -> dict:
         "final_a": final.tolist(),
         "a_star_l1_norm": float(data.a_star.abs().sum()) if data.has_truth else float("nan"),
         "ls_test_error": ref["ls_test_error"],
-        "lr_max": lr_bound(data, cfg.l2),
+        "lr_max": lr_bound(data, cfg.l2, cfg.method),
         "coherence": data.coherence,
         "pred_t1": predicted_t1(initial_point(cfg, data), ref, cfg.lr, cfg.l1)
         if shallow else None,

@@ -38,7 +38,8 @@ from .... import plotting as P
 from ....figures import Figure, scale_note
 from ....theory_fit import fit_power_law, format_power_law
 from .. import FAMILY
-from .curves import a_star_of, data_of, iterates_of, run_grids
+from ..rows import a_star_of, data_of, iterates_of
+from .curves import run_grids
 
 #: the paper's GD settings for the (s, N) and N figures (noiseless, seed 1, a0 = 1e-6 * 1)
 BASE = dict(dim=100, seed=1, snr=float("inf"), lr=0.1, l1=1e-5, l2=0.0, init="constant",
