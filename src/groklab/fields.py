@@ -286,8 +286,8 @@ def _class_entries(cls) -> dict:
 
 
 _ID_ENTRIES: dict[tuple, list] = {}
-#: (key, type, value) -> the JSON text '"key": value' of one run-id entry (None: the entry is
-#: left out, an 'added' field at its default)
+#: (key, type, value, how the class declares it: families share key names) -> the JSON text
+#: '"key": value' of one run-id entry (None: left out, an 'added' field at its default)
 _FRAGMENTS: dict[tuple, str | None] = {}
 
 
@@ -364,9 +364,7 @@ def id_maker(cls, fixed: dict, axes: list[str]):
 
 def run_id(cfg) -> str:
     """Stable hash of the problem and every config field that changes the numbers (cached on the
-    frozen config: sweeps ask for it several times per run).
-
-    The hash is of ``json.dumps(_id_payload(cfg), sort_keys=True, default=str)``.  That text is
+    frozen config: sweeps ask for it several times per run).  The hash is of ``json.dumps(_id_payload(cfg), sort_keys=True, default=str)``.  That text is
     assembled here from memoised '"key": value' pieces in sorted key order (a grid repeats each
     value in many configs), which is the same text, byte for byte, at a fraction of the cost
     (tests/test_axes.py checks the two against each other)."""
@@ -382,16 +380,17 @@ def run_id(cfg) -> str:
         consts = _class_entries(type(cfg))
         for key, f, is_float, added in _id_entries(type(cfg)):
             v = consts[key] if f is None else d[key]
-            mk = (key, type(v), v)
+            default = f.default if f is not None else None
+            mk = (key, type(v), v, is_float, added, default)
             try:
                 text = memo[mk]
             except KeyError:
-                text = _encode(key, v, is_float, added, f.default if f is not None else None)
+                text = _encode(key, v, is_float, added, default)
                 if len(memo) >= _PASSED_MAX:
                     memo.clear()
                 memo[mk] = text
             except TypeError:  # an unhashable value
-                text = _encode(key, v, is_float, added, f.default if f is not None else None)
+                text = _encode(key, v, is_float, added, default)
             if text is not None:
                 parts.append(text)
         blob = "{" + ", ".join(parts) + "}"
