@@ -260,3 +260,20 @@ def test_ts_exponent_extension():
     shallow = lambda ab: 60 + 20 / ab ** 0.5  # noqa: E731  exponent -0.5
     status, _, v = _verdict("ts.l1-exponent", _ts_grid(shallow, betas=(1e-3, 1e-2, 1e-1)))
     assert status == FAIL and v.measured["exponent"] == pytest.approx(-0.5, abs=0.1), v.reason
+
+
+def test_ts_exponent_too_wide_to_decide_is_inconclusive():
+    rule = CLAIMS["ts.l1-exponent"].rule
+    status, _, kind = rule.decide_why({"exponent_n": 5, "exponent_low": -1.6,
+                                       "exponent_high": -0.3})  # the issue's example
+    assert (status, kind) == (INCONCLUSIVE, TOO_FEW)
+    assert rule.decide({"exponent_n": 5, "exponent_low": -1.2, "exponent_high": -0.85})[0] == PASS
+    assert rule.decide({"exponent_n": 5, "exponent_low": -0.1, "exponent_high": 0.1})[0] == FAIL
+
+
+def test_ts_a_student_that_generalizes_while_it_memorizes_does_not_grok():
+    """Test MSE already at 0.05 x initial when the train MSE reaches its threshold: however late
+    the test threshold is crossed, that is no delayed generalization."""
+    inverse = lambda ab: 60 + 0.2 / ab  # noqa: E731
+    status, _, v = _verdict("ts.l1-ab-delay", _ts_grid(inverse, quiet=0.05))
+    assert status == FAIL and v.measured["n_quiet"] == 0, v.reason

@@ -22,15 +22,18 @@ from .claimkit import (FALL, MOVING, QUIET_ACCURACY, RHO, RISE, SECTION, groks_m
 from .paper import FIG1_LR, FULL_BASE, no_penalty, paper_grids
 from .tf_claims import CLAIMS as TRANSFORMER_CLAIMS
 
-#: quick: the paper's setting and betas, a shorter horizon (the l2 runs get the paper's own
-#: 20 002 steps: at 1e4 none of them had generalized); lr 1e-2 only (figure 1's)
+#: quick: the paper's setting and three betas of each grid at lr 1e-2 (figure 1's), a horizon of
+#: 1e4 steps -- the l2 runs the paper's own 20 002 (at 1e4 none of them had generalized) -- and
+#: a log every 50 steps after step 100 instead of 10 (the resolution of t2, not a setting of the
+#: training: the trajectories are the same; it saves a quarter of the time)
 QUICK_STEPS = 10_000
-_Q = dict(FULL_BASE, lr=FIG1_LR, **no_penalty())
+_Q = dict(FULL_BASE, lr=FIG1_LR, log_every=50, **no_penalty())
 QUICK_GRIDS = (dict(_Q, steps=QUICK_STEPS), dict(_Q, steps=QUICK_STEPS, l1=[1e-6, 5e-6, 1e-5]),
                dict(_Q, steps=QUICK_STEPS, nuclear=[1e-5, 5e-5, 1e-4]),
-               dict(_Q, l2=[1e-5, 5e-5]))
+               dict(_Q, l2=[5e-6, 1e-5, 5e-5]))
+#: quick cost: 747 s on one core of the 2-core machine (load 2.5-3 from other jobs)
 MLP = grid_recipe("modular-paper", "modular", quick=QUICK_GRIDS, full=paper_grids(),
-                  cost_s=None)
+                  cost_s=747)
 def _no_penalty(ev):
     res = M.evidence(ev, MLP.name)
     none = unpenalized(M.done(res.runs))
@@ -69,14 +72,16 @@ def _norm_windows(ev):
     if not rows:
         raise Inconclusive("no l1 run generalized: no window to read", kind=TOO_FEW)
     med = {k: float(np.median([w[k] for w in rows])) for k in rows[0]}
+    # the rise after t2 needs a stretch after t2 to show: at least t2 / 2 more steps
+    long = [w["l2_after_t2"] for w in rows if w["after"] >= 0.5]
+    med["l2_after_t2"] = float(np.median(long)) if long else float("nan")
     return {"n": len(rows), "median_l1_change_t1_t2": med["l1_t1_t2"],
             "median_l2_change_t1_t2": med["l2_t1_t2"],
             "median_l2_change_over_climb": med["l2_climb"],
-            "median_l2_change_after_t2": med["l2_after_t2"],
+            "median_l2_change_after_t2": med["l2_after_t2"],  # over the n_long_after runs
             "median_after_over_t2": med["after"], "median_l2_at_t1": med["l2_t1"],
             "median_l2_at_t2": med["l2_t2"], "median_l2_at_end": med["l2_end"],
-            # the rise after t2 needs a stretch after t2 to show: at least t2 / 2 more steps
-            "n_long_after": int(sum(w["after"] >= 0.5 for w in rows))}
+            "n_long_after": len(long)}
 
 
 def ab_delay_measure(recipe: str, penalties):
