@@ -10,7 +10,7 @@ from ...claims.record import EXTENSION, TOO_FEW, Claim, Inconclusive, figure_rec
 from .claimkit import QUIET_ACCURACY, groks_measure, groks_rule, unpenalized
 
 #: the quick transformer figure (one seed, p = 23; docs/families/modular-transformer.md)
-TRANSFORMER = figure_recipe("transformer", 384)  # s, one core, load 2.5-3
+TRANSFORMER = figure_recipe("transformer", 297)  # s, one core, nearly idle
 
 
 def _with_control(name):

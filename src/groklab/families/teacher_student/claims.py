@@ -17,9 +17,9 @@ from ...claims.record import (EXTENSION, FAIL, PAPER, PASS, TOO_FEW, Claim, Inco
                               figure_recipe)
 from ..nets.verdicts import delay_ranking, grokking, ranking_open, still_moving, value_at_t1
 
-#: quick costs in s, one core of the 2-core machine (load 2.5-3 from other jobs)
-FIG10 = figure_recipe("fig10", 72)
-FIG11 = figure_recipe("fig11", 162)
+#: quick costs in s, one core of the 2-core machine, nearly idle (72 / 162 at load 2.5-3)
+FIG10 = figure_recipe("fig10", 54)
+FIG11 = figure_recipe("fig11", 116)
 #: "memorized without generalizing": the test MSE at t1 still >= this x its value at step 0
 QUIET_ERROR = 0.3
 #: "generalization comes much later": t2 >= this x t1
