@@ -194,11 +194,14 @@ def _modular_curves(l2_path) -> Results:
     return Results(runs=runs, curves=curves)
 
 
-@pytest.mark.parametrize("l2_path,status", [(lambda s: 10.0 + 0 * s, PASS),
+@pytest.mark.parametrize("l2_path,status", [(lambda s: 10.0 + s / 1000.0, PASS),
+                                            (lambda s: 10.0 + 0 * s, FAIL),
                                             (lambda s: 10.0 * np.exp(-s / 1000.0), FAIL)])
 def test_modular_l2_norm_no_progress_claim(l2_path, status):
+    """The paper's claim: over [t1, t2] the l2 norm rises (here +19 %) while l1 falls; a flat
+    l2 norm (no effect) and a falling one fail."""
     claim = next(c for c in paper_nets.CLAIMS if c.id == "modular.l2-norm-no-progress")
-    v = judge(claim, {"fig1": _modular_curves(l2_path)}, {})
+    v = judge(claim, {paper_nets.MLP.name: _modular_curves(l2_path)}, {})
     assert v.status == status, v.reason
 
 

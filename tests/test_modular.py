@@ -15,6 +15,7 @@ import pytest
 
 import groklab
 import torch
+from scipy import stats
 
 from groklab.fields import ConfigError
 from groklab.detect import Detection
@@ -71,6 +72,30 @@ def test_weight_count_of_the_authors_model():
     assert sum(t.numel() for t in init_params(cfg)) == 22_720  # no biases
     had = ModularConfig(architecture="hadamard")
     assert sum(t.numel() for t in init_params(had)) == 97 * 64 + 64 * 64 + 64 * 97 + 64 + 97
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_init_distributions(seed):
+    """The hadamard model (the paper's description) starts from the paper's N(0, 1/n1) for every
+    matrix A in R^{n1 x n2} (y = A x): the embedding E in R^{p x d} from N(0, 1/p); the
+    matrix-product model (the authors' notebook) keeps PyTorch's U(+-1/sqrt(p)) embeddings.  The
+    dense layers are N(0, 1/out_features) in both.  Kolmogorov-Smirnov tests of the scaled
+    entries against the law (6208 draws: a wrong law or a wrong scale gives p-values < 1e-10)."""
+    p, d = 97, 64
+    had = init_params(ModularConfig(architecture="hadamard", seed=seed))
+    mp = init_params(ModularConfig(seed=seed))
+    E, W1, W2 = (t.flatten().double().numpy() for t in had[:3])
+    assert stats.kstest(E * math.sqrt(p), "norm").pvalue > 1e-3
+    assert stats.kstest(E * math.sqrt(p), "uniform", args=(-1, 2)).pvalue < 1e-10
+    for w in (mp[0], mp[1]):
+        u = w.flatten().double().numpy() * math.sqrt(p)
+        assert stats.kstest(u, "uniform", args=(-1, 2)).pvalue > 1e-3
+        assert stats.kstest(u, "norm").pvalue < 1e-10
+    for prm in (had, mp):
+        hidden, out = prm[-2:] if prm is mp else prm[1:3]
+        assert stats.kstest(hidden.flatten().double().numpy() * math.sqrt(d), "norm").pvalue > 1e-3
+        assert stats.kstest(out.flatten().double().numpy() * math.sqrt(p), "norm").pvalue > 1e-3
+    assert not had[3].any() and not had[4].any()  # biases start at 0
 
 
 def test_square_product_is_a_matrix_product():

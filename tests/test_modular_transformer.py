@@ -107,29 +107,45 @@ def test_the_figure_recipe_is_well_formed_and_draws(tmp_path, monkeypatch):
     assert png.name == "transformer.png" and png.stat().st_size > 10_000
 
 
-def _transformer_runs(l1_t2, none_t2, wd_t2=300.0) -> Results:
-    """A transformer-figure runs table: two l1 runs (t1 = 100), an unpenalized run and an AdamW
-    weight-decay run (not penalized by l1 / nuclear, so it must not count as 'no penalty')."""
-    rows = [dict(run_id=f"l1-{i}", lr=1e-2, weight_decay=0.0, l1=b, l2=0.0, nuclear=0.0,
-                 t1=100.0, t2=t, status="done") for i, (b, t) in enumerate(zip((1e-4, 2e-4), l1_t2))]
-    rows += [dict(run_id="none", lr=1e-2, weight_decay=0.0, l1=0.0, l2=0.0, nuclear=0.0, t1=90.0,
-                  t2=none_t2, status="done"),
-             dict(run_id="wd", lr=1e-2, weight_decay=1.0, l1=0.0, l2=0.0, nuclear=0.0, t1=90.0,
-                  t2=wd_t2, status="done")]
+def _curve(rid, t1, t2, acc_t1, steps=10_000):
+    """Test accuracy: chance (0.05) rising to ``acc_t1`` at t1, flat, then a climb to 1 over
+    [t2 / 2, t2] (none when t2 is None)."""
+    s = np.unique(np.r_[np.arange(0, 100), np.arange(100, steps + 1, 50)]).astype(float)
+    acc = np.where(s < t1, 0.05 + (acc_t1 - 0.05) * s / t1, acc_t1)
+    if t2 is not None:
+        acc = acc + (1 - acc) * np.clip((s - t2 / 2) / (t2 / 2), 0, 1)
+    return pd.DataFrame({"run_id": rid, "step": s.astype(int), "test_accuracy": acc,
+                         "test_error": 1 - acc, "test_loss": 3.0 + 0 * s}), float(acc.max())
+
+
+def _transformer_runs(l1_t2, none_t2, wd_t2=300.0, acc_t1=0.05) -> Results:
+    """A transformer-figure sweep: two l1 runs (t1 = 100, test accuracy ``acc_t1`` there), an
+    unpenalized run and an AdamW weight-decay run (not penalized by l1 / nuclear, so it must not
+    count as 'no penalty')."""
+    spec = [(f"l1-{i}", dict(l1=b), t, acc_t1) for i, (b, t) in enumerate(zip((1e-4, 2e-4), l1_t2))]
+    spec += [("none", {}, none_t2, 0.05), ("wd", dict(weight_decay=1.0), wd_t2, 0.05)]
+    rows, curves = [], []
+    for rid, kw, t2, a in spec:
+        c, best = _curve(rid, 100.0, t2, a)
+        curves.append(c)
+        rows.append(dict(dict(run_id=rid, lr=1e-2, weight_decay=0.0, l1=0.0, l2=0.0, nuclear=0.0,
+                              t1=100.0, t2=t2, status="done", steps=10_000,
+                              best_test_accuracy=best), **kw))
     runs = pd.DataFrame(rows)
     for c in ("t1", "t2"):
         runs[c] = runs[c].astype("Float64")
-    return Results(runs=runs, curves=pd.DataFrame())
+    return Results(runs=runs, curves=pd.concat(curves, ignore_index=True))
 
 
-@pytest.mark.parametrize("l1_t2,none_t2,status", [
-    ((2000.0, None), None, PASS),       # one l1 run groks 20x after t1, no penalty never
-    ((250.0, 200.0), None, FAIL),       # the l1 runs generalize, but not 3x after they memorize
-    ((2000.0, 900.0), 5000.0, FAIL),    # the unpenalized transformer generalizes too
+@pytest.mark.parametrize("l1_t2,none_t2,acc_t1,status", [
+    ((2000.0, None), None, 0.05, PASS),    # one l1 run groks 20x after t1, no penalty never
+    ((250.0, 200.0), None, 0.05, FAIL),    # the l1 runs generalize, but not 10x after t1
+    ((2000.0, 900.0), 5000.0, 0.05, FAIL),  # the unpenalized transformer generalizes too
+    ((2000.0, None), None, 0.7, FAIL),     # it learned while it memorized: no grokking
 ])
-def test_transformer_l1_claim_on_synthetic_runs(l1_t2, none_t2, status):
+def test_transformer_l1_claim_on_synthetic_runs(l1_t2, none_t2, acc_t1, status):
     claim = next(c for c in modular_claims.CLAIMS if c.id == "modular.transformer-l1-groks")
-    v = judge(claim, {"transformer": _transformer_runs(l1_t2, none_t2)}, {})
+    v = judge(claim, {"transformer": _transformer_runs(l1_t2, none_t2, acc_t1=acc_t1)}, {})
     assert v.status == status, v.reason
 
 

@@ -20,7 +20,8 @@ from torch.func import jacrev, vmap
 from groklab.fields import ConfigError
 from groklab.families.teacher_student.config import TeacherStudentConfig
 from groklab.families.nets.penalty import penalty_value
-from groklab.families.teacher_student.model import forward, init_student, jacobians, loss_and_grads
+from groklab.families.teacher_student.model import (forward, init_student, jacobians,
+                                                     loss_and_grads, shared_loss_and_grads)
 from groklab.families.teacher_student.engine import run_teacher_student_batch
 from groklab.families.teacher_student.data import baselines, make_teacher_student_data, relu_jacobians
 
@@ -103,7 +104,8 @@ def test_hand_gradient_matches_autograd(form, with_sobolev):
     Wa, Va = W.clone().requires_grad_(), V.clone().requires_grad_()
     f = lambda w, v, x: v @ torch.relu(w @ x)  # noqa: E731
     pred = forward(Wa, Va, X)
-    ref = ((pred - Y) ** 2).mean((1, 2))
+    # the paper's Sobolev objective (squared) sums the data term over the outputs
+    ref = ((pred - Y) ** 2).mean((1, 2)) if form == "norm" else ((pred - Y) ** 2).sum(2).mean(1)
     if with_sobolev:
         Ja = vmap(vmap(jacrev(f, argnums=2), in_dims=(None, None, 0)), in_dims=(0, 0, None))(Wa, Va, X)
         D = Ja - Jt
@@ -115,6 +117,45 @@ def test_hand_gradient_matches_autograd(form, with_sobolev):
     torch.testing.assert_close(loss, ref.detach())
     torch.testing.assert_close(dW, gW)
     torch.testing.assert_close(dV, gV)
+
+
+def _paper_sobolev_objective_numpy(W, V, X, Y, J_star, beta):
+    """The paper's Sobolev objective, sample by sample in numpy: (1/N) sum_i |f(x_i) - y_i|^2 +
+    (beta/N) sum_i |J_i - J*_i|_F^2 with f(x) = V relu(W x) and J_i = V diag(1[W x_i > 0]) W."""
+    N = X.shape[0]
+    fit = pen = 0.0
+    for i in range(N):
+        z = W @ X[i]
+        fit += float(((V @ np.maximum(z, 0.0) - Y[i]) ** 2).sum())
+        J = V @ np.diag((z > 0).astype(float)) @ W
+        pen += float(((J - J_star[i]) ** 2).sum())
+    return fit / N + beta * pen / N
+
+
+@pytest.mark.parametrize("c", [1, 2, 3])
+def test_squared_sobolev_form_is_the_papers_objective(c):
+    """sobolev_form squared is (1/N) sum_i |f(x_i) - y*_i|^2 + (beta/N) sum_i |J_i - J*_i|_F^2:
+    the data term summed over the c outputs, not averaged over N c (which would give the
+    derivative term c x the paper's weight).  Both the batched and the shared-data paths."""
+    W, V = _params(R=2, c=c)
+    g = torch.Generator().manual_seed(11)
+    X = torch.randn(9, 6, generator=g, dtype=D64)
+    Wt, Vt = _params(R=1, c=c, seed=4)
+    Y, Jt = forward(Wt, Vt, X), jacobians(Wt, Vt, X)
+    beta = torch.tensor([0.7, 2e-2], dtype=D64).view(2, 1, 1)
+    want = [_paper_sobolev_objective_numpy(W[r].numpy(), V[r].numpy(), X.numpy(),
+                                           Y[0].numpy(), Jt[0].numpy(), float(beta[r]))
+            for r in range(2)]
+    loss, _, _ = loss_and_grads(W, V, X, Y, Jt, sobolev=beta, sobolev_form="squared")
+    np.testing.assert_allclose(loss.numpy(), want, rtol=1e-12)
+    shared, _, _ = shared_loss_and_grads(W, V, X, Y.transpose(1, 2).contiguous(), Jt,
+                                         sobolev=beta, sobolev_form="squared")
+    np.testing.assert_allclose(shared.numpy(), want, rtol=1e-12)
+    # the authors' form keeps nn.MSELoss (mean over N c) and the unsquared whole-batch norm
+    loss, _, _ = loss_and_grads(W, V, X, Y, Jt, sobolev=beta, sobolev_form="norm")
+    mse = ((forward(W, V, X) - Y) ** 2).mean((1, 2))
+    np.testing.assert_allclose(loss.numpy(), (mse + beta.view(2) * (jacobians(W, V, X) - Jt)
+                                              .flatten(1).norm(dim=1)).numpy(), rtol=1e-12)
 
 
 # ---- the engine --------------------------------------------------------------------------------
@@ -140,7 +181,9 @@ def test_engine_matches_torch_optim(kw):
         losses.append(float(mse.detach()))
         if t == cfg.steps:
             break
-        loss = mse + sum(penalty_value(P[None], one(cfg.l1), one(cfg.l2), one(cfg.nuclear),
+        # the paper's Sobolev objective (squared): (1/N) sum_i |f(x_i) - y_i|^2, not the MSE
+        fit = mse if cfg.sobolev_form == "norm" else ((pred - data.Y_train) ** 2).sum(1).mean()
+        loss = fit + sum(penalty_value(P[None], one(cfg.l1), one(cfg.l2), one(cfg.nuclear),
                                        cfg.penalty_form).sum() for P in (W, V))
         if cfg.sobolev:
             J = vmap(jacrev(f, argnums=2), in_dims=(None, None, 0))(W, V, data.X_train)

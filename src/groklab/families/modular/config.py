@@ -25,8 +25,10 @@ class ModularConfig(ConfigBase):
     #: 2: every random object has its own stream (docs/seeds.md); version 1 drew the student's
     #: init (or the split and the embeddings) from streams correlated with the data's.
     #: 3: the transformer's init and mini-batch order moved to named derive_seed streams (the
-    #: MLPs' numbers are those of version 2)
-    engine_version: ClassVar[int] = 3
+    #: MLPs' numbers are those of version 2).
+    #: 4: the hadamard MLP's embedding starts from the paper's N(0, 1/p) (was the notebook's
+    #: U(+-1/sqrt(p))); matrix-product and transformer numbers are version 3's
+    engine_version: ClassVar[int] = 4
 
     modulus: int = param(97, "modulus p: inputs are all pairs (x1, x2) in Z_p^2", data=True,
                          low=2, high=100_000)
@@ -41,7 +43,8 @@ class ModularConfig(ConfigBase):
     architecture: str = param(
         "matrix-product", "matrix-product: two bias-free p->width embeddings, each reshaped to a "
         "square and multiplied as matrices (the authors' notebook); hadamard: one shared "
-        "embedding, Hadamard product, biases in the MLP (the paper's text); transformer: "
+        "embedding, Hadamard product, biases in the MLP, the paper's N(0, 1/n1) init (the "
+        "paper's text); transformer: "
         "decoder-only on 'x1 x2 =' (d_model = width; generic engine)",
         choices=("matrix-product", "hadamard", "transformer"))
     width: int = param(64, "embedding and hidden width d (a perfect square for matrix-product)",

@@ -28,9 +28,11 @@ Model (``architecture``; p the modulus, d the width, s = sqrt(d)):
         logits = relu((E[x1] * E[x2]) W1 + b1) W2 + b2        (one shared embedding, biases)
 
 Inputs are index tensors: the embedding of a one-hot vector is a row lookup, done here with
-``F.embedding`` on the (R p, d) stacked tables.  Init (per member, from ``seed``): embeddings
-U(+-1/sqrt(p)) (PyTorch's Linear default, which the authors keep), W1 ~ N(0, 1/d), W2 ~ N(0, 1/p)
-(std 1/sqrt(out_features), the authors' "normal" init), biases 0.
+``F.embedding`` on the (R p, d) stacked tables.  Init (per member, from ``seed``): W1 ~ N(0, 1/d),
+W2 ~ N(0, 1/p) (std 1/sqrt(out_features): the authors' "normal" init, and the paper's N(0, 1/n1)
+for a matrix in R^{n1 x n2} written y = A x); biases 0; embeddings: matrix-product keeps the
+notebook's U(+-1/sqrt(p)) (PyTorch's Linear default, which the authors' init helper skips),
+hadamard -- the paper's own description of the model -- the paper's N(0, 1/p) (E in R^{p x d}).
 """
 from __future__ import annotations
 
@@ -67,9 +69,12 @@ def init_params(cfg, device="cpu") -> list[Tensor]:
     out = []
     for name, (a, b) in weight_shapes(cfg):
         gen = torch.Generator().manual_seed(derive_seed(cfg.seed, f"modular/init-{name}"))
-        if name.startswith("embed"):
+        if name.startswith("embed") and cfg.architecture == "matrix-product":
+            # the authors' notebook: PyTorch's Linear default, left alone by their init helper
             bound = 1.0 / math.sqrt(p)
             w = (torch.rand(a, b, generator=gen, dtype=DTYPE) * 2 - 1) * bound
+        elif name.startswith("embed"):  # hadamard: the paper's N(0, 1/n1), E in R^{p x d}
+            w = torch.randn(a, b, generator=gen, dtype=DTYPE) / math.sqrt(p)
         else:  # std 1/sqrt(out_features)
             w = torch.randn(a, b, generator=gen, dtype=DTYPE) / math.sqrt(b)
         out.append(w)

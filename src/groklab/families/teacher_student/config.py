@@ -18,8 +18,11 @@ class TeacherStudentConfig(ConfigBase):
 
     problem: ClassVar[str] = "teacher-student"
     #: 2: every random object has its own stream (docs/seeds.md); version 1 drew the student's
-    #: init (or the split and the embeddings) from streams correlated with the data's
-    engine_version: ClassVar[int] = 2
+    #: init (or the split and the embeddings) from streams correlated with the data's.
+    #: 3: ``sobolev_form squared`` is the paper's objective, its data term summed over the c
+    #: outputs (version 2 averaged it over N c, so the derivative term weighed c x the paper's);
+    #: every other number is version 2's
+    engine_version: ClassVar[int] = 3
 
     input_dim: int = param(100, "input dimension d (x ~ N(0, I_d))", data=True, low=1,
                            high=100_000)
@@ -54,9 +57,10 @@ class TeacherStudentConfig(ConfigBase):
     sobolev: float = param(0.0, "Sobolev strength beta of the first-derivative term: match the "
                            "student's input Jacobians V diag(relu'(W x_i)) W to the teacher's on "
                            "the train inputs", low=0.0, high=1e6)
-    sobolev_form: str = param("norm", "Sobolev term: norm = beta |J - J*|_F over the whole batch "
-                              "(unsquared, not averaged: the authors' code); squared = (beta/N) "
-                              "sum_i |J_i - J*_i|_F^2 (the paper's formula)",
+    sobolev_form: str = param("norm", "Sobolev objective: norm = MSE + beta |J - J*|_F over the "
+                              "whole batch (unsquared, not averaged: the authors' code); squared "
+                              "= the paper's (1/N) sum_i |f(x_i) - y*_i|^2 + (beta/N) sum_i "
+                              "|J_i - J*_i|_F^2 (data term summed over the outputs)",
                               choices=("norm", "squared"))
     seed: int = param(0, "seed of the student's initialization", low=0, high=SEED_MAX)
     steps: int = param(1_000_000, "number of full-batch optimizer steps", low=1, high=BIG)

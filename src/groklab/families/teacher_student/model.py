@@ -12,6 +12,11 @@ against autograd in tests/test_teacher_student.py):
     MSE = mean(E^2) over N x c (nn.MSELoss, as the authors)     G = 2 E / (N c)
     dV = G^T A,   dW = (G V * 1[Z > 0])^T X
 
+With ``sobolev_form = "squared"`` the objective is the paper's Sobolev objective as written,
+(1/N) sum_i |E_i|^2 + (beta/N) sum_i |J_i - J*_i|_F^2: its data term sums over the c outputs
+(c x the MSE, G = 2 E / N), so the derivative term carries the paper's weight relative to it
+(with the MSE it would carry c x that weight).
+
 Sobolev term (first derivatives; ReLU has no second).  The student's input Jacobian at x_i is
 J_i = V diag(m_i) W with m_i = 1[W x_i > 0], so all N Jacobians of a member are ONE GEMM:
 B = (m_i * V) stacked over i as an (N c, h) matrix, J = B W (N c, d).  With D = J - J* and
@@ -69,20 +74,29 @@ def jacobians(W: Tensor, V: Tensor, X: Tensor) -> Tensor:
     return relu_jacobians(W, V, X)
 
 
+def data_weight(sobolev_form: str, c: int) -> float:
+    """The data term as a multiple of the MSE: 1 (nn.MSELoss, the authors' code), or c for the
+    paper's Sobolev objective (``squared``: (1/N) sum_i |f(x_i) - y*_i|^2, summed over the c
+    outputs)."""
+    return float(c) if sobolev_form == "squared" else 1.0
+
+
 def loss_and_grads(W, V, X, Y, J_star=None, *, sobolev=None, sobolev_form="norm"):
-    """Hand-written MSE (+ Sobolev) loss and gradients of stacked members.
+    """Hand-written data (+ Sobolev) loss and gradients of stacked members.
 
     X (n, d) or (R, n, d), Y (R or 1, n, c), J_star (R or 1, n, c, d); ``sobolev`` an (R, 1, 1)
-    column of betas or None.  Returns (loss (R,), dW (R, h, d), dV (R, c, h)); the loss is the MSE
-    plus the Sobolev term (no weight penalties)."""
+    column of betas or None.  Returns (loss (R,), dW (R, h, d), dV (R, c, h)); the loss is the
+    data term (the MSE; ``squared``: its sum over outputs, :func:`data_weight`) plus the Sobolev
+    term (no weight penalties)."""
     R, h, d = W.shape
     c = V.shape[1]
     n = X.shape[-2]
+    w = data_weight(sobolev_form, c)
     Xe = X.expand(R, n, d) if X.dim() == 2 else X  # shared data: a stride-0 batch, no copy
     A = torch.bmm(Xe, W.transpose(1, 2)).relu_()  # (R, n, h)
     E = torch.bmm(A, V.transpose(1, 2)).sub_(Y)  # (R, n, c)
-    loss = (E * E).mean((1, 2))
-    G = E.mul_(2.0 / (n * c))
+    loss = (E * E).mean((1, 2)) * w
+    G = E.mul_(2.0 * w / (n * c))
     dV = torch.bmm(G.transpose(1, 2), A)  # (R, c, h)
     # relu's backward in one fused op: G V where A > 0 (i.e. W x > 0), else 0
     dZ = torch.ops.aten.threshold_backward(torch.bmm(G, V), A, 0)
@@ -130,10 +144,11 @@ def shared_loss_and_grads(W, V, X, Yt, J_star=None, *, sobolev=None, sobolev_for
     R, h, d = W.shape
     c = V.shape[1]
     n = X.shape[0]
+    w = data_weight(sobolev_form, c)
     A = mm(W.view(R * h, d), X.t(), relu=True).view(R, h, n)
     E = torch.bmm(V, A).sub_(Yt)  # (R, c, n)
-    loss = (E * E).mean((1, 2))
-    G = E.mul_(2.0 / (n * c))
+    loss = (E * E).mean((1, 2)) * w
+    G = E.mul_(2.0 * w / (n * c))
     dV = torch.bmm(G, A.transpose(1, 2))  # (R, c, h)
     dZ = torch.bmm(V.transpose(1, 2), G)  # (R, h, n)
     torch.ops.aten.threshold_backward.grad_input(dZ, A, 0, grad_input=dZ)  # relu', in place
